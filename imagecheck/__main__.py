@@ -1,0 +1,5 @@
+"""``python -m imagecheck``."""
+
+from .cli import main
+
+raise SystemExit(main())

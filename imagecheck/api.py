@@ -1,0 +1,130 @@
+"""The library API: open a target, index the layers we lack, catalog the image.
+
+``inventory()`` is what the CLI's ``layers`` and ``inventory`` commands call; it
+never prints and reports progress through a callback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cache import Cache, default_cache_dir
+from .catalog.dpkg import catalog_debian
+from .catalog.elf import catalog_libraries
+from .catalog.python import catalog_python, python_events
+from .errors import BadInput
+from .imagefs import ImageFS
+from .layerindex import LayerIndex
+from .model import Change, Inventory, LayerSummary, Platform
+from .sources.base import Progress, ProgressFn, Source, no_progress
+from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    cache_dir: Path | None = None  # None: the default cache folder
+    use_cache: bool = True
+    platform: Platform | None = None  # None: the host's, for multi-platform indexes
+    engine_read: str = "auto"  # "auto": overlay2 folders when readable; "export": always export
+
+
+def open_source(target: Target, options: Options, cache: Cache, progress: ProgressFn) -> Source:
+    """The source for a target. Engine imports stay off the archive paths."""
+    path = Path(target.location)
+    if target.kind == DOCKER_ARCHIVE:
+        from .sources.archive import open_docker_archive
+
+        return open_docker_archive(path, ref=target.text, tag=target.tag, platform=options.platform)
+    if target.kind in (OCI_DIR, OCI_ARCHIVE):
+        from .sources.oci import open_oci
+
+        return open_oci(
+            path, ref=target.text, platform=options.platform, archive=target.kind == OCI_ARCHIVE
+        )
+    from .engine import connect
+    from .sources.daemon import DaemonSource
+
+    if options.engine_read not in ("auto", "export"):
+        raise BadInput(f"unknown engine read mode {options.engine_read!r}")
+    engine = connect()
+    try:
+        return DaemonSource(
+            engine, target.location, cache, progress, direct=options.engine_read == "auto"
+        )
+    except BaseException:
+        engine.close()
+        raise
+
+
+def _load_indexes(
+    source: Source, diff_ids: tuple[str, ...], cache: Cache, progress: ProgressFn
+) -> list[LayerIndex]:
+    found: dict[str, LayerIndex] = {}
+    for diff_id in dict.fromkeys(diff_ids):
+        cached = cache.get_layer(diff_id)
+        if cached is not None:
+            found[diff_id] = cached
+    missing = [d for d in dict.fromkeys(diff_ids) if d not in found]
+    for index in source.index_layers(missing, progress):
+        cache.put_layer(index)
+        found[index.diff_id] = index
+    return [found[d] for d in dict.fromkeys(diff_ids)]
+
+
+def inventory(
+    target: str | Target, options: Options | None = None, progress: ProgressFn = no_progress
+) -> Inventory:
+    """Read ``target`` layer by layer and catalog what it installs."""
+    options = options or Options()
+    tgt = parse_target(target) if isinstance(target, str) else target
+    cache = Cache((options.cache_dir or default_cache_dir()) if options.use_cache else None)
+    source = open_source(tgt, options, cache, progress)
+    try:
+        info = source.image()
+        indexes = _load_indexes(source, info.diff_ids, cache, progress)
+        notes = source.notes()
+    finally:
+        source.close()
+    progress(Progress("catalog", 0, 1))
+    fs = ImageFS(info.history, indexes)
+    environments, interpreter, python = catalog_python(fs, info)
+    py_removed, py_changes = python_events(fs, python)
+    debian, deb_removed, deb_changes = catalog_debian(fs)
+    libraries = catalog_libraries(fs)
+    progress(Progress("catalog", 1, 1))
+    by_index = {ref.index: pos for pos, ref in enumerate(fs.layers)}
+    layers = []
+    for entry in info.history:
+        changes: list[Change] = [
+            *py_changes.get(entry.index, ()),
+            *deb_changes.get(entry.index, ()),
+        ]
+        pos = by_index.get(entry.index)
+        if pos is None:
+            layers.append(LayerSummary(entry, 0, 0, 0, 0, 0, 0, tuple(changes)))
+            continue
+        st = fs.stats[pos]
+        layers.append(
+            LayerSummary(
+                entry,
+                fs.size_of(pos),
+                st.files_added,
+                st.files_changed,
+                st.files_removed,
+                st.wasted_bytes,
+                st.hidden_bytes,
+                tuple(changes),
+            )
+        )
+    return Inventory(
+        image=info,
+        environments=environments,
+        interpreter=interpreter,
+        python=python,
+        removed=(*py_removed, *deb_removed),
+        debian=debian,
+        libraries=libraries,
+        layers=tuple(layers),
+        notes=notes,
+    )

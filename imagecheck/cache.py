@@ -1,0 +1,102 @@
+"""The on-disk cache: layer indexes by diff_id, image configs by image id.
+
+Both keys are content digests, so an entry can never go stale; it can only be of an
+older format, which the versioned folder name and the file header rule out. Writes
+go to a temporary file in the same folder and are renamed into place, so two runs
+at once never see half a file.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+from .layerindex import INDEX_FORMAT, LayerIndex
+
+_MAGIC = b"ICIDX\x00"
+_HEADER = _MAGIC + struct.pack("<HH", INDEX_FORMAT, marshal.version)
+
+
+def default_cache_dir() -> Path:
+    explicit = os.environ.get("IMAGECHECK_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "imagecheck"
+
+
+def _hex(digest: str) -> str:
+    algo, _, hexpart = digest.partition(":")
+    if not hexpart or not hexpart.isalnum() or algo not in ("sha256", "sha512"):
+        raise ValueError(f"not a content digest: {digest!r}")
+    return f"{algo}-{hexpart}"
+
+
+class Cache:
+    """``Cache(None)`` is the ``--no-cache`` cache: it remembers nothing."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def _layer_path(self, diff_id: str) -> Path | None:
+        if self.root is None:
+            return None
+        name = _hex(diff_id)
+        return self.root / f"layers-v{INDEX_FORMAT}" / name[7:9] / f"{name}.idx"
+
+    def has_layer(self, diff_id: str) -> bool:
+        path = self._layer_path(diff_id)
+        return path is not None and path.is_file()
+
+    def get_layer(self, diff_id: str) -> LayerIndex | None:
+        path = self._layer_path(diff_id)
+        if path is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if not data.startswith(_HEADER):
+            return None
+        try:
+            # Our own files in the user's cache folder; marshal runs no code.
+            index = LayerIndex.from_data(marshal.loads(data[len(_HEADER) :]))  # noqa: S302
+        except (ValueError, EOFError, TypeError, KeyError):
+            return None  # a damaged entry is a cache miss, never an error
+        return index if index.diff_id == diff_id else None
+
+    def put_layer(self, index: LayerIndex) -> None:
+        path = self._layer_path(index.diff_id)
+        if path is not None:
+            self._write(path, _HEADER + marshal.dumps(index.to_data()))
+
+    def get_blob(self, digest: str) -> bytes | None:
+        """Image configs are content-addressed: cached, an engine image needs no export."""
+        if self.root is None:
+            return None
+        try:
+            return (self.root / "blobs" / _hex(digest)).read_bytes()
+        except OSError:
+            return None
+
+    def put_blob(self, digest: str, data: bytes) -> None:
+        if self.root is not None:
+            self._write(self.root / "blobs" / _hex(digest), data)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            pass  # a read-only or full cache folder slows the next run; it never fails this one

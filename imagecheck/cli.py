@@ -1,0 +1,190 @@
+"""The command line: a thin shell over ``imagecheck.api``.
+
+The only module that prints or exits. Errors the user can act on become one line on
+stderr and an exit code (README, "Exit codes"); anything else is an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .errors import BadInput, ExitCode, ImagecheckError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .sources.base import Progress
+
+COMMANDS = ("layers", "inventory")
+_PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imagecheck",
+        description="Verify built Docker images and their dependencies, layer by layer.",
+        epilog="Exit codes: 0 ok, 1 findings, 2 bad input, 3 environment (no engine), "
+        "4 internal error.",
+    )
+    parser.add_argument("--version", action="version", version=f"imagecheck {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "target",
+        help="docker:NAME[:TAG], an image ID, docker-archive:PATH, oci-dir:PATH, oci-archive:PATH, "
+        "or a path or engine name without a prefix",
+    )
+    common.add_argument("--format", choices=("table", "json"), default="table")
+    common.add_argument("-o", "--output", type=Path, help="write the report to FILE")
+    common.add_argument("--platform", help="os/arch[/variant] for multi-platform images")
+    common.add_argument(
+        "--no-cache", action="store_true", help="do not read or write the layer cache"
+    )
+    common.add_argument("--cache-dir", type=Path, help="layer cache folder (default: XDG cache)")
+    common.add_argument(
+        "--engine-read",
+        choices=("auto", "export"),
+        default="auto",
+        help="engine images: read overlay2 folders in place when possible (auto) or always "
+        "read the export stream",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="say how the image was read")
+    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub.add_parser(
+        "layers", parents=[common], help="a row per history entry: size, files, waste, packages"
+    )
+    inv = sub.add_parser(
+        "inventory",
+        parents=[common],
+        help="Python distributions, Debian packages and shared libraries, with their layers",
+    )
+    inv.add_argument(
+        "--all", action="store_true", help="list base-layer packages and system libraries"
+    )
+    return parser
+
+
+class _Bar:
+    """A progress bar on stderr, shown only on a terminal and only for slow reads."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._started = time.monotonic()
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __call__(self, event: Progress) -> None:
+        if not self._console.is_terminal:
+            return
+        if self._progress is None:
+            if time.monotonic() - self._started < _PROGRESS_DELAY or event.total <= 0:
+                return
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._progress.start()
+        label = {"index": "indexing layers", "export": "reading export (bytes)"}.get(
+            event.stage, event.stage
+        )
+        task = self._tasks.get(event.stage)
+        if task is None:
+            task = self._progress.add_task(label, total=event.total, detail=event.detail)
+            self._tasks[event.stage] = task
+        self._progress.update(task, completed=event.done, total=event.total, detail=event.detail)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from .api import Options, inventory
+    from .sources.oci import parse_platform
+
+    options = Options(
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        platform=parse_platform(args.platform) if args.platform else None,
+        engine_read=args.engine_read,
+    )
+    bar = _Bar(err)
+    try:
+        inv = inventory(args.target, options, bar)
+    finally:
+        bar.stop()
+    if args.format == "json":
+        from .report.json import dumps, inventory_document
+
+        out.file.write(dumps(inventory_document(inv)))
+        return ExitCode.OK
+    from .report.terminal import render_inventory, render_layers
+
+    if args.command == "layers":
+        render_layers(out, inv, verbose=args.verbose)
+    else:
+        render_inventory(out, inv, verbose=args.verbose, show_all=args.all)
+    return ExitCode.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        argv.insert(0, "inventory")  # plain ``imagecheck TARGET``
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return ExitCode.BAD_INPUT
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    handle = None
+    try:
+        if args.output is not None:
+            try:
+                handle = open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise BadInput(f"cannot write {args.output}: {exc.strerror}") from exc
+            out = Console(file=handle, no_color=True, width=160)
+        else:
+            out = Console()
+        return _run(args, out, err)
+    except ImagecheckError as exc:
+        err.print(f"[bold red]imagecheck:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("imagecheck: interrupted")
+        return 130
+    except Exception as exc:
+        if args.debug or os.environ.get("IMAGECHECK_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]imagecheck: internal error:[/bold red] {type(exc).__name__}: {exc} "
+            "(rerun with --debug and report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return ExitCode.INTERNAL
+    finally:
+        if handle is not None:
+            handle.close()

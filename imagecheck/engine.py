@@ -1,0 +1,197 @@
+"""The only module that imports ``docker``: a small engine client with our errors.
+
+Every call translates docker-py's and urllib3's exceptions into ``ImageNotFound``
+(exit 2) or ``EngineUnavailable`` (exit 3), so no caller ever sees a docker type.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import socket
+import urllib.parse
+from collections.abc import Iterator
+from typing import IO, Any
+
+from .errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
+
+_TIMEOUT = 60
+
+
+def _unreachable(exc: BaseException) -> EngineUnavailable:
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if len(detail) > 160:
+        detail = detail[:157] + "..."
+    return EngineUnavailable(
+        f"cannot reach the Docker engine ({detail}); start it or set DOCKER_HOST"
+    )
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file object over an iterator of byte chunks (the export stream)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._buf:
+            try:
+                self._buf = next(self._chunks)
+            except StopIteration:
+                return 0
+            except Exception as exc:
+                raise _unreachable(exc) from exc
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class _SocketClient:
+    """JSON GETs over the local unix socket with the standard library.
+
+    Importing docker-py costs ~0.25 s, half of the warm-path budget, and a scan whose
+    layers are all cached needs only ``inspect``; docker-py is loaded for exports.
+    """
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self._conn = _UnixConnection(path, timeout)
+
+    def get(self, url: str) -> tuple[int, Any]:
+        try:
+            self._conn.request("GET", url)
+            response = self._conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise _unreachable(exc) from exc
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:
+            data = None
+        return response.status, data
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _local_socket() -> str | None:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://") or os.environ.get("DOCKER_TLS_VERIFY"):
+        return None
+    return host[len("unix://") :]
+
+
+class Engine:
+    """A connected engine. Create with ``connect()``."""
+
+    def __init__(self, client: Any = None, sock: _SocketClient | None = None) -> None:
+        self._sdk = client
+        self._sock = sock
+        self._info: dict[str, Any] | None = None
+
+    @property
+    def _client(self) -> Any:
+        if self._sdk is None:
+            self._sdk = _sdk_client(_TIMEOUT)
+        return self._sdk
+
+    def _get(self, url: str, what: str) -> dict[str, Any]:
+        assert self._sock is not None  # noqa: S101 - only called when the socket is set
+        status, data = self._sock.get(url)
+        if status == 404:
+            raise ImageNotFound(f"the engine has no image {what}")
+        if status == 400:
+            raise BadInput(f"{what} is not a valid image reference")
+        if status != 200 or not isinstance(data, dict):
+            message = data.get("message") if isinstance(data, dict) else None
+            raise EnvironmentProblem(f"the Docker engine refused {what}: {message or status}")
+        return data
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import docker.errors
+        import requests.exceptions
+
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.ImageNotFound as exc:
+            raise ImageNotFound(f"the engine has no image {what}") from exc
+        except docker.errors.NotFound as exc:
+            raise ImageNotFound(f"the engine has no {what}") from exc
+        except docker.errors.APIError as exc:
+            if exc.status_code == 400 and "invalid reference" in str(exc).lower():
+                raise BadInput(f"{what} is not a valid image reference") from exc
+            raise EnvironmentProblem(
+                f"the Docker engine refused {what}: {exc.explanation}"
+            ) from exc
+        except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
+            raise _unreachable(exc) from exc
+
+    def info(self) -> dict[str, Any]:
+        if self._info is None:
+            if self._sock is not None:
+                self._info = self._get("/info", "info")
+            else:
+                self._info = self._call("info", self._client.api.info)
+        return self._info
+
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        if self._sock is not None:
+            return self._get(f"/images/{urllib.parse.quote(ref, safe='')}/json", repr(ref))
+        result: dict[str, Any] = self._call(repr(ref), self._client.api.inspect_image, ref)
+        return result
+
+    def export_image(self, image_id: str) -> IO[bytes]:
+        """``docker save`` of one image, as a stream (never written to disk)."""
+        chunks = self._call(image_id, self._client.api.get_image, image_id, chunk_size=1 << 20)
+        return io.BufferedReader(_ChunkReader(iter(chunks)), 1 << 20)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        if self._sdk is not None:
+            self._sdk.close()
+
+
+def connect(timeout: int = _TIMEOUT) -> Engine:
+    """Connect to the engine named by ``DOCKER_HOST`` (or the default socket) and ping it."""
+    path = _local_socket()
+    if path is not None:
+        sock = _SocketClient(path, timeout)
+        status, _ = sock.get("/_ping")
+        if status != 200:
+            raise EngineUnavailable(f"the Docker engine at {path} answered {status} to a ping")
+        return Engine(sock=sock)
+    return Engine(_sdk_client(timeout))
+
+
+def _sdk_client(timeout: int) -> Any:
+    try:
+        import docker
+        import docker.errors
+        import requests.exceptions
+    except ImportError as exc:  # pragma: no cover - docker is a hard dependency
+        raise EnvironmentProblem(f"the docker package is not installed: {exc}") from exc
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise _unreachable(exc) from exc
+    return client

@@ -1,0 +1,320 @@
+"""One layer read once, as a stream or a folder walk, turned into a small index.
+
+The index holds every entry (path, kind, size, mode, link target), the layer's
+whiteouts and opaque folders, and the bytes of the few files catalogers read
+(dist-info metadata, dpkg status, pyvenv.cfg, ...), plus parsed ELF dynamic
+sections and shebang lines. It depends only on the layer's content, so it is cached
+by diff_id (see ``cache.py``) and nothing is ever extracted onto the host.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import stat
+import tarfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .elf import ElfInfo, read_elf
+from .errors import CorruptArchive
+
+# Bump when what an index records changes: old cache entries are then never read.
+INDEX_FORMAT = 1
+
+FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+MAX_CAPTURE = 8 << 20  # bytes of one captured file
+MAX_ELF_IN_MEMORY = 512 << 20  # an ELF read from a non-seekable stream is buffered
+
+_DIST_INFO_FILES = frozenset(
+    {"METADATA", "RECORD", "top_level.txt", "INSTALLER", "direct_url.json", "WHEEL", "REQUESTED"}
+)
+_EGG_INFO_FILES = frozenset({"PKG-INFO", "top_level.txt", "requires.txt", "installed-files.txt"})
+_EXACT = frozenset(
+    {
+        "var/lib/dpkg/status",
+        "lib/apk/db/installed",
+        "etc/ld.so.conf",
+        "etc/os-release",
+        "usr/lib/os-release",
+        "etc/debian_version",
+    }
+)
+_REQUIREMENTS = re.compile(
+    r"(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt|pyproject\.toml|Pipfile\.lock|"
+    r"poetry\.lock|uv\.lock|pylock[^/]*\.toml)$"
+)
+_SO = re.compile(r"\.so(\.[0-9]+)*$")
+
+# What to keep of a regular file, decided from its path alone.
+KEEP_NONE, KEEP_BYTES, KEEP_SHEBANG, KEEP_ELF = 0, 1, 2, 3
+
+
+def _in_site_dir(path: str) -> bool:
+    return "/site-packages/" in path or "/dist-packages/" in path
+
+
+def keep_rule(path: str) -> int:
+    """Which part of the file at ``path`` (normalised, no leading slash) the index keeps."""
+    parent, _, base = path.rpartition("/")
+    if path in _EXACT:
+        return KEEP_BYTES
+    if parent.endswith(".dist-info"):
+        return KEEP_BYTES if base in _DIST_INFO_FILES else KEEP_NONE
+    if parent.endswith(".egg-info"):
+        return KEEP_BYTES if base in _EGG_INFO_FILES else KEEP_NONE
+    if base.endswith(".egg-info") or base == "pyvenv.cfg":
+        return KEEP_BYTES
+    if parent in ("var/lib/dpkg/status.d", "etc/ld.so.conf.d"):
+        return KEEP_BYTES if not base.endswith(".md5sums") else KEEP_NONE
+    if _SO.search(base):
+        return KEEP_ELF
+    if base.endswith(".pth") and _in_site_dir(path):
+        return KEEP_BYTES
+    if parent.endswith(("/bin", "/sbin")) or parent == "bin":
+        return KEEP_SHEBANG
+    if _REQUIREMENTS.search(base) and not _in_site_dir(path) and not path.startswith("usr/share/"):
+        return KEEP_BYTES
+    return KEEP_NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    kind: str  # FILE, DIR, SYMLINK, HARDLINK, OTHER
+    size: int
+    mode: int
+    link: str = ""  # symlink target as written, or hard link target path
+
+
+@dataclass(frozen=True)
+class LayerIndex:
+    """What one layer contains. Treat the mappings as read-only."""
+
+    diff_id: str
+    entries: dict[str, Entry]
+    whiteouts: frozenset[str] = frozenset()
+    opaque: frozenset[str] = frozenset()
+    contents: dict[str, bytes] = field(default_factory=dict)
+    elf: dict[str, ElfInfo] = field(default_factory=dict)
+    shebangs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries.values() if e.kind == FILE)
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data for marshal: only builtins, so the cache needs no pickle."""
+        return {
+            "diff_id": self.diff_id,
+            "entries": [(p, e.kind, e.size, e.mode, e.link) for p, e in self.entries.items()],
+            "whiteouts": sorted(self.whiteouts),
+            "opaque": sorted(self.opaque),
+            "contents": self.contents,
+            "elf": {
+                p: (
+                    i.soname,
+                    i.needed,
+                    i.runpath,
+                    i.rpath,
+                    i.machine,
+                    i.elf_type,
+                    i.markers,
+                    i.error,
+                )
+                for p, i in self.elf.items()
+            },
+            "shebangs": self.shebangs,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> LayerIndex:
+        return cls(
+            diff_id=data["diff_id"],
+            entries={p: Entry(k, s, m, lk) for p, k, s, m, lk in data["entries"]},
+            whiteouts=frozenset(data["whiteouts"]),
+            opaque=frozenset(data["opaque"]),
+            contents=data["contents"],
+            elf={p: ElfInfo(*v) for p, v in data["elf"].items()},
+            shebangs=data["shebangs"],
+        )
+
+
+def normalize(name: str) -> str:
+    """Tar member names come as ``./usr/bin/``, ``usr/bin`` or ``/usr/bin``; keep ``usr/bin``."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name.strip("/")
+
+
+class _Builder:
+    def __init__(self, diff_id: str, *, seekable: bool) -> None:
+        self.diff_id = diff_id
+        self.seekable = seekable
+        self.entries: dict[str, Entry] = {}
+        self.whiteouts: set[str] = set()
+        self.opaque: set[str] = set()
+        self.contents: dict[str, bytes] = {}
+        self.elf: dict[str, ElfInfo] = {}
+        self.shebangs: dict[str, str] = {}
+
+    def whiteout(self, path: str) -> bool:
+        """Record ``path`` if it is an AUFS-style whiteout marker; True when it was one."""
+        parent, _, base = path.rpartition("/")
+        if not base.startswith(WHITEOUT_PREFIX):
+            return False
+        if base == OPAQUE_MARKER:
+            self.opaque.add(parent)
+        elif not base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):  # .wh..wh.plnk etc.
+            target = base[len(WHITEOUT_PREFIX) :]
+            self.whiteouts.add(f"{parent}/{target}" if parent else target)
+        return True
+
+    def keep(self, path: str, size: int, opener: Callable[[], IO[bytes]]) -> None:
+        rule = keep_rule(path)
+        if rule == KEEP_NONE or size == 0:
+            return
+        if rule == KEEP_BYTES:
+            if size <= MAX_CAPTURE:
+                with opener() as fh:
+                    self.contents[path] = fh.read(size)
+        elif rule == KEEP_SHEBANG:
+            with opener() as fh:
+                head = fh.read(256)
+            if head.startswith(b"#!"):
+                self.shebangs[path] = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+        elif rule == KEEP_ELF and size >= 64:
+            with opener() as fh:
+                if not self.seekable:
+                    fh = io.BytesIO(fh.read(size if size <= MAX_ELF_IN_MEMORY else 4096))
+                info = read_elf(fh, scan_markers=_in_site_dir(path))
+            if info is not None:
+                self.elf[path] = info
+
+    def build(self) -> LayerIndex:
+        return LayerIndex(
+            diff_id=self.diff_id,
+            entries=self.entries,
+            whiteouts=frozenset(self.whiteouts),
+            opaque=frozenset(self.opaque),
+            contents=self.contents,
+            elf=self.elf,
+            shebangs=self.shebangs,
+        )
+
+
+def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> LayerIndex:
+    """Index an uncompressed layer tar read from ``stream``.
+
+    With ``seekable`` the data of files we do not keep is skipped by seeking, which is
+    what makes an uncompressed ``docker save`` archive fast to read.
+    """
+    builder = _Builder(diff_id, seekable=seekable)
+    hardlinks: list[tuple[str, str]] = []
+    try:
+        tf = tarfile.open(fileobj=stream, mode="r:" if seekable else "r|")  # noqa: SIM115
+        with tf:
+            for member in tf:
+                path = normalize(member.name)
+                if not path or builder.whiteout(path):
+                    continue
+                if member.isreg():
+                    builder.entries[path] = Entry(FILE, member.size, member.mode)
+
+                    def opener(m: tarfile.TarInfo = member) -> IO[bytes]:
+                        fh = tf.extractfile(m)
+                        assert fh is not None  # noqa: S101 - regular members always have data
+                        return fh
+
+                    builder.keep(path, member.size, opener)
+                elif member.isdir():
+                    builder.entries[path] = Entry(DIR, 0, member.mode)
+                elif member.issym():
+                    builder.entries[path] = Entry(SYMLINK, 0, member.mode, member.linkname)
+                elif member.islnk():
+                    target = normalize(member.linkname)
+                    hardlinks.append((path, target))
+                    builder.entries[path] = Entry(HARDLINK, 0, member.mode, target)
+                else:
+                    builder.entries[path] = Entry(OTHER, 0, member.mode)
+    except tarfile.TarError as exc:
+        raise CorruptArchive(f"layer {short(diff_id)} is not a readable tar: {exc}") from exc
+    except (EOFError, zlib.error, OSError) as exc:
+        raise CorruptArchive(f"layer {short(diff_id)} cannot be decompressed: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__name__ == "ZstdError":
+            raise CorruptArchive(f"layer {short(diff_id)} is not valid zstd: {exc}") from exc
+        raise
+    # A hard link shares its target's data: give it the size and kept bytes of the target.
+    for path, target in hardlinks:
+        tgt = builder.entries.get(target)
+        if tgt is not None and tgt.kind == FILE:
+            builder.entries[path] = Entry(HARDLINK, tgt.size, builder.entries[path].mode, target)
+        if keep_rule(path) != KEEP_NONE:
+            if target in builder.contents:
+                builder.contents[path] = builder.contents[target]
+            if target in builder.elf:
+                builder.elf[path] = builder.elf[target]
+            if target in builder.shebangs:
+                builder.shebangs[path] = builder.shebangs[target]
+    return builder.build()
+
+
+def _is_opaque(path: str) -> bool:
+    for attr in ("trusted.overlay.opaque", "user.overlay.opaque"):
+        try:
+            if os.getxattr(path, attr, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _open_binary(path: str) -> IO[bytes]:
+    return open(path, "rb")
+
+
+def index_directory(root: str, diff_id: str) -> LayerIndex:
+    """Index an overlay2 ``diff`` folder in place: whiteouts are 0/0 character devices,
+    opaque folders carry the ``trusted.overlay.opaque`` xattr."""
+    builder = _Builder(diff_id, seekable=True)
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        abs_dir = os.path.join(root, rel_dir) if rel_dir else root
+        try:
+            with os.scandir(abs_dir) as it:
+                items = list(it)
+        except OSError as exc:
+            raise CorruptArchive(f"cannot read layer folder {abs_dir}: {exc}") from exc
+        for item in items:
+            path = f"{rel_dir}/{item.name}" if rel_dir else item.name
+            st = item.stat(follow_symlinks=False)
+            mode = stat.S_IMODE(st.st_mode)
+            if stat.S_ISDIR(st.st_mode):
+                builder.entries[path] = Entry(DIR, 0, mode)
+                if _is_opaque(item.path):
+                    builder.opaque.add(path)
+                stack.append(path)
+            elif stat.S_ISREG(st.st_mode):
+                builder.entries[path] = Entry(FILE, st.st_size, mode)
+                builder.keep(path, st.st_size, functools.partial(_open_binary, item.path))
+            elif stat.S_ISLNK(st.st_mode):
+                builder.entries[path] = Entry(SYMLINK, 0, mode, os.readlink(item.path))
+            elif stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                builder.whiteouts.add(path)
+            else:
+                builder.entries[path] = Entry(OTHER, 0, mode)
+    return builder.build()
+
+
+def short(digest: str) -> str:
+    """``sha256:0123456789ab``: enough of a digest to name it in one line."""
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:12]}" if hexpart else digest[:19]

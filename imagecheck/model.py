@@ -1,0 +1,180 @@
+"""Frozen data shared by every seam: sources, the image filesystem, catalogers, reports.
+
+Versions are kept as the raw strings found in the image: Debian versions are not
+PEP 440 and odd metadata must never crash a scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRef:
+    """Which history entry put something into the image."""
+
+    index: int  # position in the image history (empty entries count too)
+    created_by: str
+    diff_id: str | None  # None for history entries that made no layer
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    index: int
+    created: str | None
+    created_by: str
+    comment: str
+    empty_layer: bool
+    diff_id: str | None  # the layer this entry produced, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str = ""
+
+    def __str__(self) -> str:
+        parts = [self.os, self.architecture] + ([self.variant] if self.variant else [])
+        return "/".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """The image config as far as imagecheck cares, whatever source it came from."""
+
+    ref: str
+    id: str  # sha256:<config digest>
+    created: str | None
+    platform: Platform
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+    env: tuple[str, ...]
+    working_dir: str
+    user: str
+    history: tuple[HistoryEntry, ...]
+    diff_ids: tuple[str, ...]
+    repo_tags: tuple[str, ...] = ()
+
+    def env_value(self, name: str) -> str | None:
+        for item in self.env:
+            key, sep, value = item.partition("=")
+            if sep and key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PythonEnvironment:
+    """One folder Python imports distributions from (site-packages, dist-packages, a venv)."""
+
+    path: str  # the site folder, absolute, symlinks resolved
+    kind: str  # "system", "venv", "user", "pythonpath", "other"
+    python_version: str | None  # "3.11" when the layout says so
+    venv: str | None = None  # the venv root for kind == "venv"
+    on_runtime_path: bool = False  # the runtime interpreter imports from here
+
+
+@dataclass(frozen=True, slots=True)
+class Interpreter:
+    """The Python the image runs, and how we found it."""
+
+    path: str  # as found on PATH or in the entrypoint (may be a symlink)
+    real_path: str  # symlinks resolved inside the image
+    version: str | None
+    venv: str | None
+    reason: str  # "entrypoint", "cmd", "shebang of /usr/local/bin/uvicorn", "PATH"
+    sys_path: tuple[str, ...]  # site folders it sees, in import order
+
+
+@dataclass(frozen=True, slots=True)
+class PythonDist:
+    name: str  # as written in the metadata
+    version: str
+    path: str  # the .dist-info / .egg-info path
+    environment: str  # the site folder
+    live: bool  # False when shadowed by another dist of the same name
+    layer: LayerRef
+    kind: str = "dist-info"  # or "egg-info"
+    installer: str | None = None
+    requires_dist: tuple[str, ...] = ()
+    requires_python: str | None = None
+    import_names: tuple[str, ...] = ()
+    shadowed_by: str | None = None  # path of the live dist when not live
+
+    @property
+    def key(self) -> str:
+        from packaging.utils import canonicalize_name
+
+        return str(canonicalize_name(self.name))
+
+
+@dataclass(frozen=True, slots=True)
+class DebianPackage:
+    name: str
+    version: str
+    architecture: str
+    layer: LayerRef
+    source: str = "status"  # "status", "status.d", "apk"
+    source_package: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SharedLibrary:
+    path: str
+    soname: str | None
+    needed: tuple[str, ...]
+    runpath: tuple[str, ...]
+    rpath: tuple[str, ...]
+    machine: str
+    layer: LayerRef
+    markers: tuple[str, ...] = ()  # notable strings found in .rodata (NumPy ABI etc.)
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """Something a layer installed and a later layer took away."""
+
+    kind: str  # "python" or "debian"
+    name: str
+    version: str
+    path: str
+    added_by: LayerRef
+    removed_by: LayerRef
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One package event in one layer, for the layer view."""
+
+    kind: str  # "python" or "debian"
+    action: str  # "added", "removed", "changed"
+    name: str
+    old_version: str | None
+    new_version: str | None
+    where: str  # site folder, or "dpkg"
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSummary:
+    entry: HistoryEntry
+    size: int  # bytes of regular files the layer writes
+    files_added: int
+    files_changed: int
+    files_removed: int
+    wasted_bytes: int  # written here, hidden or overwritten by a later layer
+    hidden_bytes: int  # of lower layers, hidden or overwritten by this one
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    image: ImageInfo
+    environments: tuple[PythonEnvironment, ...]
+    interpreter: Interpreter | None
+    python: tuple[PythonDist, ...]
+    removed: tuple[Removed, ...]
+    debian: tuple[DebianPackage, ...]
+    libraries: tuple[SharedLibrary, ...]
+    layers: tuple[LayerSummary, ...]
+    notes: tuple[str, ...] = field(default=())  # how it was read: source path, platform choice

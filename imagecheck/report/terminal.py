@@ -1,0 +1,181 @@
+"""Rich tables for people. Rich decides colour: NO_COLOR, TERM=dumb and pipes are honoured."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..layerindex import short
+from ..model import Change, Inventory, LayerRef, LayerSummary
+
+_SYSTEM_LIB_PREFIXES = ("/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/", "/usr/libexec/")
+
+
+def human_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def _command(created_by: str, width: int = 70) -> str:
+    text = " ".join(created_by.split())
+    for prefix in ("/bin/sh -c #(nop) ", "/bin/sh -c "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :] if prefix.endswith(") ") else "RUN " + text[len(prefix) :]
+            break
+    text = text.removesuffix(" # buildkit")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def layer_label(ref: LayerRef) -> str:
+    return f"#{ref.index} {_command(ref.created_by, 40) or short(ref.diff_id or '')}"
+
+
+def _changes_text(changes: tuple[Change, ...], limit: int = 6) -> Text:
+    text = Text()
+    marks = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
+    for n, c in enumerate(changes):
+        if n == limit:
+            text.append(f" … {len(changes) - limit} more", style="dim")
+            break
+        mark, style = marks[c.action]
+        version = c.new_version if c.action != "removed" else c.old_version
+        if c.action == "changed":
+            version = f"{c.old_version}→{c.new_version}"
+        if n:
+            text.append(", ")
+        text.append(f"{mark}{c.name} {version}", style=style)
+    return text
+
+
+def _header(console: Console, inv: Inventory, verbose: bool) -> None:
+    img = inv.image
+    tags = ", ".join(img.repo_tags) or "untagged"
+    console.print(
+        f"[bold]{img.ref}[/bold]  {short(img.id)}  {img.platform}  ({tags})", highlight=False
+    )
+    interp = inv.interpreter
+    if interp is not None:
+        venv = f", venv {interp.venv}" if interp.venv else ""
+        console.print(
+            f"Python {interp.version or '?'}: {interp.path} ({interp.reason}{venv})",
+            highlight=False,
+        )
+    else:
+        console.print("No Python interpreter found on the image's PATH.")
+    if verbose:
+        for note in inv.notes:
+            console.print(f"[dim]· {note}[/dim]", highlight=False)
+
+
+def render_layers(console: Console, inv: Inventory, verbose: bool = False) -> None:
+    _header(console, inv, verbose)
+    table = Table(title="Layers", title_justify="left", expand=False)
+    for col, kw in (
+        ("#", {"justify": "right"}),
+        ("created", {}),
+        ("created by", {"overflow": "fold"}),
+        ("size", {"justify": "right"}),
+        ("files +/~/-", {"justify": "right"}),
+        ("wasted", {"justify": "right"}),
+        ("packages", {"overflow": "fold"}),
+    ):
+        table.add_column(col, **kw)  # type: ignore[arg-type]
+    total_wasted = 0
+    for s in inv.layers:
+        table.add_row(*_layer_row(s))
+        total_wasted += s.wasted_bytes
+    console.print(table)
+    total = sum(s.size for s in inv.layers)
+    console.print(
+        f"{len(inv.layers)} history entries, {sum(1 for s in inv.layers if s.entry.diff_id)} "
+        f"layers, {human_bytes(total)} written, {human_bytes(total_wasted)} wasted",
+        highlight=False,
+    )
+
+
+def _layer_row(s: LayerSummary) -> tuple[str | Text, ...]:
+    created = (s.entry.created or "")[:19].replace("T", " ")
+    if s.entry.diff_id is None:
+        return (str(s.entry.index), created, _command(s.entry.created_by), "", "", "", "")
+    files = f"{s.files_added}/{s.files_changed}/{s.files_removed}"
+    wasted = human_bytes(s.wasted_bytes) if s.wasted_bytes else ""
+    return (
+        str(s.entry.index),
+        created,
+        _command(s.entry.created_by) or "(no history)",
+        human_bytes(s.size),
+        files,
+        wasted,
+        _changes_text(s.changes),
+    )
+
+
+def render_inventory(
+    console: Console, inv: Inventory, verbose: bool = False, show_all: bool = False
+) -> None:
+    _header(console, inv, verbose)
+    envs = Table(title="Python environments", title_justify="left")
+    for col in ("folder", "kind", "python", "on runtime path", "distributions"):
+        envs.add_column(col)
+    counts: dict[str, int] = {}
+    for d in inv.python:
+        counts[d.environment] = counts.get(d.environment, 0) + 1
+    for e in inv.environments:
+        envs.add_row(
+            e.path,
+            e.kind + (f" ({e.venv})" if e.venv else ""),
+            e.python_version or "",
+            "yes" if e.on_runtime_path else "[dim]no[/dim]",
+            str(counts.get(e.path, 0)),
+        )
+    console.print(envs)
+
+    dists = Table(title=f"Python distributions ({len(inv.python)})", title_justify="left")
+    for col in ("name", "version", "environment", "live", "layer"):
+        dists.add_column(col, overflow="fold")
+    for d in inv.python:
+        live = "yes" if d.live else Text(f"shadowed by {d.shadowed_by}", style="yellow")
+        dists.add_row(d.name, d.version, d.environment, live, layer_label(d.layer))
+    console.print(dists)
+
+    if inv.removed:
+        removed = Table(title="Removed by a later layer", title_justify="left")
+        for col in ("kind", "name", "version", "added by", "removed by"):
+            removed.add_column(col, overflow="fold")
+        for r in inv.removed:
+            removed.add_row(
+                r.kind, r.name, r.version, layer_label(r.added_by), layer_label(r.removed_by)
+            )
+        console.print(removed)
+
+    if inv.debian:
+        deb = Table(title=f"Debian packages ({len(inv.debian)})", title_justify="left")
+        for col in ("name", "version", "arch", "layer"):
+            deb.add_column(col, overflow="fold")
+        base = inv.debian[0].layer.index if not show_all else None
+        shown = [p for p in inv.debian if show_all or p.layer.index != base]
+        for p in shown:
+            deb.add_row(p.name, p.version, p.architecture, layer_label(p.layer))
+        hidden = len(inv.debian) - len(shown)
+        if hidden:
+            deb.caption = f"{hidden} more from the base layer #{base}: --all lists them"
+        console.print(deb)
+
+    libs = [
+        lib for lib in inv.libraries if show_all or not lib.path.startswith(_SYSTEM_LIB_PREFIXES)
+    ]
+    table = Table(
+        title=f"Shared libraries ({len(inv.libraries)})",
+        title_justify="left",
+        caption=None if show_all else "system libraries left out: --all lists them",
+    )
+    for col in ("path", "soname", "needed", "layer"):
+        table.add_column(col, overflow="fold")
+    for lib in libs:
+        table.add_row(lib.path, lib.soname or "", ", ".join(lib.needed), f"#{lib.layer.index}")
+    console.print(table)
