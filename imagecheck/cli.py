@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return ExitCode.BAD_INPUT
     from rich.console import Console
+    from rich.text import Text
 
     err = Console(stderr=True)
     handle = None
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             out = Console()
         return _run(args, out, err)
     except ImagecheckError as exc:
-        err.print(f"[bold red]imagecheck:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("imagecheck: ", "bold red"), str(exc)), soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("imagecheck: interrupted")

@@ -284,6 +284,7 @@ def index_directory(root: str, diff_id: str) -> LayerIndex:
     """Index an overlay2 ``diff`` folder in place: whiteouts are 0/0 character devices,
     opaque folders carry the ``trusted.overlay.opaque`` xattr."""
     builder = _Builder(diff_id, seekable=True)
+    first_link: dict[tuple[int, int], str] = {}  # hard links: (dev, inode) -> first path seen
     stack = [""]
     while stack:
         rel_dir = stack.pop()
@@ -303,6 +304,16 @@ def index_directory(root: str, diff_id: str) -> LayerIndex:
                     builder.opaque.add(path)
                 stack.append(path)
             elif stat.S_ISREG(st.st_mode):
+                if st.st_nlink > 1:
+                    # As in a tar: the first name holds the data, the others link to it.
+                    first = first_link.setdefault((st.st_dev, st.st_ino), path)
+                    if first != path:
+                        builder.entries[path] = Entry(HARDLINK, st.st_size, mode, first)
+                        if keep_rule(path) != KEEP_NONE:
+                            builder.keep(
+                                path, st.st_size, functools.partial(_open_binary, item.path)
+                            )
+                        continue
                 builder.entries[path] = Entry(FILE, st.st_size, mode)
                 builder.keep(path, st.st_size, functools.partial(_open_binary, item.path))
             elif stat.S_ISLNK(st.st_mode):

@@ -35,20 +35,27 @@ def layer_label(ref: LayerRef) -> str:
     return f"#{ref.index} {_command(ref.created_by, 40) or short(ref.diff_id or '')}"
 
 
-def _changes_text(changes: tuple[Change, ...], limit: int = 6) -> Text:
+def _changes_text(changes: tuple[Change, ...], limit: int = 5) -> Text:
+    """Python changes by name first; Debian ones by name when few, else counted."""
     text = Text()
     marks = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
-    for n, c in enumerate(changes):
-        if n == limit:
-            text.append(f" … {len(changes) - limit} more", style="dim")
-            break
+    python = [c for c in changes if c.kind == "python"]
+    debian = [c for c in changes if c.kind == "debian"]
+    named = python[:limit] + (debian if len(python) + len(debian) <= limit else [])
+    for n, c in enumerate(named):
         mark, style = marks[c.action]
-        version = c.new_version if c.action != "removed" else c.old_version
+        version = c.old_version if c.action == "removed" else c.new_version
         if c.action == "changed":
             version = f"{c.old_version}→{c.new_version}"
         if n:
             text.append(", ")
         text.append(f"{mark}{c.name} {version}", style=style)
+    rest = [c for c in changes if c not in named]
+    for kind, label in (("python", "Python"), ("debian", "Debian")):
+        counts = {a: sum(1 for c in rest if c.kind == kind and c.action == a) for a in marks}
+        summary = " ".join(f"{marks[a][0]}{n}" for a, n in counts.items() if n)
+        if summary:
+            text.append(("; " if len(text) else "") + f"{summary} {label}", style="dim")
     return text
 
 
@@ -56,7 +63,8 @@ def _header(console: Console, inv: Inventory, verbose: bool) -> None:
     img = inv.image
     tags = ", ".join(img.repo_tags) or "untagged"
     console.print(
-        f"[bold]{img.ref}[/bold]  {short(img.id)}  {img.platform}  ({tags})", highlight=False
+        Text.assemble((img.ref, "bold"), f"  {short(img.id)}  {img.platform}  ({tags})"),
+        highlight=False,
     )
     interp = inv.interpreter
     if interp is not None:
@@ -69,7 +77,7 @@ def _header(console: Console, inv: Inventory, verbose: bool) -> None:
         console.print("No Python interpreter found on the image's PATH.")
     if verbose:
         for note in inv.notes:
-            console.print(f"[dim]· {note}[/dim]", highlight=False)
+            console.print(Text(f"· {note}", style="dim"), highlight=False)
 
 
 def render_layers(console: Console, inv: Inventory, verbose: bool = False) -> None:
@@ -99,7 +107,7 @@ def render_layers(console: Console, inv: Inventory, verbose: bool = False) -> No
 
 
 def _layer_row(s: LayerSummary) -> tuple[str | Text, ...]:
-    created = (s.entry.created or "")[:19].replace("T", " ")
+    created = (s.entry.created or "")[:16].replace("T", " ")
     if s.entry.diff_id is None:
         return (str(s.entry.index), created, _command(s.entry.created_by), "", "", "", "")
     files = f"{s.files_added}/{s.files_changed}/{s.files_removed}"

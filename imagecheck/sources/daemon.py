@@ -76,6 +76,9 @@ class DaemonSource:
         self._id = str(self._inspect.get("Id", ""))
         layers = (self._inspect.get("RootFS") or {}).get("Layers") or []
         self._dirs = _layer_dirs(self._inspect, len(layers)) if direct else None
+        self._why_export = (
+            "asked for" if not direct else "the engine's overlay2 folders are not readable here"
+        )
         self._exported: dict[str, LayerIndex] | None = None
         self._ref = ref
         tags = tuple(self._inspect.get("RepoTags") or ())
@@ -135,8 +138,7 @@ class DaemonSource:
 
     def _export(self) -> tuple[bytes, dict[str, LayerIndex]]:
         """Read ``docker save`` as one stream: every layer indexed, the config kept."""
-        why = "the engine's storage is not readable here" if self._dirs is None else "needed"
-        self._notes.append(f"layers read from the engine's export stream ({why})")
+        self._notes.append(f"layers read from the engine's export stream ({self._why_export})")
         total = int(self._inspect.get("Size") or 0)
         stream = self._engine.export_image(self._id)
         json_blobs: dict[str, bytes] = {}
@@ -182,8 +184,6 @@ class DaemonSource:
         config = json_blobs.get(f"{hexpart}.json") or json_blobs.get(f"blobs/{algo}/{hexpart}")
         if config is None:
             raise CorruptArchive(f"the engine's export lacks the image config {short(self._id)}")
-        for index in indexes.values():
-            self._cache.put_layer(index)
         return config, indexes
 
     def close(self) -> None:

@@ -1,0 +1,129 @@
+"""The command line as users run it: reports on stdout, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.builders import Layer, make_image, truncate_file
+from tests.unit.test_sources import CONFIG, HISTORY
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "imagecheck", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
+    )
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    return make_image(
+        tmp_path, HISTORY, layout="docker-oci", compression="gzip", config=CONFIG
+    ).path
+
+
+def _schema() -> dict[str, object]:
+    text = resources.files("imagecheck").joinpath("schemas/inventory.schema.json").read_text()
+    schema: dict[str, object] = json.loads(text)
+    return schema
+
+
+@pytest.mark.parametrize("command", ["inventory", "layers"])
+def test_json_follows_the_shipped_schema(archive: Path, tmp_path: Path, command: str) -> None:
+    result = run(command, str(archive), "--format", "json", "--cache-dir", str(tmp_path / "c"))
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, _schema())
+    assert doc["schema_version"] == 1
+    assert doc["image"]["ref"] == str(archive)
+    assert [d["name"] for d in doc["python"]] == ["idna"]
+    assert doc["python"][0]["layer"] == {
+        "index": 0,
+        "created_by": "/bin/sh -c #(nop) ADD file:abc in / ",
+        "diff_id": doc["image"]["layers"][0]["diff_id"],
+    }
+    assert doc["removed"][0]["name"] == "six"
+
+
+def test_schema_rejects_a_document_missing_a_promised_field(archive: Path) -> None:
+    doc = json.loads(run("inventory", str(archive), "--format", "json", "--no-cache").stdout)
+    del doc["python"][0]["layer"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, _schema())
+
+
+def test_json_is_deterministic(archive: Path, tmp_path: Path) -> None:
+    cold = run("inventory", str(archive), "--format", "json", "--cache-dir", str(tmp_path / "c"))
+    warm = run("inventory", str(archive), "--format", "json", "--cache-dir", str(tmp_path / "c"))
+    assert cold.stdout == warm.stdout
+
+
+def test_tables_for_people(archive: Path) -> None:
+    layers = run("layers", str(archive), "--no-cache", "-v")
+    assert layers.returncode == 0
+    assert "pip uninstall -y six" in layers.stdout
+    assert "-six 1.16.0" in layers.stdout
+    assert "read from docker save archive" in layers.stdout
+    inv = run(str(archive), "--no-cache")  # plain ``imagecheck TARGET`` is the inventory
+    assert inv.returncode == 0
+    assert "idna" in inv.stdout
+    assert "Removed by a later layer" in inv.stdout
+    assert "\x1b[" not in inv.stdout  # NO_COLOR and a pipe: no escape codes
+
+
+def test_output_file(archive: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = run("inventory", str(archive), "--format", "json", "-o", str(out), "--no-cache")
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert json.loads(out.read_text())["schema_version"] == 1
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("imagecheck:")
+    assert text in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_inputs_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    _assert_one_line_error(run("inventory", str(tmp_path / "x.tar")), 2, "no such file")
+    built = make_image(tmp_path, [Layer([])], layout="docker-legacy")
+    truncate_file(built.path, 0.3)
+    _assert_one_line_error(run("inventory", f"docker-archive:{built.path}", "--no-cache"), 2, "")
+    _assert_one_line_error(
+        run("inventory", str(tmp_path), "--no-cache"), 2, "not an OCI image layout"
+    )
+    _assert_one_line_error(
+        run("inventory", "x", "--platform", "linux"), 2, "--platform wants os/arch"
+    )
+
+
+def test_engine_unreachable_is_exit_3() -> None:
+    result = run("inventory", "docker:backend", env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    _assert_one_line_error(result, 3, "cannot reach the Docker engine")
+    tcp = run("inventory", "docker:backend", env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    _assert_one_line_error(tcp, 3, "cannot reach the Docker engine")
+
+
+def test_usage_errors() -> None:
+    assert run().returncode == 2
+    assert run("inventory", "--format", "xml", "x").returncode == 2
+    version = run("--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("imagecheck ")

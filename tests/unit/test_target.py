@@ -1,0 +1,72 @@
+"""What the user typed becomes the right kind of target."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from imagecheck.errors import BadInput, CorruptArchive
+from imagecheck.target import DOCKER_ARCHIVE, ENGINE, OCI_ARCHIVE, OCI_DIR, parse_target
+
+
+def _tar(path: Path, names: list[str]) -> Path:
+    with tarfile.open(path, "w") as tf:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tf.addfile(info, io.BytesIO(b"{}"))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "location"),
+    [
+        ("docker:backend", ENGINE, "backend"),
+        ("docker:registry.local:5000/app:1.2", ENGINE, "registry.local:5000/app:1.2"),
+        ("backend:latest", ENGINE, "backend:latest"),
+        ("sha256:" + "a" * 64, ENGINE, "sha256:" + "a" * 64),
+        ("docker-archive:/x/y.tar", DOCKER_ARCHIVE, "/x/y.tar"),
+        ("oci-dir:/x/layout", OCI_DIR, "/x/layout"),
+        ("oci-archive:/x/img.tar", OCI_ARCHIVE, "/x/img.tar"),
+    ],
+)
+def test_prefixes(text: str, kind: str, location: str) -> None:
+    target = parse_target(text)
+    assert (target.kind, target.location, target.text) == (kind, location, text)
+
+
+def test_archive_tag_after_at(tmp_path: Path) -> None:
+    target = parse_target(f"docker-archive:{tmp_path}/two.tar@app:2")
+    assert (target.location, target.tag) == (f"{tmp_path}/two.tar", "app:2")
+
+
+def test_bare_paths_are_sniffed(tmp_path: Path) -> None:
+    legacy = _tar(tmp_path / "a.tar", ["abc/layer.tar", "manifest.json"])
+    oci = _tar(tmp_path / "b.tar", ["oci-layout", "index.json"])
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    (layout / "index.json").write_text("{}")
+    assert parse_target(str(legacy)).kind == DOCKER_ARCHIVE
+    assert parse_target(str(oci)).kind == OCI_ARCHIVE
+    assert parse_target(str(layout)).kind == OCI_DIR
+
+
+def test_bare_paths_that_are_not_images(tmp_path: Path) -> None:
+    plain = _tar(tmp_path / "plain.tar", ["etc/passwd"])
+    with pytest.raises(CorruptArchive, match="not an image archive"):
+        parse_target(str(plain))
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"this is not a tar at all" * 40)
+    with pytest.raises(CorruptArchive):
+        parse_target(str(junk))
+    with pytest.raises(BadInput, match="not an OCI image layout"):
+        parse_target(str(tmp_path))
+    with pytest.raises(BadInput, match="no such file"):
+        parse_target(str(tmp_path / "missing.tar"))
+    with pytest.raises(BadInput):
+        parse_target("docker:")
+    with pytest.raises(BadInput):
+        parse_target("  ")
