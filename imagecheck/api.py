@@ -50,7 +50,12 @@ def open_source(target: Target, options: Options, cache: Cache, progress: Progre
     engine = connect()
     try:
         return DaemonSource(
-            engine, target.location, cache, progress, direct=options.engine_read == "auto"
+            engine,
+            target.location,
+            cache,
+            progress,
+            ref=target.text,
+            direct=options.engine_read == "auto",
         )
     except BaseException:
         engine.close()

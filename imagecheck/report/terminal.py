@@ -9,8 +9,6 @@ from rich.text import Text
 from ..layerindex import short
 from ..model import Change, Inventory, LayerRef, LayerSummary
 
-_SYSTEM_LIB_PREFIXES = ("/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/", "/usr/libexec/")
-
 
 def human_bytes(n: int) -> str:
     value = float(n)
@@ -174,16 +172,33 @@ def render_inventory(
             deb.caption = f"{hidden} more from the base layer #{base}: --all lists them"
         console.print(deb)
 
-    libs = [
-        lib for lib in inv.libraries if show_all or not lib.path.startswith(_SYSTEM_LIB_PREFIXES)
-    ]
+    if show_all:
+        table = Table(title=f"Shared libraries ({len(inv.libraries)})", title_justify="left")
+        for col in ("path", "soname", "needed", "layer"):
+            table.add_column(col, overflow="fold")
+        for lib in inv.libraries:
+            table.add_row(lib.path, lib.soname or "", ", ".join(lib.needed), f"#{lib.layer.index}")
+        console.print(table)
+        return
+    groups: dict[tuple[str, int], list[str]] = {}
+    for lib in inv.libraries:
+        groups.setdefault((_library_group(lib.path), lib.layer.index), []).append(lib.path)
     table = Table(
         title=f"Shared libraries ({len(inv.libraries)})",
         title_justify="left",
-        caption=None if show_all else "system libraries left out: --all lists them",
+        caption="--all lists each library with its SONAME and NEEDED",
     )
-    for col in ("path", "soname", "needed", "layer"):
-        table.add_column(col, overflow="fold")
-    for lib in libs:
-        table.add_row(lib.path, lib.soname or "", ", ".join(lib.needed), f"#{lib.layer.index}")
+    for col, justify in (("where", "left"), ("count", "right"), ("layer", "left")):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for (group, index), paths in sorted(groups.items()):
+        table.add_row(group, str(len(paths)), f"#{index}")
     console.print(table)
+
+
+def _library_group(path: str) -> str:
+    """A distribution's folder inside a site folder, else the library's folder."""
+    for marker in ("/site-packages/", "/dist-packages/"):
+        site, sep, rest = path.partition(marker)
+        if sep:
+            return f"{site}{marker}{rest.split('/', 1)[0]}"
+    return "/".join(path.rpartition("/")[0].split("/")[:5]) or "/"

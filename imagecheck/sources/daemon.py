@@ -66,13 +66,22 @@ def _layer_dirs(inspect: dict[str, Any], count: int) -> list[str] | None:
 
 class DaemonSource:
     def __init__(
-        self, engine: Engine, ref: str, cache: Cache, progress: ProgressFn, *, direct: bool = True
+        self,
+        engine: Engine,
+        name: str,
+        cache: Cache,
+        progress: ProgressFn,
+        *,
+        ref: str | None = None,
+        direct: bool = True,
     ) -> None:
+        """Open engine image ``name``; ``ref`` is how reports name it (default ``name``)."""
         self._engine = engine
         self._cache = cache
         self._progress = progress
         self._notes: list[str] = []
-        self._inspect = engine.inspect_image(ref)
+        ref = ref or name
+        self._inspect = engine.inspect_image(name)
         self._id = str(self._inspect.get("Id", ""))
         layers = (self._inspect.get("RootFS") or {}).get("Layers") or []
         self._dirs = _layer_dirs(self._inspect, len(layers)) if direct else None

@@ -1,0 +1,235 @@
+"""Real images, built on the real engine for this session, and removed at its end.
+
+Every image is labelled ``imagecheck.test=1``; the session finaliser removes the
+tagged images and the dangling intermediates the legacy builder leaves. Wheels are
+downloaded on the host once (containers cannot reach PyPI) and COPYed in.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BASE = "imagecheck-test/base:bookworm"
+LABEL = {"imagecheck.test": "1"}
+WHEELS = {
+    "numpy": "numpy==1.26.4",
+    "scipy": "scipy==1.15.3",
+    "packaging-old": "packaging==23.2",
+    "packaging-new": "packaging==24.1",
+    "six": "six==1.16.0",
+    "idna": "idna==3.7",
+}
+WHEEL_CACHE = Path.home() / ".cache" / "imagecheck-test-wheels"
+REPO = Path(__file__).resolve().parents[2]
+
+Builder = Callable[[str, str, list[str]], str]
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[Any]:
+    import docker
+
+    c = docker.from_env(timeout=600)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def base_image(client: Any) -> str:
+    import docker.errors
+
+    try:
+        client.images.get(BASE)
+    except docker.errors.ImageNotFound:
+        subprocess.run(["bash", str(REPO / "scripts" / "make-base-image.sh"), BASE], check=True)
+    return BASE
+
+
+def _wheel(spec: str) -> Path:
+    name, _, version = spec.partition("==")
+    folder = WHEEL_CACHE / spec
+    found = sorted(folder.glob("*.whl")) if folder.is_dir() else []
+    if not found:
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.11",
+                "--platform",
+                "manylinux2014_x86_64",
+                "--platform",
+                "manylinux_2_17_x86_64",
+                "--platform",
+                "any",
+                "-d",
+                str(folder),
+                f"{name}=={version}",
+            ],
+            check=True,
+        )
+        found = sorted(folder.glob("*.whl"))
+    return found[0]
+
+
+@pytest.fixture(scope="session")
+def build(
+    client: Any, base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Builder]:
+    """``build(name, dockerfile, wheel_keys) -> tag``: a labelled image, removed at the end."""
+    tags: list[str] = []
+    run_id = uuid.uuid4().hex[:8]
+
+    def _build(name: str, dockerfile: str, wheels: list[str]) -> str:
+        context = tmp_path_factory.mktemp(name)
+        (context / "wheels").mkdir()
+        for key in wheels:
+            shutil.copy(_wheel(WHEELS[key]), context / "wheels")
+        (context / "Dockerfile").write_text(dockerfile.replace("BASE", base_image))
+        (context / "requirements.txt").write_text("numpy==1.26.4\nscipy==1.15.3\n")
+        tag = f"imagecheck-test/{name}:{run_id}"
+        client.images.build(path=str(context), tag=tag, labels=LABEL, rm=True, forcerm=True)
+        tags.append(tag)
+        return tag
+
+    yield _build
+    for tag in tags:
+        client.images.remove(tag, force=True)
+    client.images.prune(filters={"dangling": True, "label": "imagecheck.test=1"})
+
+
+PINNED = """\
+FROM BASE
+LABEL imagecheck.test=1
+RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 \\
+    && rm -rf /var/lib/apt/lists/*
+ENV APP_HOME=/app
+WORKDIR /app
+COPY wheels /wheels
+RUN pip install --no-index --find-links /wheels --break-system-packages \\
+    numpy==1.26.4 scipy==1.15.3 && rm -rf /wheels
+COPY requirements.txt .
+CMD ["python3", "-c", "import scipy"]
+"""
+
+VENV = """\
+FROM BASE AS builder
+LABEL imagecheck.test=1
+COPY wheels /wheels
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-index --find-links /wheels numpy
+
+FROM BASE
+LABEL imagecheck.test=1
+COPY --from=builder /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+CMD ["python", "-c", "import numpy"]
+"""
+
+DUPLICATE = """\
+FROM BASE AS old
+LABEL imagecheck.test=1
+COPY wheels /wheels
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-index --find-links /wheels \\
+    packaging==23.2
+
+FROM BASE AS new
+LABEL imagecheck.test=1
+COPY wheels /wheels
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-index --find-links /wheels \\
+    packaging==24.1
+
+FROM BASE
+LABEL imagecheck.test=1
+COPY --from=old /opt/venv /opt/venv
+COPY --from=new /opt/venv/lib/python3.11/site-packages /opt/venv/lib/python3.11/site-packages
+ENV PATH=/opt/venv/bin:$PATH
+"""
+
+UNINSTALL = """\
+FROM BASE
+LABEL imagecheck.test=1
+COPY wheels /wheels
+RUN pip install --no-index --find-links /wheels --break-system-packages six==1.16.0 idna==3.7
+RUN pip uninstall -y --break-system-packages six
+"""
+
+WHITEOUT = """\
+FROM BASE
+LABEL imagecheck.test=1
+RUN mkdir -p /data/a/sub /data/b && echo x > /data/a/x.txt && echo y > /data/a/sub/y.txt \\
+    && echo z > /data/b/z.txt && echo keep > /data/b/keep && ln /data/b/keep /data/b/keep-link \\
+    && ln -s /data/b /data/link && head -c 100000 /dev/zero > /data/b/big
+RUN rm -rf /data/a && mkdir /data/a && echo new > /data/a/new.txt && rm /data/b/z.txt \\
+    && rm /data/b/big
+"""
+
+
+@pytest.fixture(scope="session")
+def pinned_image(build: Builder) -> str:
+    """libmagic1 by apt; numpy 1.26.4 and scipy 1.15.3 by pip in one RUN; wheels wasted."""
+    return build("pinned", PINNED, ["numpy", "scipy"])
+
+
+@pytest.fixture(scope="session")
+def venv_image(build: Builder) -> str:
+    """A venv made in a builder stage and COPYed into the final one (lib64 -> lib)."""
+    return build("venv", VENV, ["numpy"])
+
+
+@pytest.fixture(scope="session")
+def duplicate_image(build: Builder) -> str:
+    """packaging 24.1's site-packages copied over 23.2's: two dist-info, 24.1's files."""
+    return build("duplicate", DUPLICATE, ["packaging-old", "packaging-new"])
+
+
+@pytest.fixture(scope="session")
+def uninstall_image(build: Builder) -> str:
+    """six and idna installed, then six uninstalled by a later layer."""
+    return build("uninstall", UNINSTALL, ["six", "idna"])
+
+
+@pytest.fixture(scope="session")
+def whiteout_image(build: Builder) -> str:
+    """An opaque folder, a whiteout, a hard link and a symlinked folder, made by overlay2."""
+    return build("whiteout", WHITEOUT, [])
+
+
+@pytest.fixture
+def run_in(client: Any) -> Callable[[str, list[str]], str]:
+    """Run a command in a throwaway container of an image; return its stdout."""
+
+    def _run(image: str, command: list[str]) -> str:
+        out: bytes = client.containers.run(
+            image, command, remove=True, network_disabled=True, labels=LABEL, entrypoint=[]
+        )
+        return out.decode()
+
+    return _run
+
+
+@pytest.fixture
+def save(client: Any, tmp_path: Path) -> Callable[[str], Path]:
+    """``docker save`` an image into tmp_path, streamed."""
+
+    def _save(image: str) -> Path:
+        path = tmp_path / "saved.tar"
+        with path.open("wb") as fh:
+            for chunk in client.images.get(image).save(chunk_size=1 << 20):
+                fh.write(chunk)
+        return path
+
+    return _save
