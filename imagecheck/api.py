@@ -11,12 +11,12 @@ from pathlib import Path
 
 from .cache import Cache, default_cache_dir
 from .catalog.dpkg import catalog_debian
-from .catalog.elf import catalog_libraries
+from .catalog.elf import catalog_libraries, ld_so_conf_paths
 from .catalog.python import catalog_python, python_events
 from .errors import BadInput
 from .imagefs import ImageFS
 from .layerindex import LayerIndex
-from .model import Change, Inventory, LayerSummary, Platform
+from .model import Change, Inventory, LayerSummary, Platform, Report
 from .sources.base import Progress, ProgressFn, Source, no_progress
 from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 
@@ -132,4 +132,26 @@ def inventory(
         libraries=libraries,
         layers=tuple(layers),
         notes=notes,
+        ld_paths=ld_so_conf_paths(fs),
     )
+
+
+def check(
+    target: str | Target,
+    options: Options | None = None,
+    *,
+    constraints: list[Path] | None = None,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    unpinned: str = "info",
+    progress: ProgressFn = no_progress,
+) -> Report:
+    """Inventory ``target`` and run the static checks against the constraints."""
+    from .checks import run_checks
+    from .checks.context import Context
+    from .constraints import load_constraints
+
+    pins = load_constraints(constraints or [])  # bad constraints fail before any image read
+    inv = inventory(target, options, progress)
+    findings, results = run_checks(Context(inv, pins, unpinned), select, ignore)
+    return Report(inv, findings, results, pins.files)

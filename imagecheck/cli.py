@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .sources.base import Progress
 
-COMMANDS = ("layers", "inventory")
+COMMANDS = ("check", "layers", "inventory")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
 
 
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         help="docker:NAME[:TAG], an image ID, docker-archive:PATH, oci-dir:PATH, oci-archive:PATH, "
         "or a path or engine name without a prefix",
     )
-    common.add_argument("--format", choices=("table", "json"), default="table")
+    common.add_argument("--format", choices=("table", "json", "junit"), default="table")
     common.add_argument("-o", "--output", type=Path, help="write the report to FILE")
     common.add_argument("--platform", help="os/arch[/variant] for multi-platform images")
     common.add_argument(
@@ -56,6 +56,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("-v", "--verbose", action="store_true", help="say how the image was read")
     common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    chk = sub.add_parser(
+        "check",
+        parents=[common],
+        help="the image against its pins and known native/ABI problems (the default command)",
+    )
+    chk.add_argument(
+        "-c",
+        "--constraints",
+        type=Path,
+        action="append",
+        default=[],
+        help="requirements file, system-needs TOML or folder (repeatable; default: "
+        "[tool.imagecheck] constraints in pyproject.toml, else ./constraints/)",
+    )
+    chk.add_argument("--select", action="append", default=[], help="only codes with this prefix")
+    chk.add_argument("--ignore", action="append", default=[], help="skip codes with this prefix")
+    chk.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info"),
+        default="error",
+        help="exit 1 when a finding is at least this severe (default: error)",
+    )
+    chk.add_argument(
+        "--unpinned",
+        choices=("off", "info", "warning", "error"),
+        default="info",
+        help="severity of IC103, installed but unpinned (default: info)",
+    )
     sub.add_parser(
         "layers", parents=[common], help="a row per history entry: size, files, waste, packages"
     )
@@ -128,6 +156,10 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         engine_read=args.engine_read,
     )
     bar = _Bar(err)
+    if args.command == "check":
+        return _check(args, options, out, bar)
+    if args.format == "junit":
+        raise BadInput("--format junit is for 'imagecheck check'")
     try:
         inv = inventory(args.target, options, bar)
     finally:
@@ -146,10 +178,40 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     return ExitCode.OK
 
 
+def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> int:
+    from .api import check
+
+    try:
+        report = check(
+            args.target,
+            options,
+            constraints=args.constraints,
+            select=tuple(args.select),
+            ignore=tuple(args.ignore),
+            unpinned=args.unpinned,
+            progress=bar,
+        )
+    finally:
+        bar.stop()
+    from .report.findings import failing, junit, report_document
+
+    if args.format == "json":
+        from .report.json import dumps
+
+        out.file.write(dumps(report_document(report, args.fail_on)))
+    elif args.format == "junit":
+        out.file.write(junit(report, args.fail_on))
+    else:
+        from .report.terminal import render_report
+
+        render_report(out, report, args.fail_on, verbose=args.verbose)
+    return ExitCode.FINDINGS if failing(report, args.fail_on) else ExitCode.OK
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
-        argv.insert(0, "inventory")  # plain ``imagecheck TARGET``
+        argv.insert(0, "check")  # plain ``imagecheck TARGET``
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -171,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             out = Console()
         return _run(args, out, err)
     except ImagecheckError as exc:
-        err.print(Text.assemble(("imagecheck: ", "bold red"), str(exc)), soft_wrap=True)
+        line = " ".join(str(exc).split())  # one line, whatever a library put in the message
+        err.print(Text.assemble(("imagecheck: ", "bold red"), line), soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("imagecheck: interrupted")

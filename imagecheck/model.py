@@ -101,6 +101,7 @@ class PythonDist:
     requires_python: str | None = None
     import_names: tuple[str, ...] = ()
     shadowed_by: str | None = None  # path of the live dist when not live
+    wheel_tags: tuple[str, ...] = ()  # from WHEEL: cp311-cp311-manylinux_2_17_x86_64
 
     @property
     def key(self) -> str:
@@ -178,3 +179,35 @@ class Inventory:
     libraries: tuple[SharedLibrary, ...]
     layers: tuple[LayerSummary, ...]
     notes: tuple[str, ...] = field(default=())  # how it was read: source path, platform choice
+    ld_paths: tuple[str, ...] = ()  # folders /etc/ld.so.conf adds to the loader's search
+
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing wrong (or worth knowing) about the image, with what to do next."""
+
+    code: str  # stable: IC101 ... (README, one section per code)
+    severity: str  # "error", "warning", "info"
+    subject: str  # the distribution, package or library it is about
+    message: str
+    hint: str  # what to run or change
+    layer: LayerRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    code: str  # the check's code prefix, e.g. "IC10"
+    name: str
+    status: str  # "passed", "failed", "skipped"
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    inventory: Inventory
+    findings: tuple[Finding, ...]
+    checks: tuple[CheckResult, ...]
+    constraints_files: tuple[str, ...] = ()

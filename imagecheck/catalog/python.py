@@ -125,6 +125,17 @@ def import_names(top_level: bytes | None, record: bytes | None) -> tuple[str, ..
     return tuple(sorted(found))
 
 
+def wheel_tags(data: bytes | None) -> tuple[str, ...]:
+    """``Tag:`` lines of a WHEEL file."""
+    if not data:
+        return ()
+    return tuple(
+        line.partition(":")[2].strip()
+        for line in data.decode("utf-8", "replace").splitlines()
+        if line.lower().startswith("tag:")
+    )
+
+
 # -- environments ----------------------------------------------------------------------
 
 
@@ -365,6 +376,7 @@ def _dists_in(fs: ImageFS, site: str) -> list[_Found]:
         if meta is None or layer is None:
             continue
         installer = fs.read(f"{path}/INSTALLER") if kind == "dist-info" else None
+        wheel = fs.read(f"{path}/WHEEL") if kind == "dist-info" else None
         top = fs.read(f"{path}/top_level.txt")
         dist = PythonDist(
             name=meta.name,
@@ -378,6 +390,7 @@ def _dists_in(fs: ImageFS, site: str) -> list[_Found]:
             requires_dist=meta.requires_dist or requires_extra,
             requires_python=meta.requires_python,
             import_names=import_names(top, record),
+            wheel_tags=wheel_tags(wheel),
         )
         found.append(_Found(dist, record))
     return found

@@ -12,6 +12,7 @@ from typing import Any
 from .. import __version__
 from ..model import (
     Change,
+    ImageInfo,
     Interpreter,
     Inventory,
     LayerRef,
@@ -71,6 +72,7 @@ def _dist(d: PythonDist) -> dict[str, Any]:
         "requires_dist": list(d.requires_dist),
         "requires_python": d.requires_python,
         "import_names": list(d.import_names),
+        "wheel_tags": list(d.wheel_tags),
         "layer": layer_ref(d.layer),
     }
 
@@ -112,8 +114,8 @@ def _interpreter(i: Interpreter | None) -> dict[str, Any] | None:
     }
 
 
-def inventory_document(inv: Inventory) -> dict[str, Any]:
-    img = inv.image
+def header(img: ImageInfo) -> dict[str, Any]:
+    """The fields every document starts with: schema, tool, and which image."""
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "imagecheck", "version": __version__},
@@ -123,12 +125,23 @@ def inventory_document(inv: Inventory) -> dict[str, Any]:
             "created": img.created,
             "platform": str(img.platform),
             "repo_tags": list(img.repo_tags),
+        },
+    }
+
+
+def inventory_document(inv: Inventory) -> dict[str, Any]:
+    img = inv.image
+    doc = header(img)
+    doc["image"].update(
+        {
             "entrypoint": list(img.entrypoint),
             "cmd": list(img.cmd),
             "working_dir": img.working_dir,
             "user": img.user,
             "layers": [_layer(s) for s in inv.layers],
-        },
+        }
+    )
+    return doc | {
         "interpreter": _interpreter(inv.interpreter),
         "environments": [
             {

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..layerindex import short
-from ..model import Change, Inventory, LayerRef, LayerSummary
+from ..model import Change, Inventory, LayerRef, LayerSummary, Report
 
 
 def human_bytes(n: int) -> str:
@@ -202,3 +202,57 @@ def _library_group(path: str) -> str:
         if sep:
             return f"{site}{marker}{rest.split('/', 1)[0]}"
     return "/".join(path.rpartition("/")[0].split("/")[:5]) or "/"
+
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def render_report(console: Console, report: Report, fail_on: str, verbose: bool = False) -> None:
+    """The verdict first (what is wrong, which layer, what to run), then the detail."""
+    rank = {"error": 0, "warning": 1, "info": 2}
+    bad = [f for f in report.findings if rank.get(f.severity, 3) <= rank[fail_on]]
+    img = report.inventory.image
+    if bad:
+        console.print(
+            Text.assemble(
+                ("FAIL ", "bold red"), f"{img.ref}: {len(bad)} finding(s) at or above {fail_on}"
+            ),
+            highlight=False,
+        )
+        for f in bad[:5]:
+            where = f" (layer #{f.layer.index})" if f.layer else ""
+            console.print(
+                Text.assemble(
+                    ("  • ", _STYLE[f.severity]),
+                    (f"{f.code} ", "bold"),
+                    f"{f.subject}{where}: ",
+                    f.hint,
+                ),
+                highlight=False,
+            )
+    else:
+        console.print(Text.assemble(("PASS ", "bold green"), f"{img.ref}"), highlight=False)
+    _header(console, report.inventory, verbose)
+    if report.constraints_files:
+        console.print(Text(f"constraints: {', '.join(report.constraints_files)}", style="dim"))
+    if report.findings:
+        table = Table(title=f"Findings ({len(report.findings)})", title_justify="left")
+        for col in ("code", "severity", "subject", "message", "hint", "layer"):
+            table.add_column(col, overflow="fold")
+        for f in report.findings:
+            table.add_row(
+                f.code,
+                Text(f.severity, style=_STYLE.get(f.severity, "")),
+                f.subject,
+                f.message,
+                f.hint,
+                layer_label(f.layer) if f.layer else "",
+            )
+        console.print(table)
+    checks = Table(title="Checks", title_justify="left")
+    for col in ("codes", "check", "status", "detail"):
+        checks.add_column(col)
+    marks = {"passed": "green", "failed": "red", "skipped": "dim"}
+    for c in report.checks:
+        checks.add_row(c.code, c.name, Text(c.status, style=marks[c.status]), c.reason)
+    console.print(checks)

@@ -76,6 +76,8 @@ def test_dependency_direction(path: Path) -> None:
         assert not ours - {"__version__"}
     if name.startswith("catalog."):
         assert not any(m.startswith(("sources", "engine", "cache", "api", "cli")) for m in ours)
+    if name.startswith("checks."):
+        assert not any(m.startswith(("sources", "engine", "cache", "api", "imagefs")) for m in ours)
     if name.startswith("report."):
         assert not any(
             m.startswith(("sources", "engine", "catalog", "imagefs", "api")) for m in ours

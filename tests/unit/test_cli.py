@@ -76,7 +76,7 @@ def test_tables_for_people(archive: Path) -> None:
     assert "pip uninstall -y six" in layers.stdout
     assert "-six 1.16.0" in layers.stdout
     assert "read from docker save archive" in layers.stdout
-    inv = run(str(archive), "--no-cache")  # plain ``imagecheck TARGET`` is the inventory
+    inv = run("inventory", str(archive), "--no-cache")
     assert inv.returncode == 0
     assert "idna" in inv.stdout
     assert "Removed by a later layer" in inv.stdout
@@ -127,3 +127,33 @@ def test_usage_errors() -> None:
     version = run("--version")
     assert version.returncode == 0
     assert version.stdout.startswith("imagecheck ")
+
+
+def test_check_exit_codes_json_and_junit(tmp_path: Path) -> None:
+    from tests.unit.test_checks import PY, dist
+
+    built = make_image(
+        tmp_path,
+        [Layer(PY), Layer(dist("passlib", "1.7.4") + dist("bcrypt", "4.2.0"))],
+        layout="oci-dir",
+        config={"Cmd": ["python3"]},
+    )
+    pins = tmp_path / "pins.txt"
+    pins.write_text("passlib==1.7.4\nbcrypt==4.2.0\n")
+    base = [str(built.path), "-c", str(pins), "--no-cache"]
+    ok = run(*base, "--format", "json")  # plain ``imagecheck TARGET`` is ``check``
+    assert ok.returncode == 0, ok.stderr
+    doc = json.loads(ok.stdout)
+    schema = json.loads(
+        resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
+    )
+    jsonschema.validate(doc, schema)
+    assert [(f["code"], f["severity"]) for f in doc["findings"]] == [("IC301", "warning")]
+    assert run("check", *base, "--fail-on", "warning").returncode == 1
+    assert run("check", *base, "--ignore", "IC3", "--fail-on", "warning").returncode == 0
+    xml = run("check", *base, "--format", "junit", "--fail-on", "warning")
+    assert xml.returncode == 1
+    assert "<testsuites>" in xml.stdout
+    bad = tmp_path / "bad.txt"
+    bad.write_text("passlib==1.7.4\n===\n")
+    _assert_one_line_error(run("check", str(built.path), "-c", str(bad)), 2, "bad.txt:2")

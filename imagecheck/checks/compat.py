@@ -1,0 +1,46 @@
+"""IC3xx: known incompatibilities between installed distributions, shipped as data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+
+from ..constraints import canonical, load_toml_text
+from ..model import Finding
+from .context import Context
+from .pins import satisfies
+
+
+def load_known(extra: str | None = None) -> list[dict[str, object]]:
+    texts = [resources.files("imagecheck").joinpath("data/known_issues.toml").read_text()]
+    if extra:
+        texts.append(extra)
+    return [item for text in texts for item in load_toml_text(text).get("issue", [])]
+
+
+def check_known(ctx: Context, extra: str | None = None) -> Iterator[Finding]:
+    for item in load_known(extra):
+        when = item.get("when")
+        if not isinstance(when, dict):
+            continue
+        dists = []
+        for name, spec in when.items():
+            dist = ctx.by_key.get(canonical(name))
+            if (
+                dist is None
+                or satisfies(dist.version, "" if spec == "*" else str(spec)) is not True
+            ):
+                break
+            dists.append(dist)
+        else:
+            subject = str(item.get("subject") or next(iter(when)))
+            present = ", ".join(f"{d.name} {d.version}" for d in dists)
+            latest = max(dists, key=lambda d: d.layer.index)
+            yield Finding(
+                str(item["code"]),
+                str(item.get("severity", "warning")),
+                subject,
+                f"{present}: {item['message']}",
+                str(item.get("hint", "")),
+                latest.layer,
+            )

@@ -1,0 +1,147 @@
+"""IC1xx: the installed distributions against the pins, and against each other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from ..constraints import Pin, canonical
+from ..model import Finding, PythonDist
+from .context import Context
+
+# Installed by ensurepip/virtualenv in every environment; nobody pins them.
+BOOTSTRAP = frozenset({"pip", "setuptools", "wheel", "distribute", "pkg-resources"})
+
+
+def _applies(marker: str | None, ctx: Context, extras: tuple[str, ...] = ("",)) -> bool:
+    if not marker:
+        return True
+    try:
+        parsed = Marker(marker)
+    except InvalidMarker:
+        return True
+    return any(parsed.evaluate({**ctx.marker_env, "extra": e}) for e in extras)
+
+
+def satisfies(version: str, specifier: str) -> bool | None:
+    """Whether ``version`` is in ``specifier``; None when either cannot be parsed."""
+    if not specifier:
+        return True
+    try:
+        return SpecifierSet(specifier).contains(Version(version), prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return None
+
+
+def _fix(pin: Pin) -> str:
+    return f"pip install '{pin.requirement}'"
+
+
+def check_pins(ctx: Context) -> Iterator[Finding]:
+    """IC101 pinned but missing, IC102 wrong version, IC103 installed but unpinned."""
+    pinned: set[str] = set()
+    for pin in ctx.constraints.pins:
+        if not _applies(pin.marker, ctx):
+            continue
+        pinned.add(pin.name)
+        dist = ctx.by_key.get(pin.name)
+        if dist is None:
+            if not pin.constraint_only:
+                yield Finding(
+                    "IC101",
+                    "error",
+                    pin.name,
+                    f"{pin.requirement} is pinned ({pin.source}) but not installed where the "
+                    "runtime interpreter looks",
+                    f"add it to the image's install step and rebuild ({_fix(pin)})",
+                )
+            continue
+        ok = satisfies(dist.version, pin.specifier)
+        if ok is False:
+            yield Finding(
+                "IC102",
+                "error",
+                dist.name,
+                f"{dist.name} {dist.version} is installed but {pin.source} pins "
+                f"{pin.requirement}; layer #{dist.layer.index} installed it",
+                f"find what pulled {dist.name} {dist.version} in at layer #{dist.layer.index} "
+                f"and pin it there, or rebuild without the cache ({_fix(pin)})",
+                dist.layer,
+            )
+    if ctx.unpinned_severity == "off" or not ctx.constraints.pins:
+        return
+    for dist in ctx.runtime:
+        key = canonical(dist.name)
+        if key not in pinned and key not in BOOTSTRAP:
+            yield Finding(
+                "IC103",
+                ctx.unpinned_severity,
+                dist.name,
+                f"{dist.name} {dist.version} is installed but not pinned",
+                f"pin it ({dist.name}=={dist.version}) or find what depends on it",
+                dist.layer,
+            )
+
+
+def check_duplicates(ctx: Context) -> Iterator[Finding]:
+    """IC104: two dist-info of one name in one folder."""
+    by_path = {d.path: d for d in ctx.inventory.python}
+    for dist in ctx.inventory.python:
+        live = by_path.get(dist.shadowed_by or "")
+        if live is None or live.environment != dist.environment:
+            continue
+        yield Finding(
+            "IC104",
+            "warning",
+            dist.name,
+            f"two dist-info of {dist.name} in {dist.environment}: {live.version} is live "
+            f"(its files are present), {dist.version} is a leftover from layer "
+            f"#{dist.layer.index}",
+            f"remove {dist.path} (a site-packages copied over another leaves it), "
+            "or install into a clean folder",
+            dist.layer,
+        )
+
+
+def _requirement(text: str) -> Requirement | None:
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+def check_requires(ctx: Context) -> Iterator[Finding]:
+    """IC105: a Requires-Dist not satisfied (pip check, offline, with the image's markers)."""
+    for dist in ctx.runtime:
+        for text in dist.requires_dist:
+            req = _requirement(text)
+            if req is None or not _applies(str(req.marker) if req.marker else None, ctx):
+                continue
+            have = ctx.by_key.get(canonical(req.name))
+            if have is None:
+                yield Finding(
+                    "IC105",
+                    "error",
+                    dist.name,
+                    f"{dist.name} {dist.version} requires {req}, which is not installed",
+                    f"pip install '{req}' in the image (pip check reports the same)",
+                    dist.layer,
+                )
+            elif satisfies(have.version, str(req.specifier)) is False:
+                yield Finding(
+                    "IC105",
+                    "error",
+                    dist.name,
+                    f"{dist.name} {dist.version} requires {req}, but {have.name} {have.version} "
+                    f"is installed (layer #{have.layer.index})",
+                    f"pin {have.name} to a version in {req.specifier or 'its range'} and rebuild",
+                    have.layer,
+                )
+
+
+def dist_label(dist: PythonDist) -> str:
+    return f"{dist.name} {dist.version}"

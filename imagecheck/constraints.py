@@ -1,0 +1,280 @@
+"""Pins and system needs: what the image is supposed to hold.
+
+Requirement files are read as pip-compile writes them (``==`` pins, ``--hash``,
+markers, extras, ``-r``/``-c`` includes, ``# via`` comments) and as people write
+them (ranges, bare names, URLs); ``[project.dependencies]`` of a pyproject too.
+System needs (shared libraries by SONAME, Debian packages) live in a small TOML file
+beside the pins (README, "Constraints"). A malformed line is one error naming the
+file and line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)$")
+_IGNORED_OPTIONS = (
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "--no-index",
+    "--trusted-host",
+    "--pre",
+    "--prefer-binary",
+    "--only-binary",
+    "--no-binary",
+    "--require-hashes",
+    "--use-feature",
+)
+_WHEEL_NAME = re.compile(r"/([A-Za-z0-9_.]+)-([^-/]+)(-[^/]*)?\.(whl|tar\.gz|zip)$")
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """One requirement the image must satisfy."""
+
+    name: str  # canonical
+    requirement: str  # as written, hashes and comments removed
+    specifier: str  # "==1.26.4", ">=2,<3", "" for a bare name
+    extras: tuple[str, ...]
+    marker: str | None
+    url: str | None
+    source: str  # "path:line"
+    constraint_only: bool = False  # from a -c file: limits versions, requires nothing
+
+    @property
+    def exact(self) -> str | None:
+        """The version of an ``==`` pin, else None."""
+        m = re.fullmatch(r"===?\s*([^,;\s*]+)", self.specifier)
+        return m.group(1) if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class SystemNeed:
+    kind: str  # "library" (by SONAME) or "debian" (a package name)
+    name: str
+    debian: str | None  # the Debian package that provides a library
+    why: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Constraints:
+    pins: tuple[Pin, ...] = ()
+    system: tuple[SystemNeed, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def pin(self, name: str) -> Pin | None:
+        key = canonical(name)
+        for pin in self.pins:
+            if pin.name == key and not pin.constraint_only:
+                return pin
+        for pin in self.pins:
+            if pin.name == key:
+                return pin
+        return None
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join backslash continuations and drop comments; keep the first line number."""
+    out: list[tuple[int, str]] = []
+    buf, start = "", 0
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw
+        if not buf:
+            start = n
+        line = "" if line.lstrip().startswith("#") else re.sub(r"(^|\s)#.*$", "", line)
+        if line.rstrip().endswith("\\"):
+            buf += line.rstrip()[:-1] + " "
+            continue
+        buf += line
+        if buf.strip():
+            out.append((start, buf.strip()))
+        buf = ""
+    if buf.strip():
+        out.append((start, buf.strip()))
+    return out
+
+
+def _requirement(text: str, source: str, constraint_only: bool) -> Pin:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    text = re.sub(r"\s--hash[=\s]\S+", "", f" {text}").strip()
+    if re.match(r"^(https?|file)://", text):
+        egg = re.search(r"#egg=([A-Za-z0-9_.-]+)", text)
+        wheel = _WHEEL_NAME.search(text.split("#")[0])
+        name = egg.group(1) if egg else wheel.group(1) if wheel else None
+        if name is None:
+            raise BadInput(f"{source}: cannot tell the distribution name of the URL {text}")
+        text = f"{name} @ {text.split('#')[0]}"
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        detail = str(exc).splitlines()[0]
+        raise BadInput(f"{source}: not a requirement: {text!r} ({detail})") from exc
+    return Pin(
+        name=canonical(req.name),
+        requirement=text,
+        specifier=str(req.specifier),
+        extras=tuple(sorted(req.extras)),
+        marker=str(req.marker) if req.marker else None,
+        url=req.url,
+        source=source,
+        constraint_only=constraint_only,
+    )
+
+
+def read_requirements(
+    path: Path, *, constraint_only: bool = False, _seen: set[Path] | None = None
+) -> list[Pin]:
+    """Pins from a requirements file and the files it includes."""
+    seen = _seen if _seen is not None else set()
+    real = path.resolve()
+    if real in seen:
+        return []
+    seen.add(real)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise BadInput(f"no such constraints file: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read {path}: {exc}") from exc
+    pins: list[Pin] = []
+    for lineno, line in _logical_lines(text):
+        source = f"{path}:{lineno}"
+        include = _INCLUDE.match(line)
+        if include:
+            target = path.parent / include.group(2)
+            only = constraint_only or include.group(1) in ("-c", "--constraint")
+            pins.extend(read_requirements(target, constraint_only=only, _seen=seen))
+            continue
+        if line.startswith(("-e ", "--editable")):
+            continue  # a local checkout: nothing a pin can say about it
+        if line.startswith("-"):
+            if line.split("=")[0].split()[0] in _IGNORED_OPTIONS:
+                continue
+            raise BadInput(f"{source}: unknown option {line.split()[0]!r}")
+        pins.append(_requirement(line, source, constraint_only))
+    return pins
+
+
+def read_pyproject_dependencies(path: Path) -> list[Pin]:
+    data = _toml(path)
+    deps = data.get("project", {}).get("dependencies", [])
+    if not isinstance(deps, list):
+        raise BadInput(f"{path}: [project] dependencies is not a list")
+    return [_requirement(str(d), f"{path}:[project.dependencies]", False) for d in deps]
+
+
+def load_toml_text(text: str) -> dict[str, Any]:
+    """Shipped data files; a user's extension file goes through ``_toml`` for its errors."""
+    return tomllib.loads(text)
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise BadInput(f"no such file: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{path}: not valid TOML: {exc}") from exc
+
+
+def read_system(path: Path) -> list[SystemNeed]:
+    """``[[library]]`` (soname, debian, why) and ``[[debian]]`` (name, why) tables."""
+    data = _toml(path)
+    needs: list[SystemNeed] = []
+    for n, item in enumerate(data.get("library", []), 1):
+        if not isinstance(item, dict) or not isinstance(item.get("soname"), str):
+            raise BadInput(f"{path}: [[library]] number {n} needs a soname string")
+        needs.append(
+            SystemNeed(
+                "library",
+                item["soname"],
+                item.get("debian"),
+                str(item.get("why", "")),
+                f"{path}:[[library]] {n}",
+            )
+        )
+    for n, item in enumerate(data.get("debian", []), 1):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise BadInput(f"{path}: [[debian]] number {n} needs a name string")
+        needs.append(
+            SystemNeed(
+                "debian",
+                item["name"],
+                item["name"],
+                str(item.get("why", "")),
+                f"{path}:[[debian]] {n}",
+            )
+        )
+    unknown = set(data) - {"library", "debian"}
+    if unknown:
+        raise BadInput(f"{path}: unknown tables {', '.join(sorted(unknown))} (library, debian)")
+    return needs
+
+
+def _from_path(path: Path) -> tuple[list[Pin], list[SystemNeed], list[str]]:
+    if path.is_dir():
+        pins: list[Pin] = []
+        system: list[SystemNeed] = []
+        files: list[str] = []
+        for child in sorted(path.iterdir()):
+            if child.suffix in (".txt", ".toml") and child.is_file():
+                p, s, f = _from_path(child)
+                pins += p
+                system += s
+                files += f
+        return pins, system, files
+    if path.name == "pyproject.toml":
+        return read_pyproject_dependencies(path), [], [str(path)]
+    if path.suffix == ".toml":
+        return [], read_system(path), [str(path)]
+    if not path.exists():
+        raise BadInput(f"no such constraints file or folder: {path}")
+    return read_requirements(path), [], [str(path)]
+
+
+def load_constraints(paths: list[Path], cwd: Path | None = None) -> Constraints:
+    """``--constraints`` paths, else ``[tool.imagecheck] constraints``, else ``./constraints``."""
+    cwd = cwd or Path.cwd()
+    if not paths:
+        pyproject = cwd / "pyproject.toml"
+        configured = (
+            _toml(pyproject).get("tool", {}).get("imagecheck", {}).get("constraints")
+            if pyproject.is_file()
+            else None
+        )
+        if isinstance(configured, str):
+            configured = [configured]
+        if isinstance(configured, list):
+            paths = [cwd / str(p) for p in configured]
+        elif (cwd / "constraints").is_dir():
+            paths = [cwd / "constraints"]
+    pins: list[Pin] = []
+    system: list[SystemNeed] = []
+    files: list[str] = []
+    for path in paths:
+        p, s, f = _from_path(path)
+        pins += p
+        system += s
+        files += f
+    return Constraints(tuple(pins), tuple(system), tuple(files))
