@@ -14,14 +14,14 @@ import io
 import os
 import re
 import stat
-import tarfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from .elf import ElfInfo, read_elf
 from .errors import CorruptArchive
+from .streams import Window
 
 # Bump when what an index records changes: old cache entries are then never read.
 INDEX_FORMAT = 1
@@ -209,6 +209,193 @@ class _Builder:
         )
 
 
+class _MemberData(Window):
+    """One member's data: a window into a seekable tar, or the next ``size`` bytes of
+    a stream (then it can only be read forward, and only once)."""
+
+    def __init__(self, stream: IO[bytes], start: int, size: int, seekable: bool) -> None:
+        super().__init__(start, size)
+        self._stream = stream
+        self._seekable = seekable
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def read(self, n: int | None = -1) -> bytes:
+        left = self.size - self.pos
+        if n is None or n < 0 or n > left:
+            n = left
+        if self._seekable:
+            self._stream.seek(self.start + self.pos)
+        data = self._stream.read(n)
+        if len(data) < n:
+            raise EOFError("the tar ends inside a file's data")
+        self.pos += n
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+_BLOCK = 512
+_ZERO_BLOCK = bytes(_BLOCK)
+_USTAR = b"ustar\x0000"
+_KINDS = {b"0": FILE, b"\0": FILE, b"7": FILE, b"1": HARDLINK, b"2": SYMLINK, b"5": DIR}
+_NO_DATA = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})  # tar types whose size means nothing
+
+
+class _BadTar(Exception):
+    pass
+
+
+def _text(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _number(field: bytes) -> int:
+    """Octal digits, or GNU base-256 when the first byte has its top bit set."""
+    try:
+        return int(field.rstrip(b"\0 ") or b"0", 8)  # the common case, "0000644\0"
+    except ValueError:
+        pass
+    if field[:1] == b"\x80":
+        return int.from_bytes(field[1:], "big")
+    if field[:1] == b"\xff":
+        return int.from_bytes(field, "big", signed=True)
+    digits = field.split(b"\0", 1)[0].strip()
+    try:
+        return int(digits or b"0", 8)
+    except ValueError:
+        raise _BadTar(f"invalid number field {field!r} in a tar header") from None
+
+
+def _checksum_ok(block: bytes) -> bool:
+    want = _number(block[148:156])
+    unsigned = sum(block) - sum(block[148:156]) + 256
+    if want == unsigned:
+        return True
+    signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 256
+    return want == signed
+
+
+def _pax_records(data: bytes) -> dict[str, str]:
+    """``"%d %s=%s\\n"`` records; the length counts the whole record."""
+    records: dict[str, str] = {}
+    i = 0
+    while i < len(data) and data[i : i + 1] not in (b"\0", b""):
+        space = data.find(b" ", i)
+        if space < 0:
+            raise _BadTar("a PAX header record has no length")
+        try:
+            length = int(data[i:space])
+        except ValueError:
+            raise _BadTar("a PAX header record has a bad length") from None
+        if length <= 0:
+            raise _BadTar("a PAX header record has a bad length")
+        key, sep, value = data[space + 1 : i + length - 1].partition(b"=")
+        if not sep:
+            raise _BadTar("a PAX header record has no '='")
+        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        i += length
+    return records
+
+
+def _walk_tar(
+    stream: IO[bytes], seekable: bool
+) -> Iterator[tuple[str, str, int, int, str, _MemberData | None]]:
+    """Yield ``(name, kind, size, mode, link, data)`` for each member of a tar.
+
+    The standard library's tarfile spends most of a big layer's read building TarInfo
+    objects; this reads the 512-byte headers directly (ustar, GNU long names and
+    base-256 numbers, PAX) and skips file data by seeking when the stream allows it.
+    ``data`` is only valid until the next item is requested.
+    """
+    pos = stream.tell() if seekable else 0
+    pax_global: dict[str, str] = {}
+    pax: dict[str, str] = {}
+    long_name: str | None = None
+    long_link: str | None = None
+
+    def payload(size: int) -> bytes:
+        data = stream.read(size)
+        if len(data) < size:
+            raise EOFError("the tar ends inside an extended header")
+        rest = -size % _BLOCK
+        if rest and len(stream.read(rest)) < rest:
+            raise EOFError("the tar ends inside an extended header")
+        return data
+
+    while True:
+        if seekable:
+            stream.seek(pos)
+        block = stream.read(_BLOCK)
+        if len(block) < _BLOCK:
+            if not block:
+                if seekable and pos:
+                    # We seeked past data we never read: make sure it was there.
+                    stream.seek(pos - 1)
+                    if not stream.read(1):
+                        raise EOFError("the tar ends inside a file's data")
+                return  # tolerated, as tarfile does: no end-of-archive blocks
+            raise _BadTar("truncated header")
+        if block == _ZERO_BLOCK:
+            return
+        if not _checksum_ok(block):
+            raise _BadTar("bad checksum in a tar header")
+        kind_flag = block[156:157]
+        size = _number(block[124:136])
+        pos += _BLOCK
+        if kind_flag in (b"L", b"K", b"x", b"g"):
+            data = payload(size)
+            pos += size + (-size % _BLOCK)
+            if kind_flag == b"L":
+                long_name = _text(data)
+            elif kind_flag == b"K":
+                long_link = _text(data)
+            elif kind_flag == b"x":
+                pax.update(_pax_records(data))
+            else:
+                pax_global.update(_pax_records(data))
+            continue
+        name = _text(block[0:100])
+        if block[257:265] == _USTAR and block[345]:
+            name = _text(block[345:500]) + "/" + name
+        link = _text(block[157:257])
+        if long_name is not None:
+            name, long_name = long_name, None
+        if long_link is not None:
+            link, long_link = long_link, None
+        if pax_global or pax:
+            ext = {**pax_global, **pax}
+            name = ext.get("path", name)
+            link = ext.get("linkpath", link)
+            if "size" in ext:
+                try:
+                    size = int(ext["size"])
+                except ValueError:
+                    raise _BadTar("a PAX size is not a number") from None
+            pax = {}
+        if kind_flag in _NO_DATA:
+            size = 0
+        kind = _KINDS.get(kind_flag, OTHER)
+        if kind == FILE and kind_flag != b"7" and name.endswith("/"):
+            kind = DIR  # pre-POSIX tars mark folders by a trailing slash only
+        data_obj = _MemberData(stream, pos, size, seekable) if kind == FILE else None
+        yield name, kind, size if kind == FILE else 0, _number(block[100:108]), link, data_obj
+        padded = size + (-size % _BLOCK)
+        if not seekable:
+            done = data_obj.pos if data_obj is not None else 0
+            left = padded - done
+            while left > 0:
+                chunk = stream.read(min(left, 1 << 20))
+                if not chunk:
+                    raise EOFError("the tar ends inside a file's data")
+                left -= len(chunk)
+        pos += padded
+
+
 def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> LayerIndex:
     """Index an uncompressed layer tar read from ``stream``.
 
@@ -218,35 +405,26 @@ def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> Lay
     builder = _Builder(diff_id, seekable=seekable)
     hardlinks: list[tuple[str, str]] = []
     try:
-        tf = tarfile.open(fileobj=stream, mode="r:" if seekable else "r|")  # noqa: SIM115
-        with tf:
-            for member in tf:
-                path = normalize(member.name)
-                if not path or builder.whiteout(path):
-                    continue
-                if member.isreg():
-                    builder.entries[path] = Entry(FILE, member.size, member.mode)
-
-                    def opener(m: tarfile.TarInfo = member) -> IO[bytes]:
-                        fh = tf.extractfile(m)
-                        assert fh is not None  # noqa: S101 - regular members always have data
-                        return fh
-
-                    builder.keep(path, member.size, opener)
-                elif member.isdir():
-                    builder.entries[path] = Entry(DIR, 0, member.mode)
-                elif member.issym():
-                    builder.entries[path] = Entry(SYMLINK, 0, member.mode, member.linkname)
-                elif member.islnk():
-                    target = normalize(member.linkname)
-                    hardlinks.append((path, target))
-                    builder.entries[path] = Entry(HARDLINK, 0, member.mode, target)
-                else:
-                    builder.entries[path] = Entry(OTHER, 0, member.mode)
-    except tarfile.TarError as exc:
+        for name, kind, size, mode, link, data in _walk_tar(stream, seekable):
+            path = normalize(name)
+            if not path or builder.whiteout(path):
+                continue
+            if kind == FILE:
+                builder.entries[path] = Entry(FILE, size, mode)
+                if data is not None:
+                    builder.keep(path, size, functools.partial(_rewound, data))
+            elif kind == SYMLINK:
+                builder.entries[path] = Entry(SYMLINK, 0, mode, link)
+            elif kind == HARDLINK:
+                target = normalize(link)
+                hardlinks.append((path, target))
+                builder.entries[path] = Entry(HARDLINK, 0, mode, target)
+            else:
+                builder.entries[path] = Entry(kind, 0, mode)
+    except _BadTar as exc:
         raise CorruptArchive(f"layer {short(diff_id)} is not a readable tar: {exc}") from exc
     except (EOFError, zlib.error, OSError) as exc:
-        raise CorruptArchive(f"layer {short(diff_id)} cannot be decompressed: {exc}") from exc
+        raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
     except Exception as exc:
         if type(exc).__name__ == "ZstdError":
             raise CorruptArchive(f"layer {short(diff_id)} is not valid zstd: {exc}") from exc
@@ -264,6 +442,13 @@ def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> Lay
             if target in builder.shebangs:
                 builder.shebangs[path] = builder.shebangs[target]
     return builder.build()
+
+
+def _rewound(data: _MemberData) -> IO[bytes]:
+    """The member's data from its start; a stream's data can be opened only once."""
+    if data.seekable():
+        data.seek(0)
+    return cast(IO[bytes], data)
 
 
 def _is_opaque(path: str) -> bool:

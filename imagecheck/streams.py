@@ -7,6 +7,7 @@ Media types are checked by the sources; the bytes decide how to decompress, beca
 from __future__ import annotations
 
 import io
+import os
 import zlib
 from typing import IO, Any, cast
 
@@ -52,6 +53,49 @@ class _GzipReader(io.RawIOBase):
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
         return n
+
+
+class Window(io.RawIOBase):
+    """``size`` bytes from ``start`` of something bigger, seen as a file of their own."""
+
+    def __init__(self, start: int, size: int) -> None:
+        self.start = start
+        self.size = size
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if not self.seekable():
+            raise io.UnsupportedOperation("seek")
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, min(self.size, base + offset))
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+
+class FileWindow(Window):
+    """A member of an uncompressed archive, read with ``pread``: no seek on a shared
+    handle, so forked workers can read members of one open file at once."""
+
+    def __init__(self, fd: int, start: int, size: int) -> None:
+        super().__init__(start, size)
+        self._fd = fd
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = min(len(b), self.size - self.pos)
+        if n <= 0:
+            return 0
+        data = os.pread(self._fd, n, self.start + self.pos)
+        b[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
 
 
 def decompressed(raw: IO[bytes]) -> tuple[IO[bytes], str]:

@@ -64,7 +64,7 @@ def resolve_manifest_json(store: TarStore, *, ref: str, tag: str | None) -> Reso
             raise CorruptArchive(f"layer {short(diff_id)} has an unknown media type {media!r}")
         if not store.exists(str(path)):
             raise CorruptArchive(f"layer {short(diff_id)} is missing from {store.name} ({path})")
-        layers.append(LayerBlob(diff_id, str(path), media, None))
+        layers.append(LayerBlob(diff_id, str(path), media, store.size(str(path))))
     return Resolved(info, tuple(layers), ())
 
 

@@ -6,17 +6,21 @@ A blob store answers "give me the bytes (or a stream) of this path"; the layout 
 
 from __future__ import annotations
 
+import io
+import multiprocessing
 import os
 import tarfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from ..errors import BadInput, CorruptArchive, ImageNotFound
+from ..errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
 from ..layerindex import LayerIndex, index_tar, short
 from ..model import ImageInfo, Platform
-from ..streams import decompressed
+from ..streams import FileWindow, decompressed
 from .base import Progress, ProgressFn, image_info, load_json
 
 INDEX_TYPES = frozenset(
@@ -59,6 +63,11 @@ class BlobStore(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
+    @property
+    def parallel_safe(self) -> bool:
+        """Whether forked processes may read layers from this store at once."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -96,8 +105,15 @@ class DirStore:
     def exists(self, path: str) -> bool:
         return self._full(path).is_file()
 
+    @property
+    def parallel_safe(self) -> bool:
+        return True
+
     def close(self) -> None:
         return None
+
+
+WINDOW_BUFFER = 64 << 10  # small: the indexer seeks past most of what it could buffer
 
 
 class TarStore:
@@ -120,6 +136,7 @@ class TarStore:
             "FileIO",
         )
         self._members: dict[str, tarfile.TarInfo] = {}
+        self._raw_fd: int | None = None
         for m in members:
             name = m.name
             while name.startswith("./"):
@@ -147,15 +164,36 @@ class TarStore:
 
     def open(self, path: str, what: str) -> tuple[IO[bytes], bool]:
         member = self._member(path, what)
+        if self._plain:
+            fd = self._fd()
+            window = FileWindow(fd, member.offset_data, member.size)
+            return io.BufferedReader(window, WINDOW_BUFFER), True
         stream = self._tar.extractfile(member)
         if stream is None:
             raise CorruptArchive(f"{what} is missing from {self.name} ({path})")
         return stream, self._plain
 
+    def _fd(self) -> int:
+        """A descriptor of our own for ``pread``; tarfile's handle keeps its position."""
+        if self._raw_fd is None:
+            self._raw_fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        return self._raw_fd
+
     def exists(self, path: str) -> bool:
         return path in self._members
 
+    def size(self, path: str) -> int | None:
+        m = self._members.get(path)
+        return m.size if m is not None else None
+
+    @property
+    def parallel_safe(self) -> bool:
+        return self._plain  # compressed archives share one decompressing handle
+
     def close(self) -> None:
+        if self._raw_fd is not None:
+            os.close(self._raw_fd)
+            self._raw_fd = None
         self._tar.close()
 
 
@@ -307,6 +345,24 @@ def _digest_path(desc: dict[str, Any]) -> str:
     return blob_path(str(desc["digest"]))
 
 
+PARALLEL_MIN_BYTES = 48 << 20  # below this, forking costs more than a second core saves
+
+# What a forked worker reads: the store and the layers, inherited through fork, not pickled.
+_FORKED: dict[str, tuple[BlobStore, list[LayerBlob]]] = {}
+
+
+def _index_blob(store: BlobStore, blob: LayerBlob) -> LayerIndex:
+    raw, seekable = store.open(blob.path, f"layer {short(blob.diff_id)}")
+    with raw:
+        stream, compression = decompressed(raw)
+        return index_tar(stream, blob.diff_id, seekable=seekable and compression == "none")
+
+
+def _index_in_worker(n: int) -> dict[str, Any]:
+    store, blobs = _FORKED["job"]
+    return _index_blob(store, blobs[n]).to_data()
+
+
 class StoreSource:
     """A source over a blob store: OCI layouts, and ``docker save`` archives of both eras."""
 
@@ -323,18 +379,50 @@ class StoreSource:
 
     def index_layers(self, diff_ids: Iterable[str], progress: ProgressFn) -> Iterator[LayerIndex]:
         wanted = set(diff_ids)
-        todo = [blob for blob in self._resolved.layers if blob.diff_id in wanted]
-        seen: set[str] = set()
-        for n, blob in enumerate(todo):
-            if blob.diff_id in seen:
-                continue  # the same layer twice in one image (empty layers, repeated COPYs)
-            seen.add(blob.diff_id)
-            progress(Progress("index", n, len(todo), short(blob.diff_id)))
-            raw, seekable = self._store.open(blob.path, f"layer {short(blob.diff_id)}")
-            with raw:
-                stream, compression = decompressed(raw)
-                yield index_tar(stream, blob.diff_id, seekable=seekable and compression == "none")
+        todo: list[LayerBlob] = []
+        for blob in self._resolved.layers:
+            if blob.diff_id in wanted:
+                wanted.discard(blob.diff_id)  # a layer twice in one image is read once
+                todo.append(blob)
+        progress(Progress("index", 0, len(todo)))
+        workers = self._workers(todo)
+        if workers > 1:
+            yield from self._index_parallel(todo, workers, progress)
+        else:
+            for n, blob in enumerate(todo):
+                progress(Progress("index", n, len(todo), short(blob.diff_id)))
+                yield _index_blob(self._store, blob)
         progress(Progress("index", len(todo), len(todo)))
+
+    def _workers(self, todo: list[LayerBlob]) -> int:
+        """Layers are independent: index them on every core when there is enough to read
+        and the store can be read from forked processes (``pread``, no shared offset)."""
+        if len(todo) < 2 or not self._store.parallel_safe:
+            return 1
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return 1
+        if sum(b.size or 0 for b in todo) < PARALLEL_MIN_BYTES:
+            return 1
+        return min(len(todo), os.cpu_count() or 1)
+
+    def _index_parallel(
+        self, todo: list[LayerBlob], workers: int, progress: ProgressFn
+    ) -> Iterator[LayerIndex]:
+        # Biggest first, so that the last layer to start is a small one.
+        order = sorted(range(len(todo)), key=lambda n: -(todo[n].size or 0))
+        _FORKED["job"] = (self._store, todo)
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = {pool.submit(_index_in_worker, n): n for n in order}
+                for done, future in enumerate(as_completed(futures)):
+                    index = LayerIndex.from_data(future.result())
+                    progress(Progress("index", done + 1, len(todo), short(index.diff_id)))
+                    yield index
+        except BrokenProcessPool as exc:
+            raise EnvironmentProblem(f"a layer indexing process died: {exc}") from exc
+        finally:
+            _FORKED.clear()
 
     def close(self) -> None:
         self._store.close()

@@ -10,6 +10,8 @@ import pytest
 from imagecheck.api import Options, inventory
 from imagecheck.errors import BadInput, CorruptArchive, ImageNotFound
 from imagecheck.model import Platform
+from imagecheck.sources import oci
+from imagecheck.sources.base import Progress
 from tests.builders import (
     Empty,
     F,
@@ -166,6 +168,35 @@ def test_host_platform_is_the_default(tmp_path: Path) -> None:
     )
     inv = inventory(str(path), Options(use_cache=False))
     assert [d.name for d in inv.python] == ["pkg-host"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "compression"), [("docker-legacy", "none"), ("oci-dir", "gzip")]
+)
+def test_layers_indexed_in_parallel_give_the_same_inventory(
+    tmp_path: Path, layout: str, compression: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big images index their layers in forked workers; the inventory must not change."""
+    built = make_image(tmp_path, HISTORY, layout=layout, compression=compression, config=CONFIG)
+    serial = inventory(str(built.path), Options(use_cache=False))
+    monkeypatch.setattr(oci, "PARALLEL_MIN_BYTES", 0)
+    events: list[Progress] = []
+    parallel = inventory(str(built.path), Options(use_cache=False), progress=events.append)
+    assert parallel == serial
+    # Two layers to read, two workers: both reported done, the second with the count at 2.
+    done = [e for e in events if e.stage == "index" and e.detail]
+    assert sorted(e.done for e in done) == [1, 2]
+
+
+def test_a_corrupt_layer_in_a_worker_is_still_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = make_image(tmp_path, HISTORY, layout="docker-legacy")
+    manifest = json.loads(_member(built.path, "manifest.json"))
+    replace_member(built.path, manifest[0]["Layers"][1], b"\x01" * 2048)
+    monkeypatch.setattr(oci, "PARALLEL_MIN_BYTES", 0)
+    with pytest.raises(CorruptArchive, match="layer sha256:"):
+        inventory(str(built.path), Options(use_cache=False))
 
 
 # -- bad input: each a clear ImagecheckError, never anything else -----------------------------

@@ -1,0 +1,146 @@
+"""The layer indexer's own tar reader against the standard library's, on every header
+format a layer can come in, read both by seeking and as a forward-only stream."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from typing import IO
+
+import pytest
+
+from imagecheck.errors import CorruptArchive
+from imagecheck.layerindex import DIR, FILE, HARDLINK, OTHER, SYMLINK, index_tar, normalize
+
+LONG_DIR = "usr/lib/python3/dist-packages/" + "a_very_long_package_name_segment/" * 6
+METADATA = b"Metadata-Version: 2.1\nName: longpkg\nVersion: 1.0\n"
+
+
+class ForwardOnly(io.RawIOBase):
+    """A stream that cannot seek, as a decompressor or the engine's export stream."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buf = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._buf.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _add(tf: tarfile.TarFile, name: str, kind: bytes, data: bytes = b"", link: str = "") -> None:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
+    info.linkname = link
+    if kind == tarfile.REGTYPE:
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    else:
+        tf.addfile(info)
+
+
+def sample_tar(fmt: int, *, pax_global: bool = False) -> bytes:
+    buf = io.BytesIO()
+    headers = {"comment": "made by the test"} if pax_global else {}
+    with tarfile.open(fileobj=buf, mode="w", format=fmt, pax_headers=headers) as tf:
+        _add(tf, "./usr/", tarfile.DIRTYPE)
+        _add(tf, "./usr/bin/", tarfile.DIRTYPE)
+        _add(tf, "./usr/bin/tool", tarfile.REGTYPE, b"#!/usr/bin/python3\nprint()\n")
+        _add(tf, "./usr/bin/tool-link", tarfile.LNKTYPE, link="./usr/bin/tool")
+        _add(tf, "./usr/bin/sym", tarfile.SYMTYPE, link="tool")
+        _add(tf, "./usr/share/empty", tarfile.REGTYPE, b"")
+        _add(tf, "./usr/share/odd-512", tarfile.REGTYPE, b"x" * 512)
+        _add(tf, "./usr/share/odd-513", tarfile.REGTYPE, b"y" * 513)
+        _add(tf, "./dev/fifo", tarfile.FIFOTYPE)
+        # Longer than ustar's 100-byte name: GNU long names, PAX paths or the ustar prefix.
+        _add(tf, f"./{LONG_DIR}longpkg-1.0.dist-info/METADATA", tarfile.REGTYPE, METADATA)
+        _add(tf, "./usr/lib/x", tarfile.SYMTYPE, link="/" + LONG_DIR[:-1] + "/target")
+        _add(tf, "./usr/share/doc/héllo-wörld.txt", tarfile.REGTYPE, "ünïcode".encode())
+        _add(tf, "./.wh..wh..opq", tarfile.REGTYPE)
+        _add(tf, "./usr/share/.wh.gone", tarfile.REGTYPE)
+    return buf.getvalue()
+
+
+def reference(data: bytes) -> dict[str, tuple[str, int, str]]:
+    """What tarfile sees, in the index's terms (whiteouts left out)."""
+    kinds = {tarfile.DIRTYPE: DIR, tarfile.SYMTYPE: SYMLINK, tarfile.LNKTYPE: HARDLINK}
+    seen: dict[str, tuple[str, int, str]] = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        for m in tf:
+            path = normalize(m.name)
+            if path.rpartition("/")[2].startswith(".wh."):
+                continue
+            kind = FILE if m.isreg() else kinds.get(m.type, OTHER)
+            link = normalize(m.linkname) if m.islnk() else m.linkname
+            seen[path] = (kind, m.size if m.isreg() else 0, link)
+    return seen
+
+
+FORMATS = {"gnu": tarfile.GNU_FORMAT, "pax": tarfile.PAX_FORMAT}
+
+
+def _stream(data: bytes, seekable: bool) -> IO[bytes]:
+    return io.BytesIO(data) if seekable else io.BufferedReader(ForwardOnly(data), 4096)
+
+
+@pytest.mark.parametrize("seekable", [True, False], ids=["seek", "stream"])
+@pytest.mark.parametrize("fmt", ["gnu", "pax", "pax-global"])
+def test_same_entries_as_tarfile(fmt: str, seekable: bool) -> None:
+    data = sample_tar(FORMATS[fmt.partition("-")[0]], pax_global=fmt == "pax-global")
+    index = index_tar(_stream(data, seekable), "sha256:" + "0" * 64, seekable=seekable)
+    got = {p: (e.kind, e.size if e.kind == FILE else 0, e.link) for p, e in index.entries.items()}
+    want = reference(data)
+    # A hard link takes its target's size in the index; tarfile gives it none.
+    assert got.pop("usr/bin/tool-link") == (HARDLINK, 0, "usr/bin/tool")
+    assert index.entries["usr/bin/tool-link"].size == index.entries["usr/bin/tool"].size == 27
+    want.pop("usr/bin/tool-link")
+    assert got == want
+    assert index.contents[f"{LONG_DIR}longpkg-1.0.dist-info/METADATA"] == METADATA
+    assert index.shebangs["usr/bin/tool"] == "/usr/bin/python3"
+    assert index.shebangs["usr/bin/tool-link"] == "/usr/bin/python3"
+    assert index.opaque == frozenset({""})
+    assert index.whiteouts == frozenset({"usr/share/gone"})
+    assert index.entries["usr/share/doc/héllo-wörld.txt"].size == len("ünïcode".encode())
+
+
+def test_ustar_prefix_names() -> None:
+    """ustar splits a long path into prefix and name; both halves make the path."""
+    buf = io.BytesIO()
+    name = "usr/lib/python3/dist-packages/" + "segment/" * 12 + "longpkg-1.0.dist-info/METADATA"
+    assert 100 < len(name) < 255
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        _add(tf, name, tarfile.REGTYPE, METADATA)
+    data = buf.getvalue()
+    assert data[345] != 0  # the prefix field is in use
+    index = index_tar(io.BytesIO(data), "sha256:" + "1" * 64, seekable=True)
+    assert index.contents == {name: METADATA}
+
+
+def test_truncated_data_is_corrupt() -> None:
+    data = sample_tar(tarfile.GNU_FORMAT)
+    cut = data[: data.index(b"y" * 513) + 100]
+    for seekable in (True, False):
+        with pytest.raises(CorruptArchive, match="cannot be read"):
+            index_tar(_stream(cut, seekable), "sha256:" + "2" * 64, seekable=seekable)
+
+
+def test_bad_checksum_is_corrupt() -> None:
+    data = bytearray(sample_tar(tarfile.PAX_FORMAT))
+    data[0] ^= 0x20  # the first header's name, without fixing its checksum
+    with pytest.raises(CorruptArchive, match="bad checksum"):
+        index_tar(io.BytesIO(bytes(data)), "sha256:" + "3" * 64, seekable=True)
+
+
+def test_half_a_header_is_corrupt() -> None:
+    data = sample_tar(tarfile.GNU_FORMAT)
+    header = data.index(b"./usr/share/odd-512")
+    assert header % 512 == 0
+    for seekable in (True, False):
+        with pytest.raises(CorruptArchive, match="truncated header"):
+            index_tar(
+                _stream(data[: header + 100], seekable), "sha256:" + "4" * 64, seekable=seekable
+            )
