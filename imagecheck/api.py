@@ -13,10 +13,11 @@ from .cache import Cache, default_cache_dir
 from .catalog.dpkg import catalog_debian
 from .catalog.elf import catalog_libraries, ld_so_conf_paths
 from .catalog.python import catalog_python, python_events
-from .errors import BadInput
+from .errors import BadInput, EngineUnavailable, ImageNotFound
 from .imagefs import ImageFS
 from .layerindex import LayerIndex
-from .model import Change, Inventory, LayerSummary, Platform, Report
+from .model import Change, Inventory, LayerSummary, Platform, Report, SmokeRun
+from .smoke import SmokeOptions
 from .sources.base import Progress, ProgressFn, Source, no_progress
 from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 
@@ -144,14 +145,71 @@ def check(
     select: tuple[str, ...] = (),
     ignore: tuple[str, ...] = (),
     unpinned: str = "info",
+    smoke: SmokeOptions | None = None,
     progress: ProgressFn = no_progress,
 ) -> Report:
-    """Inventory ``target`` and run the static checks against the constraints."""
+    """Inventory ``target``, run the static checks against the constraints and, with
+    ``smoke``, the smoke tests in a throwaway container; one report for all."""
     from .checks import run_checks
     from .checks.context import Context
     from .constraints import load_constraints
 
     pins = load_constraints(constraints or [])  # bad constraints fail before any image read
-    inv = inventory(target, options, progress)
-    findings, results = run_checks(Context(inv, pins, unpinned), select, ignore)
-    return Report(inv, findings, results, pins.files)
+    tgt = parse_target(target) if isinstance(target, str) else target
+    inv = inventory(tgt, options, progress)
+    run = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
+    findings, results = run_checks(Context(inv, pins, unpinned, run), select, ignore)
+    return Report(inv, findings, results, pins.files, run)
+
+
+def smoke(
+    target: str | Target,
+    options: Options | None = None,
+    opts: SmokeOptions | None = None,
+    *,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    progress: ProgressFn = no_progress,
+) -> Report:
+    """The smoke tests alone: inventory ``target``, import in a container, report."""
+    from .checks import run_checks
+    from .checks.context import Context
+
+    tgt = parse_target(target) if isinstance(target, str) else target
+    inv = inventory(tgt, options, progress)
+    run = smoke_run(tgt, inv, opts or SmokeOptions(), progress)
+    findings, results = run_checks(Context(inv, smoke=run), select or ("IC50",), ignore)
+    results = tuple(r for r in results if r.code.startswith("IC50"))
+    return Report(inv, findings, results, (), run)
+
+
+def smoke_run(
+    target: Target, inv: Inventory, opts: SmokeOptions, progress: ProgressFn = no_progress
+) -> SmokeRun:
+    """Run the smoke tests of an inventoried image, or say why they cannot run.
+
+    The static checks never depend on this: with no engine, or an archive the engine
+    has not loaded, the smoke run is skipped with the reason.
+    """
+    from .engine import connect
+    from .smoke import run_smoke
+
+    try:
+        engine = connect()
+    except EngineUnavailable as exc:
+        return SmokeRun("skipped", f"no Docker engine to run the image in ({exc})")
+    try:
+        if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR):
+            try:
+                engine.inspect_image(inv.image.id)
+            except ImageNotFound:
+                return SmokeRun(
+                    "skipped",
+                    f"the engine has not loaded this image ({inv.image.id[:19]}); "
+                    "smoke tests run images in the engine: docker load -i ARCHIVE",
+                )
+        return run_smoke(engine, inv.image.id, inv, opts, progress)
+    except EngineUnavailable as exc:
+        return SmokeRun("skipped", f"the Docker engine went away ({exc})")
+    finally:
+        engine.close()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .sources.base import Progress
 
-COMMANDS = ("check", "layers", "inventory")
+COMMANDS = ("check", "smoke", "layers", "inventory")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
 
 
@@ -56,10 +56,43 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("-v", "--verbose", action="store_true", help="say how the image was read")
     common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    findings = argparse.ArgumentParser(add_help=False)
+    findings.add_argument(
+        "--select", action="append", default=[], help="only codes with this prefix"
+    )
+    findings.add_argument(
+        "--ignore", action="append", default=[], help="skip codes with this prefix"
+    )
+    findings.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info"),
+        default="error",
+        help="exit 1 when a finding is at least this severe (default: error)",
+    )
+    smoke = argparse.ArgumentParser(add_help=False)
+    grp = smoke.add_argument_group("smoke tests (imports in one throwaway container)")
+    grp.add_argument(
+        "--import", dest="imports", action="append", default=[], help="import this module too"
+    )
+    grp.add_argument(
+        "--skip", action="append", default=[], help="never import this module (or its submodules)"
+    )
+    grp.add_argument("--python", help="the interpreter in the image (default: the runtime one)")
+    grp.add_argument(
+        "--module-timeout", type=float, help="seconds one import may take (default: 60)"
+    )
+    grp.add_argument("--timeout", type=float, help="seconds the whole run may take (default: 600)")
+    grp.add_argument("--memory", help="the container's memory limit (default: 2g)")
+    grp.add_argument("--user", help="run as this user (default: the image's USER)")
+    grp.add_argument(
+        "--probes", type=Path, action="append", default=[], help="a TOML file of more [[probe]]s"
+    )
+    grp.add_argument("--no-probes", action="store_true", help="imports only, no probes")
     chk = sub.add_parser(
         "check",
-        parents=[common],
-        help="the image against its pins and known native/ABI problems (the default command)",
+        parents=[common, findings, smoke],
+        help="the image against its pins, known native/ABI problems and smoke tests "
+        "(the default command)",
     )
     chk.add_argument(
         "-c",
@@ -70,19 +103,19 @@ def _parser() -> argparse.ArgumentParser:
         help="requirements file, system-needs TOML or folder (repeatable; default: "
         "[tool.imagecheck] constraints in pyproject.toml, else ./constraints/)",
     )
-    chk.add_argument("--select", action="append", default=[], help="only codes with this prefix")
-    chk.add_argument("--ignore", action="append", default=[], help="skip codes with this prefix")
-    chk.add_argument(
-        "--fail-on",
-        choices=("error", "warning", "info"),
-        default="error",
-        help="exit 1 when a finding is at least this severe (default: error)",
-    )
     chk.add_argument(
         "--unpinned",
         choices=("off", "info", "warning", "error"),
         default="info",
         help="severity of IC103, installed but unpinned (default: info)",
+    )
+    chk.add_argument(
+        "--no-smoke", action="store_true", help="static checks only: start no container"
+    )
+    sub.add_parser(
+        "smoke",
+        parents=[common, findings, smoke],
+        help="import every installed module in one throwaway container, and run the probes",
     )
     sub.add_parser(
         "layers", parents=[common], help="a row per history entry: size, files, waste, packages"
@@ -156,7 +189,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         engine_read=args.engine_read,
     )
     bar = _Bar(err)
-    if args.command == "check":
+    if args.command in ("check", "smoke"):
         return _check(args, options, out, bar)
     if args.format == "junit":
         raise BadInput("--format junit is for 'imagecheck check'")
@@ -178,19 +211,46 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     return ExitCode.OK
 
 
+def _smoke_options(args: argparse.Namespace) -> Any:
+    from .config import smoke_options
+
+    return smoke_options(
+        imports=tuple(args.imports),
+        skip=tuple(args.skip),
+        probe_files=tuple(args.probes),
+        python=args.python,
+        module_timeout=args.module_timeout,
+        timeout=args.timeout,
+        mem_limit=args.memory,
+        user=args.user,
+        probes=False if args.no_probes else None,
+    )
+
+
 def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> int:
-    from .api import check
+    from .api import check, smoke
 
     try:
-        report = check(
-            args.target,
-            options,
-            constraints=args.constraints,
-            select=tuple(args.select),
-            ignore=tuple(args.ignore),
-            unpinned=args.unpinned,
-            progress=bar,
-        )
+        if args.command == "smoke":
+            report = smoke(
+                args.target,
+                options,
+                _smoke_options(args),
+                select=tuple(args.select),
+                ignore=tuple(args.ignore),
+                progress=bar,
+            )
+        else:
+            report = check(
+                args.target,
+                options,
+                constraints=args.constraints,
+                select=tuple(args.select),
+                ignore=tuple(args.ignore),
+                unpinned=args.unpinned,
+                smoke=None if args.no_smoke else _smoke_options(args),
+                progress=bar,
+            )
     finally:
         bar.stop()
     from .report.findings import failing, junit, report_document

@@ -176,7 +176,7 @@ def read_requirements(
 
 
 def read_pyproject_dependencies(path: Path) -> list[Pin]:
-    data = _toml(path)
+    data = load_toml_file(path)
     deps = data.get("project", {}).get("dependencies", [])
     if not isinstance(deps, list):
         raise BadInput(f"{path}: [project] dependencies is not a list")
@@ -188,7 +188,8 @@ def load_toml_text(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def _toml(path: Path) -> dict[str, Any]:
+def load_toml_file(path: Path) -> dict[str, Any]:
+    """A user's TOML file; a missing or malformed one is a one-line ``BadInput``."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -200,7 +201,7 @@ def _toml(path: Path) -> dict[str, Any]:
 
 def read_system(path: Path) -> list[SystemNeed]:
     """``[[library]]`` (soname, debian, why) and ``[[debian]]`` (name, why) tables."""
-    data = _toml(path)
+    data = load_toml_file(path)
     needs: list[SystemNeed] = []
     for n, item in enumerate(data.get("library", []), 1):
         if not isinstance(item, dict) or not isinstance(item.get("soname"), str):
@@ -259,7 +260,7 @@ def load_constraints(paths: list[Path], cwd: Path | None = None) -> Constraints:
     if not paths:
         pyproject = cwd / "pyproject.toml"
         configured = (
-            _toml(pyproject).get("tool", {}).get("imagecheck", {}).get("constraints")
+            load_toml_file(pyproject).get("tool", {}).get("imagecheck", {}).get("constraints")
             if pyproject.is_file()
             else None
         )

@@ -6,13 +6,16 @@ Every call translates docker-py's and urllib3's exceptions into ``ImageNotFound`
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
 import os
 import socket
+import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
@@ -163,11 +166,99 @@ class Engine:
         chunks = self._call(image_id, self._client.api.get_image, image_id, chunk_size=1 << 20)
         return io.BufferedReader(_ChunkReader(iter(chunks)), 1 << 20)
 
+    def run_throwaway(self, spec: Throwaway, on_line: Callable[[str], None]) -> ThrowawayResult:
+        """Run ``spec`` and hand each stdout line to ``on_line`` as it comes.
+
+        The container is removed whatever happens: success, failure, the timeout,
+        Ctrl-C (KeyboardInterrupt) or an engine error.
+        """
+        client = self._client
+        kwargs: dict[str, Any] = {
+            "entrypoint": list(spec.entrypoint),
+            "command": list(spec.command),
+            "network_mode": "none",
+            "security_opt": ["no-new-privileges"],
+            "cap_drop": ["ALL"],
+            "mem_limit": spec.mem_limit,
+            "pids_limit": spec.pids_limit,
+            "labels": dict(spec.labels),
+            "detach": True,
+        }
+        if spec.user is not None:
+            kwargs["user"] = spec.user
+        container = self._call(spec.image, client.containers.create, spec.image, **kwargs)
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            _remove_quietly(container)
+
+        timer = threading.Timer(spec.timeout, kill)
+        try:
+            self._call(spec.image, container.start)
+            timer.start()
+            pending = b""
+            logs = self._call(spec.image, container.logs, stream=True, follow=True, stderr=False)
+            for chunk in logs:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    on_line(line.decode("utf-8", "replace"))
+            if killed.is_set():
+                return ThrowawayResult(None, True, False, "")
+            status = self._call(spec.image, container.wait, timeout=30)
+            state = self._call(spec.image, client.api.inspect_container, container.id)["State"]
+            tail = self._call(spec.image, container.logs, stdout=False, stderr=True, tail=40)
+            return ThrowawayResult(
+                int(status.get("StatusCode", -1)),
+                False,
+                bool(state.get("OOMKilled")),
+                tail.decode("utf-8", "replace"),
+            )
+        except EnvironmentProblem:
+            if killed.is_set():
+                return ThrowawayResult(None, True, False, "")
+            raise
+        finally:
+            timer.cancel()
+            _remove_quietly(container)
+
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
         if self._sdk is not None:
             self._sdk.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Throwaway:
+    """A container run once and removed: locked down, no network, labelled."""
+
+    image: str
+    entrypoint: tuple[str, ...]
+    command: tuple[str, ...]
+    timeout: float  # the whole run; the container is killed after it
+    mem_limit: str = "2g"
+    pids_limit: int = 512
+    labels: dict[str, str] = field(default_factory=dict)
+    user: str | None = None  # None: the image's USER
+
+
+@dataclass(frozen=True, slots=True)
+class ThrowawayResult:
+    exit_code: int | None
+    timed_out: bool
+    oom_killed: bool
+    stderr_tail: str
+
+
+def _remove_quietly(container: Any) -> None:
+    """Remove in every case; an engine gone away by now cannot be helped."""
+    import docker.errors
+    import requests.exceptions
+
+    with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+        container.remove(force=True)
 
 
 def connect(timeout: int = _TIMEOUT) -> Engine:

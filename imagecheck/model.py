@@ -206,8 +206,42 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ModuleResult:
+    """One import or probe run inside the image by the smoke runner."""
+
+    kind: str  # "import" or "probe"
+    name: str  # the import name, or the probe's name
+    status: str  # "ok", "error", "timeout", "crash", "skipped", "not-run"
+    seconds: float = 0.0
+    distribution: str | None = None  # the distribution that provides the module
+    exc_type: str | None = None  # "builtins.ImportError"
+    last_line: str | None = None  # the exception's last line, verbatim
+    traceback_tail: str | None = None
+    signal: str | None = None  # "SIGSEGV" for a crash
+    output: str = ""  # what it printed to stdout and stderr
+    warnings: tuple[str, ...] = ()  # "DeprecationWarning: message (file:line)"
+    logs: tuple[str, ...] = ()  # "WARNING passlib.handlers.bcrypt: message"
+    reason: str = ""  # why it was skipped or not run
+    alone: str | None = None  # a failure imported again in a fresh process: its status
+
+
+@dataclass(frozen=True, slots=True)
+class SmokeRun:
+    """What the throwaway container found; ``status`` "skipped" says why it never ran."""
+
+    status: str  # "ran", "skipped", "failed" (the runner itself broke), "timeout"
+    reason: str
+    interpreter: str | None = None
+    python_version: str | None = None
+    seconds: float = 0.0
+    results: tuple[ModuleResult, ...] = ()
+    stderr_tail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     inventory: Inventory
     findings: tuple[Finding, ...]
     checks: tuple[CheckResult, ...]
     constraints_files: tuple[str, ...] = ()
+    smoke: SmokeRun | None = None

@@ -20,6 +20,7 @@ from .native import (
     check_wheel_tags,
 )
 from .pins import check_duplicates, check_pins, check_requires
+from .smoke import check_smoke
 
 CheckFn = Callable[[Context], Iterator[Finding]]
 
@@ -30,6 +31,7 @@ class Check:
     name: str
     run: CheckFn
     needs_pins: bool = False
+    needs_smoke: bool = False
 
 
 CHECKS: tuple[Check, ...] = (
@@ -42,6 +44,12 @@ CHECKS: tuple[Check, ...] = (
     Check(("IC204",), "NumPy C-API generation", check_numpy_abi),
     Check(("IC205", "IC206"), "system needs", check_system_needs),
     Check(("IC301", "IC302"), "known incompatibilities", check_known),
+    Check(
+        ("IC500", "IC501", "IC502", "IC503", "IC504", "IC505", "IC506", "IC507"),
+        "smoke tests",
+        check_smoke,
+        needs_smoke=True,
+    ),
 )
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -68,7 +76,15 @@ def run_checks(
         if check.needs_pins and not ctx.constraints.pins:
             results.append(CheckResult(label, check.name, "skipped", "no pins found"))
             continue
-        if ctx.inventory.interpreter is None and check.name != "system needs":
+        if check.needs_smoke and (ctx.smoke is None or ctx.smoke.status == "skipped"):
+            reason = ctx.smoke.reason if ctx.smoke else "not run (--no-smoke)"
+            results.append(CheckResult(label, check.name, "skipped", reason))
+            continue
+        if (
+            ctx.inventory.interpreter is None
+            and check.name != "system needs"
+            and not check.needs_smoke
+        ):
             results.append(CheckResult(label, check.name, "skipped", "no Python in the image"))
             continue
         found = [f for f in check.run(ctx) if f.code in codes]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..constraints import Constraints, canonical
-from ..model import Inventory, PythonDist
+from ..model import Inventory, PythonDist, SmokeRun
 
 _ARCH = {
     "amd64": "x86_64",
@@ -26,6 +26,7 @@ class Context:
     inventory: Inventory
     constraints: Constraints = field(default_factory=Constraints)
     unpinned_severity: str = "info"  # or "off", "warning", "error"
+    smoke: SmokeRun | None = None  # what the throwaway container found, if it ran
 
     @cached_property
     def machine(self) -> str:

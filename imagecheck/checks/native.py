@@ -167,16 +167,19 @@ def check_ctypes(ctx: Context, extra_map: str | None = None) -> Iterator[Finding
             )
 
 
-def check_numpy_abi(ctx: Context) -> Iterator[Finding]:
-    """IC204: extension modules built for one NumPy major run against the other."""
+def numpy_mismatches(
+    ctx: Context,
+) -> tuple[PythonDist, int, dict[str, tuple[PythonDist, list[str]]]]:
+    """numpy, its major version, and per distribution the extension modules built for
+    the other major (an empty mapping when numpy is absent or all agree)."""
+    affected: dict[str, tuple[PythonDist, list[str]]] = {}
     numpy = ctx.by_key.get("numpy")
     if numpy is None:
-        return
+        raise LookupError("numpy is not installed")
     try:
         major = Version(numpy.version).major
-    except InvalidVersion:
-        return
-    affected: dict[str, tuple[PythonDist, list[str]]] = {}
+    except InvalidVersion as exc:
+        raise LookupError(f"numpy {numpy.version} is not a PEP 440 version") from exc
     for lib, owner in _extension_modules(ctx):
         if canonical(owner.name) == "numpy":
             continue
@@ -184,6 +187,15 @@ def check_numpy_abi(ctx: Context) -> Iterator[Finding]:
         new_only = NUMPY2 in lib.markers and NUMPY1 not in lib.markers
         if (major >= 2 and old_only) or (major < 2 and new_only):
             affected.setdefault(owner.name, (owner, []))[1].append(lib.path)
+    return numpy, major, affected
+
+
+def check_numpy_abi(ctx: Context) -> Iterator[Finding]:
+    """IC204: extension modules built for one NumPy major run against the other."""
+    try:
+        numpy, major, affected = numpy_mismatches(ctx)
+    except LookupError:
+        return
     for name, (owner, paths) in sorted(affected.items()):
         built = "NumPy 1.x" if major >= 2 else "NumPy 2"
         error = (

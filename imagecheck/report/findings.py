@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ..model import Finding, Report
+from ..model import Finding, ModuleResult, Report, SmokeRun
 from .json import header, layer_ref
 
 
@@ -33,6 +33,37 @@ def report_document(report: Report, fail_on: str) -> dict[str, Any]:
             {"code": c.code, "name": c.name, "status": c.status, "reason": c.reason}
             for c in report.checks
         ],
+        "smoke": smoke_document(report.smoke) if report.smoke else None,
+    }
+
+
+def _module(r: ModuleResult) -> dict[str, Any]:
+    return {
+        "kind": r.kind,
+        "name": r.name,
+        "status": r.status,
+        "seconds": r.seconds,
+        "distribution": r.distribution,
+        "exc_type": r.exc_type,
+        "last_line": r.last_line,
+        "traceback_tail": r.traceback_tail,
+        "signal": r.signal,
+        "output": r.output,
+        "warnings": list(r.warnings),
+        "logs": list(r.logs),
+        "reason": r.reason,
+        "alone": r.alone,
+    }
+
+
+def smoke_document(run: SmokeRun) -> dict[str, Any]:
+    return {
+        "status": run.status,
+        "reason": run.reason,
+        "interpreter": run.interpreter,
+        "python_version": run.python_version,
+        "seconds": run.seconds,
+        "results": [_module(r) for r in run.results],
     }
 
 
@@ -75,5 +106,35 @@ def junit(report: Report, fail_on: str) -> str:
     suite.set("errors", "0")
     root = ET.Element("testsuites")
     root.append(suite)
+    if report.smoke is not None and report.smoke.results:
+        root.append(_smoke_suite(report, fail_on))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _smoke_suite(report: Report, fail_on: str) -> ET.Element:
+    """A testcase per import and probe, failed by its findings at or over fail-on."""
+    assert report.smoke is not None  # noqa: S101 - the caller checked
+    suite = ET.Element("testsuite", name=f"imagecheck smoke {report.inventory.image.ref}")
+    bad = failing(report, fail_on)
+    failures = skipped = 0
+    for r in report.smoke.results:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"smoke.{r.kind}", name=r.name, time=f"{r.seconds:.3f}"
+        )
+        mine = [f for f in bad if f.subject == r.name and f.code.startswith("IC50")]
+        for f in mine:
+            node = ET.SubElement(case, "failure", message=f"{f.code}: {f.message}", type=f.severity)
+            node.text = "\n".join(x for x in (r.traceback_tail, f"hint: {f.hint}") if x)
+        if r.status in ("skipped", "not-run") and not mine:
+            ET.SubElement(case, "skipped", message=r.reason or r.status)
+            skipped += 1
+        if r.output:
+            ET.SubElement(case, "system-out").text = r.output
+        failures += bool(mine)
+    suite.set("tests", str(len(report.smoke.results)))
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
+    suite.set("errors", "0")
+    suite.set("time", f"{report.smoke.seconds:.3f}")
+    return suite

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..layerindex import short
-from ..model import Change, Inventory, LayerRef, LayerSummary, Report
+from ..model import Change, Inventory, LayerRef, LayerSummary, Report, SmokeRun
 
 
 def human_bytes(n: int) -> str:
@@ -256,3 +256,36 @@ def render_report(console: Console, report: Report, fail_on: str, verbose: bool 
     for c in report.checks:
         checks.add_row(c.code, c.name, Text(c.status, style=marks[c.status]), c.reason)
     console.print(checks)
+    if report.smoke is not None:
+        render_smoke(console, report.smoke, verbose)
+
+
+_SMOKE_STYLE = {"ok": "green", "error": "bold red", "timeout": "red", "crash": "bold red"}
+
+
+def render_smoke(console: Console, run: SmokeRun, verbose: bool = False) -> None:
+    """Failures and the slowest imports; every item with ``-v``."""
+    if run.status == "skipped":
+        console.print(Text(f"smoke tests skipped: {run.reason}", style="dim"))
+        return
+    ok = [r for r in run.results if r.status == "ok"]
+    shown = list(run.results) if verbose else [r for r in run.results if r.status != "ok"]
+    slow = sorted(ok, key=lambda r: -r.seconds)[: 0 if verbose else 5]
+    title = (
+        f"Smoke: {len(ok)} of {len(run.results)} ok in {run.seconds:.1f} s "
+        f"({run.interpreter}, Python {run.python_version or '?'})"
+    )
+    table = Table(title=title, title_justify="left")
+    for col in ("kind", "name", "distribution", "status", "seconds", "detail"):
+        table.add_column(col, overflow="fold")
+    for r in [*shown, *slow]:
+        detail = r.last_line or r.signal or r.reason or ("slowest" if r in slow else "")
+        table.add_row(
+            r.kind,
+            r.name,
+            r.distribution or "",
+            Text(r.status, style=_SMOKE_STYLE.get(r.status, "dim")),
+            f"{r.seconds:.2f}",
+            detail,
+        )
+    console.print(table)

@@ -30,7 +30,7 @@ WHEELS = {
 WHEEL_CACHE = Path.home() / ".cache" / "imagecheck-test-wheels"
 REPO = Path(__file__).resolve().parents[2]
 
-Builder = Callable[[str, str, list[str]], str]
+Builder = Callable[..., str]  # (name, dockerfile, wheel keys, files={path: text}) -> tag
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +94,13 @@ def build(
     tags: list[str] = []
     run_id = uuid.uuid4().hex[:8]
 
-    def _build(name: str, dockerfile: str, wheels: list[str]) -> str:
+    def _build(
+        name: str, dockerfile: str, wheels: list[str], files: dict[str, str] | None = None
+    ) -> str:
         context = tmp_path_factory.mktemp(name)
+        for rel, text in (files or {}).items():
+            (context / rel).parent.mkdir(parents=True, exist_ok=True)
+            (context / rel).write_text(text)
         (context / "wheels").mkdir()
         for key in wheels:
             shutil.copy(_wheel(WHEELS[key]), context / "wheels")

@@ -1,0 +1,195 @@
+"""Smoke tests against the real engine: one throwaway container per run, removed always."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagecheck.api import Options, check, smoke
+from imagecheck.smoke import LABEL, SmokeOptions
+
+from .conftest import Builder
+
+pytestmark = pytest.mark.engine
+
+SITE = "usr/local/lib/python3.11/dist-packages"
+MODULES = {
+    "sm_good": "X = 1\n",
+    "sm_bad": (
+        "import sm_good\nraise ImportError('failed to find libmagic.  Check your installation')\n"
+    ),
+    "sm_hang": "import time\ntime.sleep(600)\n",
+    "sm_segv": "import ctypes\nctypes.string_at(0)\n",
+    "sm_noisy": (
+        "import sys\nsys.stderr.write('noisy: configuration file not found, using defaults\\n')\n"
+    ),
+    "sm_after": "import sm_good\n",
+}
+SMOKE = """\
+FROM BASE
+LABEL imagecheck.test=1
+COPY site/ /usr/local/lib/python3.11/dist-packages/
+USER nobody
+CMD ["python3", "-c", "import sm_good"]
+"""
+
+
+@pytest.fixture(scope="session")
+def smoke_image(build: Builder) -> str:
+    """A distribution whose modules fail, hang, crash, write to stderr and work."""
+    files = {f"site/{name}.py": code for name, code in MODULES.items()}
+    files["site/smokefix-1.0.dist-info/METADATA"] = (
+        "Metadata-Version: 2.1\nName: smokefix\nVersion: 1.0\n"
+    )
+    files["site/smokefix-1.0.dist-info/top_level.txt"] = "\n".join(MODULES) + "\n"
+    return build("smoke", SMOKE, [], files=files)
+
+
+def _containers(client: Any) -> list[Any]:
+    return list(client.containers.list(all=True, filters={"label": f"{LABEL}=1"}))
+
+
+def test_each_import_on_its_own(smoke_image: str, client: Any) -> None:
+    report = smoke(
+        f"docker:{smoke_image}",
+        Options(use_cache=False),
+        SmokeOptions(module_timeout=3, probes=False),
+    )
+    assert report.smoke is not None
+    assert report.smoke.status == "ran"
+    status = {r.name: r.status for r in report.smoke.results if r.name.startswith("sm_")}
+    assert status == {
+        "sm_after": "ok",
+        "sm_bad": "error",
+        "sm_good": "ok",
+        "sm_hang": "timeout",
+        "sm_noisy": "ok",
+        "sm_segv": "crash",
+    }
+    codes = {(f.code, f.subject) for f in report.findings}
+    assert codes == {
+        ("IC501", "sm_bad"),
+        ("IC502", "sm_hang"),
+        ("IC503", "sm_segv"),
+        ("IC504", "sm_noisy"),
+    }
+    noisy = next(r for r in report.smoke.results if r.name == "sm_noisy")
+    assert noisy.output == "noisy: configuration file not found, using defaults\n"
+    bad = next(f for f in report.findings if f.code == "IC501")
+    assert "failed to find libmagic" in bad.message
+    assert not _containers(client)
+
+
+def test_the_container_is_locked_down(smoke_image: str, tmp_path: Path) -> None:
+    """Kept: the image's USER. Taken away: network, capabilities, new privileges."""
+    probe = tmp_path / "probes.toml"
+    probe.write_text(
+        '[[probe]]\nname = "lockdown"\ndistributions = ["smokefix"]\nimports = []\n'
+        'code = """\nimport os, socket\n'
+        "status = open('/proc/self/status').read()\n"
+        "caps = [l for l in status.splitlines() if l.startswith('CapEff')][0]\n"
+        "nnp = [l for l in status.splitlines() if l.startswith('NoNewPrivs')][0]\n"
+        "ifaces = sorted(n for _, n in socket.if_nameindex())\n"
+        "raise RuntimeError(f'uid={os.getuid()} {caps.split()[1]} {nnp.split()[1]} {ifaces}')\n"
+        '"""\n'
+    )
+    report = smoke(
+        f"docker:{smoke_image}",
+        Options(use_cache=False),
+        SmokeOptions(module_timeout=3, skip=("sm_hang",), probe_files=(probe,)),
+    )
+    assert report.smoke is not None
+    (result,) = [r for r in report.smoke.results if r.name == "lockdown"]
+    assert result.last_line == "RuntimeError: uid=65534 0000000000000000 1 ['lo']"
+
+
+def test_venv_interpreter(venv_image: str) -> None:
+    report = smoke(f"docker:{venv_image}", Options(use_cache=False), SmokeOptions())
+    assert report.smoke is not None
+    assert report.smoke.interpreter == "/opt/venv/bin/python"
+    imports = {r.name: r.status for r in report.smoke.results if r.kind == "import"}
+    assert imports["numpy"] == "ok"
+    assert set(imports.values()) <= {"ok", "skipped"}
+    assert {(r.name, r.status) for r in report.smoke.results if r.kind == "probe"} == {
+        ("numpy-linalg", "ok")
+    }
+    assert report.findings == ()
+
+
+def test_interrupted_run_leaves_no_container(smoke_image: str, client: Any) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imagecheck", "smoke", smoke_image, "--module-timeout", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not [c for c in _containers(client) if c.status == "running"]:
+            assert time.monotonic() < deadline, "the smoke container never started"
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(1)  # well inside sm_hang's import
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "interrupted" in err
+    assert not _containers(client)
+
+
+def test_no_engine_skips_smoke_but_checks_the_archive(
+    smoke_image: str, save: Any, tmp_path: Path
+) -> None:
+    archive = save(smoke_image)
+    (tmp_path / "none.txt").write_text("")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imagecheck",
+            "check",
+            str(archive),
+            "--format",
+            "json",
+            "-c",
+            str(tmp_path / "none.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"},
+    )
+    doc = json.loads(result.stdout) if result.stdout else {}
+    assert result.returncode in (0, 1), result.stderr
+    smoke_check = next(c for c in doc["checks"] if c["name"] == "smoke tests")
+    assert smoke_check["status"] == "skipped"
+    assert "no Docker engine" in smoke_check["reason"]
+    assert doc["smoke"]["status"] == "skipped"
+    assert {c["name"] for c in doc["checks"] if c["status"] == "passed"}
+
+
+def test_check_joins_static_and_smoke(smoke_image: str, tmp_path: Path) -> None:
+    pins = tmp_path / "requirements.txt"
+    pins.write_text("smokefix==1.0\n")
+    report = check(
+        f"docker:{smoke_image}",
+        Options(use_cache=False),
+        constraints=[pins],
+        smoke=SmokeOptions(module_timeout=3, skip=("sm_hang", "sm_segv")),
+    )
+    assert {f.code for f in report.findings} == {"IC501", "IC504"}
+    statuses = {c.name: c.status for c in report.checks}
+    assert statuses["pins"] == "passed"
+    assert statuses["smoke tests"] == "failed"
