@@ -26,6 +26,15 @@ WHEELS = {
     "packaging-new": "packaging==24.1",
     "six": "six==1.16.0",
     "idna": "idna==3.7",
+    "numpy2": "numpy==2.0.2",
+    "pandas": "pandas==2.0.3",
+    "dateutil": "python-dateutil==2.9.0.post0",
+    "pytz": "pytz==2024.1",
+    "tzdata": "tzdata==2024.1",
+    "magic": "python-magic==0.4.27",
+    "passlib": "passlib==1.7.4",
+    "bcrypt5": "bcrypt==5.0.0",
+    "bcrypt43": "bcrypt==4.3.0",
 }
 WHEEL_CACHE = Path.home() / ".cache" / "imagecheck-test-wheels"
 REPO = Path(__file__).resolve().parents[2]

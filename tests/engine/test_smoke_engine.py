@@ -193,3 +193,36 @@ def test_check_joins_static_and_smoke(smoke_image: str, tmp_path: Path) -> None:
     statuses = {c.name: c.status for c in report.checks}
     assert statuses["pins"] == "passed"
     assert statuses["smoke tests"] == "failed"
+
+
+@pytest.mark.parametrize("transport", ["socket", "docker-py"])
+def test_throwaway_run_on_both_transports(smoke_image: str, client: Any, transport: str) -> None:
+    """The local socket is spoken with the standard library; TCP/TLS engines through
+    docker-py. Same container, same answer, removed either way."""
+    from imagecheck.engine import Engine, Throwaway, connect
+
+    engine = connect() if transport == "socket" else Engine(client=client)
+    spec = Throwaway(
+        image=smoke_image,
+        entrypoint=("python3",),
+        command=(
+            "-c",
+            "import sys; print('one'); print('two'); sys.stderr.write('err\\n'); sys.exit(3)",
+        ),
+        timeout=60,
+        labels={LABEL: "1"},
+    )
+    lines: list[str] = []
+    result = engine.run_throwaway(spec, lines.append)
+    assert lines == ["one", "two"]
+    assert (result.exit_code, result.timed_out, result.oom_killed) == (3, False, False)
+    assert "err" in result.stderr_tail
+    slow = Throwaway(
+        smoke_image,
+        ("python3",),
+        ("-c", "import time; time.sleep(60)"),
+        timeout=2,
+        labels={LABEL: "1"},
+    )
+    assert engine.run_throwaway(slow, lines.append).timed_out
+    assert not _containers(client)
