@@ -16,7 +16,7 @@ from .catalog.python import catalog_python, python_events
 from .errors import BadInput
 from .imagefs import ImageFS
 from .layerindex import LayerIndex
-from .model import Change, Inventory, LayerSummary, Platform, Report
+from .model import Change, Inventory, LayerSummary, LintReport, Platform, Report
 from .sources.base import Progress, ProgressFn, Source, no_progress
 from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 
@@ -155,3 +155,22 @@ def check(
     inv = inventory(target, options, progress)
     findings, results = run_checks(Context(inv, pins, unpinned), select, ignore)
     return Report(inv, findings, results, pins.files)
+
+
+def lint(
+    paths: list[Path],
+    *,
+    constraints: list[Path] | None = None,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    resolve: bool = False,
+) -> LintReport:
+    """Requirement files and Dockerfiles against the constraints, without any image.
+
+    ``paths`` empty: every requirements file and Dockerfile under the current folder.
+    """
+    from .constraints import load_constraints
+    from .lint import lint_files
+
+    pins = load_constraints(constraints or [], cwd=Path())
+    return lint_files(paths, pins, select=select, ignore=ignore, resolve=resolve)

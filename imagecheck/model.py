@@ -195,6 +195,7 @@ class Finding:
     message: str
     hint: str  # what to run or change
     layer: LayerRef | None = None
+    location: str | None = None  # "path:line" of the file it is about (lint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +209,16 @@ class CheckResult:
 @dataclass(frozen=True, slots=True)
 class Report:
     inventory: Inventory
+    findings: tuple[Finding, ...]
+    checks: tuple[CheckResult, ...]
+    constraints_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LintReport:
+    """``imagecheck lint``: requirement files and Dockerfiles, read without any image."""
+
+    files: tuple[str, ...]  # what was linted
     findings: tuple[Finding, ...]
     checks: tuple[CheckResult, ...]
     constraints_files: tuple[str, ...] = ()
