@@ -22,12 +22,16 @@ from imagecheck.model import Finding, LintReport
 PINS = "numpy==1.26.4\nbcrypt==4.0.1\nscipy<2\n"
 
 
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project folder with ``constraints/requirements.txt``; the current folder."""
-    (tmp_path / "constraints").mkdir()
-    (tmp_path / "constraints" / "requirements.txt").write_text(PINS)
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test works in its own folder: files are written relative to it."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A project folder with ``constraints/requirements.txt``."""
+    write("constraints/requirements.txt", PINS)
     return tmp_path
 
 
@@ -129,8 +133,7 @@ def test_pins_named_in_pyproject_and_a_changed_pyproject(repo: Path) -> None:
     assert "pins/prod.txt:1 pins" in report.findings[0].message
 
 
-def test_without_pins_ic401_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_without_pins_ic401_is_skipped() -> None:
     write("requirements.txt", "numpy>=2\n")
     report = lint("requirements.txt")
     assert report.findings == ()
