@@ -156,7 +156,7 @@ def lint_files(
     widen = not paths
     for path in paths:
         if not path.is_file():
-            raise BadInput(f"no such file: {path}")
+            raise BadInput(f"{path}: not a file" if path.exists() else f"no such file: {path}")
         trigger = path.suffix == ".toml" or path.resolve() in pinned  # the pins changed
         widen = widen or trigger
         if is_dockerfile(path) or path.suffix in (".in", ".txt"):

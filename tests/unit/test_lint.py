@@ -442,7 +442,10 @@ def test_cli_bad_input_is_one_line_and_exit_2(repo: Path) -> None:
     other = run("README.md", cwd=repo)
     assert other.returncode == 2
     assert "not a requirements file, Dockerfile, constraints file or pyproject.toml" in other.stderr
-    assert run("missing.txt", cwd=repo).returncode == 2
+    missing = run("missing.txt", cwd=repo)
+    assert (missing.returncode, missing.stderr) == (2, "imagecheck: no such file: missing.txt\n")
+    folder = run("constraints", cwd=repo)
+    assert (folder.returncode, folder.stderr) == (2, "imagecheck: constraints: not a file\n")
 
 
 def test_discovery_skips_ignored_and_hidden_folders(tmp_path: Path) -> None:
