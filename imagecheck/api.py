@@ -16,7 +16,7 @@ from .catalog.python import catalog_python, python_events
 from .errors import BadInput, EngineUnavailable, ImageNotFound
 from .imagefs import ImageFS
 from .layerindex import LayerIndex
-from .model import Change, Inventory, LayerSummary, Platform, Report, SmokeRun
+from .model import Change, Inventory, LayerSummary, LintReport, Platform, Report, SmokeRun
 from .smoke import SmokeOptions
 from .sources.base import Progress, ProgressFn, Source, no_progress
 from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
@@ -213,3 +213,22 @@ def smoke_run(
         return SmokeRun("skipped", f"the Docker engine went away ({exc})")
     finally:
         engine.close()
+
+
+def lint(
+    paths: list[Path],
+    *,
+    constraints: list[Path] | None = None,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    resolve: bool = False,
+) -> LintReport:
+    """Requirement files and Dockerfiles against the constraints, without any image.
+
+    ``paths`` empty: every requirements file and Dockerfile under the current folder.
+    """
+    from .constraints import load_constraints
+    from .lint import lint_files
+
+    pins = load_constraints(constraints or [], cwd=Path())
+    return lint_files(paths, pins, select=select, ignore=ignore, resolve=resolve)

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import BadInput, ExitCode, ImagecheckError
+from .model import LintReport, Report
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from .sources.base import Progress
 
-COMMANDS = ("check", "smoke", "layers", "inventory")
+COMMANDS = ("check", "smoke", "layers", "inventory", "lint")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
 
 
@@ -34,14 +35,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"imagecheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    common = argparse.ArgumentParser(add_help=False)
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--format", choices=("table", "json", "junit"), default="table")
+    output.add_argument("-o", "--output", type=Path, help="write the report to FILE")
+    output.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    selection = argparse.ArgumentParser(add_help=False)
+    selection.add_argument(
+        "--select", action="append", default=[], help="only codes with this prefix"
+    )
+    selection.add_argument(
+        "--ignore", action="append", default=[], help="skip codes with this prefix"
+    )
+    selection.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info"),
+        default="error",
+        help="exit 1 when a finding is at least this severe (default: error)",
+    )
+    policy = argparse.ArgumentParser(add_help=False, parents=[selection])
+    policy.add_argument(
+        "-c",
+        "--constraints",
+        type=Path,
+        action="append",
+        default=[],
+        help="requirements file, system-needs TOML or folder (repeatable; default: "
+        "[tool.imagecheck] constraints in pyproject.toml, else ./constraints/)",
+    )
+    common = argparse.ArgumentParser(add_help=False, parents=[output])
     common.add_argument(
         "target",
         help="docker:NAME[:TAG], an image ID, docker-archive:PATH, oci-dir:PATH, oci-archive:PATH, "
         "or a path or engine name without a prefix",
     )
-    common.add_argument("--format", choices=("table", "json", "junit"), default="table")
-    common.add_argument("-o", "--output", type=Path, help="write the report to FILE")
     common.add_argument("--platform", help="os/arch[/variant] for multi-platform images")
     common.add_argument(
         "--no-cache", action="store_true", help="do not read or write the layer cache"
@@ -55,20 +81,6 @@ def _parser() -> argparse.ArgumentParser:
         "read the export stream",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="say how the image was read")
-    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    findings = argparse.ArgumentParser(add_help=False)
-    findings.add_argument(
-        "--select", action="append", default=[], help="only codes with this prefix"
-    )
-    findings.add_argument(
-        "--ignore", action="append", default=[], help="skip codes with this prefix"
-    )
-    findings.add_argument(
-        "--fail-on",
-        choices=("error", "warning", "info"),
-        default="error",
-        help="exit 1 when a finding is at least this severe (default: error)",
-    )
     smoke = argparse.ArgumentParser(add_help=False)
     grp = smoke.add_argument_group("smoke tests (imports in one throwaway container)")
     grp.add_argument(
@@ -90,18 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     grp.add_argument("--no-probes", action="store_true", help="imports only, no probes")
     chk = sub.add_parser(
         "check",
-        parents=[common, findings, smoke],
+        parents=[common, policy, smoke],
         help="the image against its pins, known native/ABI problems and smoke tests "
         "(the default command)",
-    )
-    chk.add_argument(
-        "-c",
-        "--constraints",
-        type=Path,
-        action="append",
-        default=[],
-        help="requirements file, system-needs TOML or folder (repeatable; default: "
-        "[tool.imagecheck] constraints in pyproject.toml, else ./constraints/)",
     )
     chk.add_argument(
         "--unpinned",
@@ -114,9 +117,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "smoke",
-        parents=[common, findings, smoke],
+        parents=[common, selection, smoke],
         help="import every installed module in one throwaway container, and run the probes",
     )
+    lint = sub.add_parser(
+        "lint",
+        parents=[output, policy],
+        help="requirement files and Dockerfiles against the constraints, before any build "
+        "(what the pre-commit hook runs)",
+    )
+    lint.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="requirements*.in/.txt, Dockerfiles, constraints files, pyproject.toml (default: "
+        "every requirements file and Dockerfile below this folder)",
+    )
+    lint.add_argument(
+        "--resolve",
+        action="store_true",
+        help="also ask pip-compile (pip-tools) whether requirements.txt is what it would write "
+        "for requirements.in; needs a package index",
+    )
+    lint.add_argument("-v", "--verbose", action="store_true", help="list the checks run")
     sub.add_parser(
         "layers", parents=[common], help="a row per history entry: size, files, waste, packages"
     )
@@ -179,6 +202,8 @@ class _Bar:
 
 
 def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.command == "lint":
+        return _lint(args, out)
     from .api import Options, inventory
     from .sources.oci import parse_platform
 
@@ -253,17 +278,39 @@ def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> i
             )
     finally:
         bar.stop()
-    from .report.findings import failing, junit, report_document
+    return _emit(args, out, report)
+
+
+def _lint(args: argparse.Namespace, out: Console) -> int:
+    from .api import lint
+
+    report = lint(
+        args.files,
+        constraints=args.constraints,
+        select=tuple(args.select),
+        ignore=tuple(args.ignore),
+        resolve=args.resolve,
+    )
+    return _emit(args, out, report)
+
+
+def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -> int:
+    """Write a check or lint report in ``--format``; the exit code says whether it failed."""
+    from .report.findings import failing, junit, lint_document, report_document
+    from .report.terminal import render_lint, render_report
 
     if args.format == "json":
         from .report.json import dumps
 
-        out.file.write(dumps(report_document(report, args.fail_on)))
+        if isinstance(report, LintReport):
+            out.file.write(dumps(lint_document(report, args.fail_on)))
+        else:
+            out.file.write(dumps(report_document(report, args.fail_on)))
     elif args.format == "junit":
         out.file.write(junit(report, args.fail_on))
+    elif isinstance(report, LintReport):
+        render_lint(out, report, args.fail_on, verbose=args.verbose)
     else:
-        from .report.terminal import render_report
-
         render_report(out, report, args.fail_on, verbose=args.verbose)
     return ExitCode.FINDINGS if failing(report, args.fail_on) else ExitCode.OK
 

@@ -195,6 +195,7 @@ class Finding:
     message: str
     hint: str  # what to run or change
     layer: LayerRef | None = None
+    location: str | None = None  # "path:line" of the file it is about (lint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,3 +246,13 @@ class Report:
     checks: tuple[CheckResult, ...]
     constraints_files: tuple[str, ...] = ()
     smoke: SmokeRun | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LintReport:
+    """``imagecheck lint``: requirement files and Dockerfiles, read without any image."""
+
+    files: tuple[str, ...]  # what was linted
+    findings: tuple[Finding, ...]
+    checks: tuple[CheckResult, ...]
+    constraints_files: tuple[str, ...] = ()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ..model import Finding, ModuleResult, Report, SmokeRun
-from .json import header, layer_ref
+from ..model import Finding, LintReport, ModuleResult, Report, SmokeRun
+from .json import header, layer_ref, tool_header
 
 
 def finding_document(f: Finding) -> dict[str, Any]:
@@ -17,14 +17,15 @@ def finding_document(f: Finding) -> dict[str, Any]:
         "message": f.message,
         "hint": f.hint,
         "layer": layer_ref(f.layer) if f.layer else None,
+        "location": f.location,
     }
 
 
-def report_document(report: Report, fail_on: str) -> dict[str, Any]:
+def _verdict_and_findings(report: Report | LintReport, fail_on: str) -> dict[str, Any]:
     counts = {
         s: sum(1 for f in report.findings if f.severity == s) for s in ("error", "warning", "info")
     }
-    return header(report.inventory.image) | {
+    return {
         "verdict": verdict(report, fail_on),
         "counts": counts,
         "constraints": list(report.constraints_files),
@@ -33,7 +34,6 @@ def report_document(report: Report, fail_on: str) -> dict[str, Any]:
             {"code": c.code, "name": c.name, "status": c.status, "reason": c.reason}
             for c in report.checks
         ],
-        "smoke": smoke_document(report.smoke) if report.smoke else None,
     }
 
 
@@ -67,20 +67,31 @@ def smoke_document(run: SmokeRun) -> dict[str, Any]:
     }
 
 
+def report_document(report: Report, fail_on: str) -> dict[str, Any]:
+    smoke = {"smoke": smoke_document(report.smoke) if report.smoke else None}
+    return header(report.inventory.image) | _verdict_and_findings(report, fail_on) | smoke
+
+
+def lint_document(report: LintReport, fail_on: str) -> dict[str, Any]:
+    """``imagecheck lint --format json`` (``schemas/lint.schema.json``)."""
+    return tool_header() | {"files": list(report.files)} | _verdict_and_findings(report, fail_on)
+
+
 RANK = {"error": 0, "warning": 1, "info": 2}
 
 
-def failing(report: Report, fail_on: str) -> list[Finding]:
+def failing(report: Report | LintReport, fail_on: str) -> list[Finding]:
     return [f for f in report.findings if RANK.get(f.severity, 3) <= RANK[fail_on]]
 
 
-def verdict(report: Report, fail_on: str) -> str:
+def verdict(report: Report | LintReport, fail_on: str) -> str:
     return "fail" if failing(report, fail_on) else "pass"
 
 
-def junit(report: Report, fail_on: str) -> str:
+def junit(report: Report | LintReport, fail_on: str) -> str:
     """One testsuite; a testcase per check, a failure element per finding at or over fail-on."""
-    suite = ET.Element("testsuite", name=f"imagecheck {report.inventory.image.ref}")
+    what = report.inventory.image.ref if isinstance(report, Report) else "lint"
+    suite = ET.Element("testsuite", name=f"imagecheck {what}")
     failures = skipped = 0
     for result in report.checks:
         case = ET.SubElement(
@@ -93,8 +104,12 @@ def junit(report: Report, fail_on: str) -> str:
         prefixes = tuple(result.code.split("/"))
         bad = [f for f in failing(report, fail_on) if f.code.startswith(prefixes)]
         for f in bad:
+            where = f"{f.location}: " if f.location else ""
             node = ET.SubElement(
-                case, "failure", message=f"{f.code} {f.subject}: {f.message}", type=f.severity
+                case,
+                "failure",
+                message=f"{where}{f.code} {f.subject}: {f.message}",
+                type=f.severity,
             )
             node.text = f"{f.message}\nhint: {f.hint}" + (
                 f"\nlayer #{f.layer.index}: {f.layer.created_by}" if f.layer else ""
@@ -106,7 +121,7 @@ def junit(report: Report, fail_on: str) -> str:
     suite.set("errors", "0")
     root = ET.Element("testsuites")
     root.append(suite)
-    if report.smoke is not None and report.smoke.results:
+    if isinstance(report, Report) and report.smoke is not None and report.smoke.results:
         root.append(_smoke_suite(report, fail_on))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -114,11 +114,17 @@ def _interpreter(i: Interpreter | None) -> dict[str, Any] | None:
     }
 
 
-def header(img: ImageInfo) -> dict[str, Any]:
-    """The fields every document starts with: schema, tool, and which image."""
+def tool_header() -> dict[str, Any]:
+    """The fields every document starts with: schema and tool."""
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "imagecheck", "version": __version__},
+    }
+
+
+def header(img: ImageInfo) -> dict[str, Any]:
+    """``tool_header()`` and which image."""
+    return tool_header() | {
         "image": {
             "ref": img.ref,
             "id": img.id,

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..layerindex import short
-from ..model import Change, Inventory, LayerRef, LayerSummary, Report, SmokeRun
+from ..model import Change, Inventory, LayerRef, LayerSummary, LintReport, Report, SmokeRun
 
 
 def human_bytes(n: int) -> str:
@@ -289,3 +289,37 @@ def render_smoke(console: Console, run: SmokeRun, verbose: bool = False) -> None
             detail,
         )
     console.print(table)
+
+
+def render_lint(console: Console, report: LintReport, fail_on: str, verbose: bool = False) -> None:
+    """A line per finding as compilers write them (``file:line: CODE ...``), then the verdict."""
+    for f in report.findings:
+        console.print(
+            Text.assemble(
+                f"{f.location}: " if f.location else "",
+                (f.code, "bold"),
+                " ",
+                (f.severity, _STYLE.get(f.severity, "")),
+                f" {f.subject}: {f.message}",
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(Text(f"    fix: {f.hint}", style="dim"), highlight=False, soft_wrap=True)
+    from .findings import failing
+
+    bad = failing(report, fail_on)
+    files = f"{len(report.files)} file(s)"
+    pins = ", ".join(report.constraints_files) or "none found"
+    if bad:
+        head = Text.assemble(
+            ("FAIL ", "bold red"), f"{len(bad)} finding(s) at or above {fail_on} in {files}"
+        )
+    else:
+        head = Text.assemble(("PASS ", "bold green"), f"{files} linted")
+    head.append(f" (constraints: {pins})", style="dim")
+    console.print(head, highlight=False, soft_wrap=True)
+    if verbose:
+        for c in report.checks:
+            line = f"  {c.code} {c.name}: {c.status} ({c.reason})"
+            console.print(line, highlight=False, soft_wrap=True)

@@ -1,0 +1,431 @@
+"""IC403: a Dockerfile installs a requirements file that no COPY or ADD put into the image.
+
+The Dockerfile is read as BuildKit reads it: continuation lines, comments, heredocs,
+the ``escape`` directive, stages (``FROM earlier AS name`` inherits its files),
+WORKDIR relative to the one before, ARG/ENV substitution, ``COPY``/``ADD`` (also
+``--from``, ``--parents``, heredocs) and ``RUN --mount=type=bind``. A RUN that
+fetches or writes the file itself (curl, git clone, ``> file``, cp) is trusted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import posixpath
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BadInput
+from ..model import Finding
+
+_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+]([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+_GLOB = re.compile(r"[*?\[]")
+_UNKNOWN = "\0"  # stands for a variable we cannot resolve: paths holding it are not judged
+_SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")"}
+_PIP = re.compile(r"^(pip|pip3|pip3\.\d+)$")
+_PYTHON = re.compile(r"^python(\d(\.\d+)?)?$")
+# Commands that can put a file in place inside the RUN that then installs it.
+_MAKERS = {"curl", "wget", "git", "cp", "mv", "ln", "tar", "unzip", "pip-compile", "uv", "install"}
+_FETCH = re.compile(r"\b(curl|wget|git|tar|unzip|cp|mv)\b")
+_EXTRACTED = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".git")
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    line: int
+    keyword: str  # upper case
+    text: str  # after the keyword, continuations joined
+    heredocs: tuple[str, ...] = ()  # bodies, in order
+
+
+@dataclass(frozen=True, slots=True)
+class Provided:
+    """A path a COPY/ADD (or a bind mount) makes available."""
+
+    path: str  # absolute, normalised
+    kind: str  # "file", "dir" (everything below) or "glob" (fnmatch pattern)
+    line: int
+    how: str  # the instruction, for hints
+
+
+@dataclass
+class Stage:
+    name: str | None
+    number: int
+    workdir: str = "/"
+    provided: list[Provided] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)  # earlier RUN scripts, to trust makers
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"stage {self.name!r}" if self.name else f"stage {self.number}"
+
+
+def instructions(text: str) -> list[Instruction]:
+    """Logical instructions with their first line number."""
+    lines = text.splitlines()
+    escape = "\\"
+    for raw in lines:  # parser directives come first, before any instruction or comment
+        m = re.match(r"^\s*#\s*(\w+)\s*=\s*(\S+)\s*$", raw)
+        if not m:
+            break
+        if m.group(1).lower() == "escape" and m.group(2) in ("`", "\\"):
+            escape = m.group(2)
+    out: list[Instruction] = []
+    i = 0
+    while i < len(lines):
+        start = i
+        stripped = lines[i].strip()
+        if not stripped or stripped.startswith("#"):
+            i += 1
+            continue
+        buf = ""
+        while i < len(lines):
+            part = lines[i].strip()
+            i += 1
+            if (part.startswith("#") or not part) and buf:
+                continue  # comment and empty lines inside a continued instruction are dropped
+            if part.endswith(escape):
+                buf += part[:-1] + " "
+                continue
+            buf += part
+            break
+        keyword, _, rest = buf.strip().partition(" ")
+        bodies: list[str] = []
+        if keyword.upper() in ("RUN", "COPY", "ADD"):
+            for m in _HEREDOC.finditer(rest):
+                body: list[str] = []
+                while i < len(lines):
+                    candidate = lines[i].lstrip("\t") if m.group(1) else lines[i]
+                    i += 1
+                    if candidate.strip() == m.group(3):
+                        break
+                    body.append(lines[i - 1])
+                bodies.append("\n".join(body))
+        out.append(Instruction(start + 1, keyword.upper(), rest.strip(), tuple(bodies)))
+    return out
+
+
+def _substitute(text: str, env: dict[str, str]) -> str:
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(3)
+        if name in env:
+            return env[name]
+        default = m.group(2)
+        return default if default is not None and ":-" in m.group(0) else _UNKNOWN
+
+    return _VAR.sub(value, text)
+
+
+def _flags(text: str) -> tuple[dict[str, list[str]], str]:
+    """Leading ``--flag[=value]`` options of an instruction, and the rest."""
+    flags: dict[str, list[str]] = {}
+    rest = text
+    while rest.startswith("--"):
+        word, _, rest = rest.partition(" ")
+        key, _, val = word[2:].partition("=")
+        flags.setdefault(key.lower(), []).append(val)
+        rest = rest.lstrip()
+    return flags, rest
+
+
+def _words(text: str) -> list[str]:
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, list) and all(isinstance(w, str) for w in parsed):
+            return list(parsed)
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def _absolute(workdir: str, path: str) -> str:
+    return posixpath.normpath(posixpath.join(workdir, path))
+
+
+def _pairs(words: list[str], sep: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for word in words:
+        key, eq, value = word.partition(sep)
+        if eq:
+            out[key] = value
+    return out
+
+
+def _env_pairs(text: str) -> dict[str, str]:
+    words = _words(text)
+    if len(words) >= 2 and "=" not in words[0]:  # legacy ``ENV KEY value with spaces``
+        return {words[0]: " ".join(words[1:])}
+    return _pairs(words, "=")
+
+
+def _is_dir_source(src: str, context: Path | None) -> bool:
+    if src in (".", "./") or src.endswith("/"):
+        return True
+    if context is not None and (context / src.lstrip("/")).is_dir():
+        return True
+    if context is not None and (context / src.lstrip("/")).exists():
+        return False
+    return not posixpath.splitext(src.rstrip("/"))[1]  # no suffix: most likely a folder
+
+
+def _copy(ins: Instruction, stage: Stage, context: Path | None) -> list[Provided]:
+    flags, rest = _flags(_substitute(ins.text, stage.env))
+    words = _words(rest)
+    if len(words) < 2:
+        return []
+    *sources, dest = words
+    dest_abs = _absolute(stage.workdir, dest)
+    into_dir = dest.endswith("/") or dest in (".", "./") or len(sources) > 1
+    how = f"{ins.keyword} {' '.join(words)}"
+    out: list[Provided] = []
+    for src in sources:
+        if src.startswith("<<"):  # a heredoc: the file is written at dest
+            out.append(Provided(dest_abs, "file", ins.line, how))
+            continue
+        url = re.match(r"^[a-z]+://|^git@", src) is not None
+        if ins.keyword == "ADD" and (src.endswith(_EXTRACTED) or (url and ".git" in src)):
+            out.append(Provided(dest_abs, "dir", ins.line, how))  # extracted or cloned
+            continue
+        name = posixpath.basename(src.split("?")[0].rstrip("/"))
+        if "parents" in flags and not url:
+            out.append(Provided(_absolute(dest_abs, src), "dir", ins.line, how))
+            out.append(Provided(_absolute(dest_abs, src), "file", ins.line, how))
+        elif _GLOB.search(name):
+            out.append(Provided(posixpath.join(dest_abs, name), "glob", ins.line, how))
+        elif ("from" in flags and not posixpath.splitext(name)[1]) or (
+            not url and "from" not in flags and _is_dir_source(src, context)
+        ):
+            out.append(Provided(dest_abs, "dir", ins.line, how))
+        else:
+            if not into_dir:
+                out.append(Provided(dest_abs, "file", ins.line, how))
+            # ``COPY requirements.txt /app`` lands in /app when /app is a folder already
+            out.append(Provided(posixpath.join(dest_abs, name), "file", ins.line, how))
+    return out
+
+
+def _mounts(flags: dict[str, list[str]], stage: Stage, line: int) -> list[Provided]:
+    out: list[Provided] = []
+    for spec in flags.get("mount", []):
+        opts = _pairs(spec.split(","), "=")
+        if opts.get("type", "bind") != "bind":
+            continue
+        target = opts.get("target") or opts.get("dst") or opts.get("destination")
+        if not target:
+            continue
+        source = opts.get("source") or opts.get("src") or "."
+        kind = "dir" if _is_dir_source(source, None) else "file"
+        out.append(Provided(_absolute(stage.workdir, target), kind, line, f"--mount={spec}"))
+    return out
+
+
+def _covers(p: Provided, path: str) -> bool:
+    if p.kind == "file":
+        return p.path == path
+    if p.kind == "glob":  # the file itself, or a folder the pattern matched
+        prefixes = [path] + [path[: m.start()] for m in re.finditer("/", path)]
+        return any(fnmatch.fnmatchcase(x, p.path) for x in prefixes)
+    return p.path in ("/", path) or path.startswith(p.path.rstrip("/") + "/")
+
+
+@dataclass(frozen=True, slots=True)
+class Install:
+    """``pip install -r FILE`` (or ``-c``, ``uv pip sync FILE``) found in a RUN."""
+
+    option: str
+    written: str  # the path as written
+    cwd: str  # where the shell was (WORKDIR and ``cd``)
+    made_before: bool  # an earlier command of the same RUN may have written it
+
+
+def _commands(script: str) -> Iterator[list[str]]:
+    lexer = shlex.shlex(script.replace("\n", " ; "), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        tokens = script.split()
+    command: list[str] = []
+    for tok in tokens:
+        if tok in _SEPARATORS or set(tok) <= set("&|;()"):
+            if command:
+                yield command
+            command = []
+        else:
+            command.append(tok)
+    if command:
+        yield command
+
+
+def _requirement_args(words: list[str]) -> Iterator[tuple[str, str]]:
+    """(option, file) pairs of a pip/uv command's arguments."""
+    it = iter(range(len(words)))
+    for i in it:
+        w = words[i]
+        for option in ("-r", "--requirement", "-c", "--constraint"):
+            if w == option and i + 1 < len(words):
+                yield option, words[i + 1]
+                next(it, None)
+            elif w.startswith(option + "=") and option.startswith("--"):
+                yield option, w.split("=", 1)[1]
+            elif len(option) == 2 and w.startswith(option) and len(w) > 2 and w[2] != "-":
+                yield option, w[2:]
+
+
+def installs(script: str, workdir: str) -> Iterator[Install]:
+    cwd = workdir
+    made = False
+    for words in _commands(script):
+        while words and (
+            re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0])
+            or words[0]
+            in (
+                "sudo",
+                "exec",
+                "time",
+                "env",
+                "then",
+                "do",
+                "else",
+            )
+        ):
+            words = words[1:]
+        if not words:
+            continue
+        prog = posixpath.basename(words[0])
+        if prog == "cd" and len(words) > 1:
+            cwd = _absolute(cwd, words[1])
+            continue
+        args: list[str] | None = None
+        if _PIP.match(prog):
+            args = words[1:]
+        elif _PYTHON.match(prog) and words[1:3] == ["-m", "pip"]:
+            args = words[3:]
+        elif prog == "uv" and words[1:2] == ["pip"]:
+            args = words[2:]
+        elif prog == "pip-sync":
+            args = ["sync", *words[1:]]
+        if args is not None:
+            positional = [a for a in args if not a.startswith("-")]
+            if positional[:1] == ["install"]:
+                for option, written in _requirement_args(args):
+                    yield Install(option, written, cwd, made)
+            elif positional[:1] == ["sync"]:
+                for written in positional[1:]:
+                    yield Install("sync", written, cwd, made)
+        if prog in _MAKERS or ">" in words or ">>" in words or prog == "tee":
+            made = True
+
+
+def _made_earlier(path: str, runs: list[str]) -> bool:
+    """An earlier RUN names the file, or fetches something into its folder."""
+    base, parent = posixpath.basename(path), posixpath.dirname(path)
+    return any(
+        base in run or (parent != "/" and parent in run and _FETCH.search(run)) for run in runs
+    )
+
+
+def check_dockerfile(path: Path) -> Iterator[Finding]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read {path}: {exc}") from exc
+    context = path.parent
+    stages: list[Stage] = []
+    by_name: dict[str, Stage] = {}
+    global_args: dict[str, str] = {}
+    stage: Stage | None = None
+    pending: list[tuple[Stage, Instruction, Install, str]] = []
+    for ins in instructions(text):
+        if ins.keyword == "ARG":
+            scope = stage.env if stage is not None else global_args
+            for word in _words(ins.text):
+                key, eq, val = word.partition("=")
+                if eq:
+                    scope[key] = _substitute(val, {**global_args, **scope})
+                elif key not in scope:
+                    scope[key] = global_args.get(key, _UNKNOWN) if stage else _UNKNOWN
+            continue
+        if ins.keyword == "FROM":
+            words = _words(_flags(ins.text)[1])
+            base = _substitute(words[0], global_args).lower() if words else ""
+            name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
+            parent = by_name.get(base)
+            stage = Stage(name, len(stages))
+            if parent is not None:
+                stage.workdir = parent.workdir
+                stage.provided = list(parent.provided)
+                stage.runs = list(parent.runs)
+                stage.env = dict(parent.env)
+            stages.append(stage)
+            if name:
+                by_name[name] = stage
+            by_name[str(stage.number)] = stage
+            continue
+        if stage is None or ins.keyword == "ONBUILD":
+            continue
+        if ins.keyword == "WORKDIR":
+            stage.workdir = _absolute(stage.workdir, _substitute(ins.text, stage.env))
+        elif ins.keyword == "ENV":
+            stage.env.update(_env_pairs(_substitute(ins.text, stage.env)))
+        elif ins.keyword in ("COPY", "ADD"):
+            stage.provided.extend(_copy(ins, stage, context))
+        elif ins.keyword == "RUN":
+            flags, rest = _flags(ins.text)
+            words = _words(rest)
+            shell = len(words) > 2 and words[0].endswith("sh") and words[1] == "-c"
+            if rest.startswith("["):
+                script = " ".join(words[2:]) if shell else shlex.join(words)
+            else:
+                script = rest
+            script = _substitute("\n".join([script, *ins.heredocs]), stage.env)
+            mounts = _mounts(flags, stage, ins.line)
+            for found in installs(script, stage.workdir):
+                target = _absolute(found.cwd, found.written)
+                if _UNKNOWN in target or found.made_before or found.written.startswith("<("):
+                    continue
+                if any(_covers(p, target) for p in [*stage.provided, *mounts]):
+                    continue
+                if _made_earlier(target, stage.runs):
+                    continue
+                pending.append((stage, ins, found, target))
+            stage.runs.append(script)
+    for stage, ins, found, target in pending:
+        yield _finding(path, stage, ins, found, target)
+
+
+def _finding(path: Path, stage: Stage, ins: Instruction, found: Install, target: str) -> Finding:
+    base = posixpath.basename(target)
+    later = [p for p in stage.provided if p.line > ins.line and _covers(p, target)]
+    elsewhere = [
+        p for p in stage.provided if p.kind == "file" and posixpath.basename(p.path) == base
+    ]
+    what = f"pip install {found.option} {found.written}"
+    if found.option == "sync":
+        what = f"pip-sync {found.written}"
+    message = (
+        f"RUN {what} reads {target}, but nothing in {stage.label} puts it there "
+        f"(WORKDIR {stage.workdir})"
+    )
+    if later:
+        message += f"; line {later[0].line} ({later[0].how}) comes after it"
+        hint = f"move line {later[0].line} before line {ins.line}"
+    elif elsewhere:
+        message += f"; line {elsewhere[0].line} puts {base} at {elsewhere[0].path}"
+        hint = f"install -r {elsewhere[0].path}, or copy it to {target}"
+    else:
+        hint = (
+            f"add 'COPY {base} {target}' before line {ins.line}, or mount it: "
+            f"RUN --mount=type=bind,source={base},target={target} ..."
+        )
+    return Finding("IC403", "error", found.written, message, hint, location=f"{path}:{ins.line}")
