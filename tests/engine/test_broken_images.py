@@ -184,3 +184,22 @@ def test_healthy_image_has_no_error(pinned_image: str, tmp_path: Path) -> None:
     assert report.smoke.status == "ran"
     assert [f for f in report.findings if f.severity == "error"] == []
     assert {r.name: r.status for r in report.smoke.results if r.kind == "import"}["scipy"] == "ok"
+
+
+def test_pinned_package_removed_by_a_later_layer(uninstall_image: str, tmp_path: Path) -> None:
+    pins = tmp_path / "requirements.txt"
+    pins.write_text("six==1.16.0\nidna==3.7\n")
+    report = check(f"docker:{uninstall_image}", Options(use_cache=False), constraints=[pins])
+    missing = _by(report, "IC101")["six"]
+    assert missing.severity == "error"
+    assert "idna" not in _by(report, "IC101")
+    assert [
+        (r.name, r.removed_by.created_by) for r in report.inventory.removed if r.kind == "python"
+    ] == [
+        (
+            "six",
+            next(
+                h.created_by for h in report.inventory.image.history if "uninstall" in h.created_by
+            ),
+        )
+    ]
