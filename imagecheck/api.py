@@ -6,15 +6,11 @@ never prints and reports progress through a callback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .cache import Cache, default_cache_dir
-from .catalog.dpkg import catalog_debian
-from .catalog.elf import catalog_libraries, ld_so_conf_paths
-from .catalog.python import catalog_python, python_events
 from .errors import BadInput, EngineUnavailable, ImageNotFound
-from .imagefs import ImageFS
 from .layerindex import LayerIndex
 from .model import Change, Inventory, LayerSummary, LintReport, Platform, Report, SmokeRun
 from .smoke import SmokeOptions
@@ -88,10 +84,19 @@ def inventory(
     source = open_source(tgt, options, cache, progress)
     try:
         info = source.image()
+        cached = cache.get_inventory(info.id)
+        if cached is not None:  # the same image ID: the same layers, the same catalog
+            return replace(cached, image=info, notes=source.notes())
         indexes = _load_indexes(source, info.diff_ids, cache, progress)
         notes = source.notes()
     finally:
         source.close()
+    # Imported here: a cached catalog (the common warm run) needs none of them.
+    from .catalog.dpkg import catalog_debian
+    from .catalog.elf import catalog_libraries, ld_so_conf_paths
+    from .catalog.python import catalog_python, python_events
+    from .imagefs import ImageFS
+
     progress(Progress("catalog", 0, 1))
     fs = ImageFS(info.history, indexes)
     environments, interpreter, python = catalog_python(fs, info)
@@ -123,7 +128,7 @@ def inventory(
                 tuple(changes),
             )
         )
-    return Inventory(
+    inv = Inventory(
         image=info,
         environments=environments,
         interpreter=interpreter,
@@ -135,6 +140,8 @@ def inventory(
         notes=notes,
         ld_paths=ld_so_conf_paths(fs),
     )
+    cache.put_inventory(inv)
+    return inv
 
 
 def check(

@@ -1,4 +1,4 @@
-"""The on-disk cache: layer indexes by diff_id, image configs by image id.
+"""The on-disk cache: layer indexes by diff_id, image configs and inventories by image id.
 
 Both keys are content digests, so an entry can never go stale; it can only be of an
 older format, which the versioned folder name and the file header rule out. Writes
@@ -8,16 +8,64 @@ at once never see half a file.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import marshal
 import os
 import struct
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from . import __version__, model
 from .layerindex import INDEX_FORMAT, LayerIndex
 
 _MAGIC = b"ICIDX\x00"
 _HEADER = _MAGIC + struct.pack("<HH", INDEX_FORMAT, marshal.version)
+_INV_HEADER = b"ICINV\x00" + struct.pack("<H", marshal.version)
+
+
+_PACKAGE = Path(__file__).resolve().parent
+# What an inventory is computed by: the catalogers, the image filesystem and their data.
+_CATALOG_CODE = ("api.py", "model.py", "imagefs.py", "layerindex.py", "elf.py", "catalog", "data")
+
+
+def _catalog_fingerprint() -> str:
+    """A cached inventory is only as good as the code that made it: key it by the
+    version and by the size and mtime of every file of that code (stat only, fast),
+    so an upgrade or an edited cataloger never reads an old answer."""
+    h = hashlib.sha256(f"{__version__}/{INDEX_FORMAT}/{marshal.version}".encode())
+    for name in _CATALOG_CODE:
+        path = _PACKAGE / name
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.suffix in (".py", ".toml"):
+                st = file.stat()
+                h.update(f"{file.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def _encode(value: Any) -> Any:
+    """Model dataclasses as marshal-able tuples: (class name, field values...)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            *(_encode(getattr(value, f.name)) for f in dataclasses.fields(value)),
+        )
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, tuple):
+        cls = getattr(model, value[0], None)
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            raise ValueError(f"not a model class: {value[0]!r}")  # only model data is ever stored
+        return cls(*(_decode(v) for v in value[1:]))
+    if isinstance(value, list):
+        return tuple(_decode(v) for v in value)
+    return value
 
 
 def default_cache_dir() -> Path:
@@ -72,6 +120,35 @@ class Cache:
         path = self._layer_path(index.diff_id)
         if path is not None:
             self._write(path, _HEADER + marshal.dumps(index.to_data()))
+
+    def _inventory_path(self, image_id: str) -> Path | None:
+        if self.root is None:
+            return None
+        return self.root / "inventories" / _catalog_fingerprint() / f"{_hex(image_id)}.inv"
+
+    def get_inventory(self, image_id: str) -> model.Inventory | None:
+        """The catalog of an image ID: a pure function of its layers and our code."""
+        path = self._inventory_path(image_id)
+        if path is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if not data.startswith(_INV_HEADER):
+            return None
+        try:
+            inv = _decode(marshal.loads(data[len(_INV_HEADER) :]))  # noqa: S302
+        except (ValueError, EOFError, TypeError, KeyError, IndexError):
+            return None
+        if not isinstance(inv, model.Inventory) or inv.image.id != image_id:
+            return None
+        return inv
+
+    def put_inventory(self, inv: model.Inventory) -> None:
+        path = self._inventory_path(inv.image.id)
+        if path is not None:
+            self._write(path, _INV_HEADER + marshal.dumps(_encode(inv)))
 
     def get_blob(self, digest: str) -> bytes | None:
         """Image configs are content-addressed: cached, an engine image needs no export."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,6 +155,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _import_reporters() -> None:
+    import imagecheck.checks
+    import imagecheck.report.findings
+    import imagecheck.report.json
+    import imagecheck.report.terminal  # noqa: F401
+
+
+def _preload_reporters() -> None:
+    """The smoke container runs for seconds while this process only waits on its
+    logs: import what comes after it (checks, reporters) meanwhile, not after."""
+    threading.Thread(target=_import_reporters, name="preload", daemon=True).start()
+
+
 class _Bar:
     """A progress bar on stderr, shown only on a terminal and only for slow reads."""
 
@@ -164,6 +178,8 @@ class _Bar:
         self._tasks: dict[str, Any] = {}
 
     def __call__(self, event: Progress) -> None:
+        if event.stage == "smoke" and event.done == 0:
+            _preload_reporters()
         if not self._console.is_terminal:
             return
         if self._progress is None:
@@ -205,12 +221,16 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "lint":
         return _lint(args, out)
     from .api import Options, inventory
-    from .sources.oci import parse_platform
 
+    platform = None
+    if args.platform:
+        from .sources.oci import parse_platform
+
+        platform = parse_platform(args.platform)
     options = Options(
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
-        platform=parse_platform(args.platform) if args.platform else None,
+        platform=platform,
         engine_read=args.engine_read,
     )
     bar = _Bar(err)

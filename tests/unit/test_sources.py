@@ -112,6 +112,39 @@ def test_explicit_prefixes_and_the_cache(tmp_path: Path) -> None:
         inventory(f"oci-dir:{again.path}", Options(use_cache=False))
 
 
+def test_the_catalog_is_cached_by_image_id(tmp_path: Path) -> None:
+    built = make_image(tmp_path, HISTORY, layout="oci-dir", compression="gzip")
+    cache = tmp_path / "cache"
+    fresh = inventory(str(built.path), Options(use_cache=False))
+    first = inventory(str(built.path), Options(cache_dir=cache))
+    (stored,) = cache.rglob("*.inv")
+    # With the layer indexes gone and every layer blob damaged, only the cached
+    # catalog can answer: the same answer.
+    for idx in cache.rglob("*.idx"):
+        idx.unlink()
+    assert built.manifest_digest is not None
+    blobs = built.path / "blobs" / "sha256"
+    manifest = json.loads((blobs / built.manifest_digest.split(":")[1]).read_text())
+    for layer in manifest["layers"]:
+        (blobs / layer["digest"].split(":")[1]).write_bytes(b"damaged")
+    second = inventory(str(built.path), Options(cache_dir=cache))
+    assert second == first == fresh
+    # A damaged entry, or one holding another image's catalog, is a miss: the blobs are read.
+    good = stored.read_bytes()
+    stored.write_bytes(good[:40])
+    with pytest.raises(CorruptArchive):
+        inventory(str(built.path), Options(cache_dir=cache))
+    (tmp_path / "other").mkdir()
+    other = make_image(tmp_path / "other", HISTORY[:1], layout="oci-archive")
+    inventory(str(other.path), Options(cache_dir=cache))
+    (theirs,) = (p for p in cache.rglob("*.inv") if p != stored)
+    stored.write_bytes(theirs.read_bytes())
+    with pytest.raises(CorruptArchive):
+        inventory(str(built.path), Options(cache_dir=cache))
+    stored.write_bytes(good)
+    assert inventory(str(built.path), Options(cache_dir=cache)) == fresh
+
+
 def test_docker_archive_with_two_images_needs_a_tag(tmp_path: Path) -> None:
     built = make_image(tmp_path, HISTORY, layout="docker-legacy", repo_tag="app:1")
     manifest = json.loads(_member(built.path, "manifest.json"))
