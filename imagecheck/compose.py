@@ -350,19 +350,22 @@ class _Chain(Mapping[str, str]):
         return len({**self._maps[1], **self._maps[0]})
 
 
-def _environment(
-    environ: Mapping[str, str], env_file: Path | None, folder: Path, cwd: Path
-) -> dict[str, str]:
-    """Process environment over the ``--env-file`` (must exist) or ``folder/.env`` (may not)."""
+def _add_dot_env(env: dict[str, str], env_file: Path | None, folder: Path, cwd: Path) -> None:
+    """Add the ``--env-file`` (must exist) or ``folder/.env`` (may not) to ``env``, keeping
+    what ``env`` already has: compose's WithEnvFiles + WithDotEnv. ``COMPOSE_DISABLE_ENV_FILE``
+    turns the default .env off."""
     if env_file is not None:
         path = _absolute(env_file.expanduser(), cwd)
         if not path.is_file():
             raise BadInput(f"env file not found: {path}")
     else:
+        if env.get("COMPOSE_DISABLE_ENV_FILE", "").lower() in ("1", "t", "true"):
+            return
         path = folder / ".env"
         if not path.is_file():
-            return dict(environ)
-    return {**read_env_file(path, environ), **environ}
+            return
+    for key, value in read_env_file(path, env).items():
+        env.setdefault(key, value)
 
 
 # --- YAML ----------------------------------------------------------------------------------
@@ -437,6 +440,8 @@ def _read_yaml(path: Path, label: str) -> dict[str, Any]:
 
 
 def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
@@ -563,13 +568,20 @@ def load_project(
 ) -> ComposeProject:
     """Read the project compose would run from ``cwd`` with these ``-f``, ``-p`` and
     ``--env-file`` values; ``environ`` stands for the process environment (default: ours)."""
-    process_env = dict(os.environ if environ is None else environ)
+    env = dict(os.environ if environ is None else environ)
     cwd = _absolute(cwd, Path.cwd())
-    # Compose reads .env of the working folder before looking for COMPOSE_FILE.
-    early_env = _environment(process_env, env_file, cwd, cwd) if not files else process_env
-    paths = find_files(cwd, files, early_env)
-    folder = paths[0].parent
-    env = _environment(process_env, env_file, folder, cwd)
+    if files:
+        paths = find_files(cwd, files, env)
+        folder = paths[0].parent
+        _add_dot_env(env, env_file, folder, cwd)
+    else:
+        # Like compose: the working folder's .env may set COMPOSE_FILE; the project folder's
+        # .env (when it is another folder) then only adds variables the first did not set.
+        _add_dot_env(env, env_file, cwd, cwd)
+        paths = find_files(cwd, files, env)
+        folder = paths[0].parent
+        if folder != cwd and env_file is None:
+            _add_dot_env(env, env_file, folder, cwd)
 
     unset: list[str] = []
     documents: list[dict[str, Any]] = []
