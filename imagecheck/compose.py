@@ -601,10 +601,19 @@ def load_project(
         _service(str(k), v or {}, project=name, folder=folder, env=env, label=label)
         for k, v in services.items()
     )
-    warnings = tuple(
-        f'The "{var}" variable is not set. Defaulting to a blank string.' for var in unset
-    )
-    return ComposeProject(name, folder, paths, built, warnings)
+    warnings = [f'The "{var}" variable is not set. Defaulting to a blank string.' for var in unset]
+    # Not followed (yet): say so rather than silently list fewer services or wrong images.
+    warnings += [
+        f"{_display(p, cwd)}: include is not followed; services of included files are missing"
+        for p, document in zip(paths, documents, strict=True)
+        if document.get("include")
+    ]
+    warnings += [
+        f"services.{k}: extends is not followed; its image and build may be incomplete"
+        for k, v in services.items()
+        if isinstance(v, dict) and v.get("extends")
+    ]
+    return ComposeProject(name, folder, paths, built, tuple(warnings))
 
 
 def _display(path: Path, cwd: Path) -> str:

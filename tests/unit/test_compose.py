@@ -848,3 +848,15 @@ def test_relative_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     project = load(Path("app"))
     assert project.folder == tmp_path / "app"
     assert project.files == (tmp_path / "app" / "compose.yaml",)
+
+
+def test_include_and_extends_are_reported_as_not_followed(tmp_path: Path) -> None:
+    write(
+        tmp_path / "compose.yaml",
+        "include:\n  - other/compose.yaml\n"
+        "services:\n  web:\n    extends:\n      service: base\n  base:\n    image: b\n",
+    )
+    assert load(tmp_path).warnings == (
+        "compose.yaml: include is not followed; services of included files are missing",
+        "services.web: extends is not followed; its image and build may be incomplete",
+    )
