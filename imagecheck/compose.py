@@ -416,6 +416,15 @@ def _construct_tagged(loader: _Loader, node: yaml.Node) -> _Tagged:
 
 _Loader.add_constructor("!reset", _construct_tagged)
 _Loader.add_constructor("!override", _construct_tagged)
+# YAML 1.2 booleans, as compose's yaml.v3 reads them: ``yes``, ``no``, ``on``, ``off`` stay
+# strings (``DEBUG: yes`` is the build arg "yes", not "true").
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _read_yaml(path: Path, label: str) -> dict[str, Any]:

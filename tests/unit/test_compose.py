@@ -860,3 +860,13 @@ def test_include_and_extends_are_reported_as_not_followed(tmp_path: Path) -> Non
         "compose.yaml: include is not followed; services of included files are missing",
         "services.web: extends is not followed; its image and build may be incomplete",
     )
+
+
+def test_yaml_1_2_booleans_as_in_compose(tmp_path: Path) -> None:
+    write(
+        tmp_path / "compose.yaml",
+        "services:\n  api:\n    build:\n      args: {A: yes, B: off, C: True, D: false}\n",
+    )
+    build = load(tmp_path).service("api").build
+    assert build is not None
+    assert build.args == (("A", "yes"), ("B", "off"), ("C", "true"), ("D", "false"))
