@@ -229,8 +229,8 @@ def _expect(
     elif kw == "SHELL":
         argv = exec_form(text) or words(text)
         body = "[" + " ".join(argv) + "]"
-        legacy = f"{nop} SHELL {body}"
         state.shell, state.shell_known = tuple(argv), True
+        legacy = f"{' '.join(argv)} #(nop)  SHELL {body}"  # recorded under the new shell
         return Expected(ins.line, kw, ins.source, legacy, f"SHELL {body}")
     elif kw == "VOLUME":
         body = "[" + " ".join(exec_form(text) or words(state.sub(text))) + "]"
@@ -486,15 +486,15 @@ def compare(
             steps.append(Aligned(status, x.line, x.keyword, x.text, entry, content))
             reasons[len(steps) - 1] = "build argument changed" if verdict == "args" else ""
             i, j = i - 1, j - 1
-        elif table[i][j] == table[i - 1][j] + miss[i - 1]:
-            if miss[i - 1]:
-                steps.append(Aligned("missing", x.line, x.keyword, x.text, None))
-            i -= 1
-        else:
+        elif j > 0 and table[i][j] == table[i][j - 1] + 1:  # rather than grow the base
             entry = entries[j - 1]
             keyword = _read(entry.created_by, entry.comment).keyword
             steps.append(Aligned("extra", None, keyword, "", entry))
             j -= 1
+        else:
+            if miss[i - 1]:
+                steps.append(Aligned("missing", x.line, x.keyword, x.text, None))
+            i -= 1
     first = next(
         (
             _difference(s, expected, reasons.get(k, ""))

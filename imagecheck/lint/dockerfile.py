@@ -22,6 +22,8 @@ from ..dockerfile import Instruction, instructions
 from ..errors import BadInput
 from ..model import Finding
 
+__all__ = ["Install", "Instruction", "check_dockerfile", "installs", "instructions"]
+
 _GLOB = re.compile(r"[*?\[]")
 _SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")"}
 _PIP = re.compile(r"^(pip|pip3|pip3\.\d+)$")
