@@ -10,7 +10,6 @@ fetches or writes the file itself (curl, git clone, ``> file``, cp) is trusted.
 from __future__ import annotations
 
 import fnmatch
-import json
 import posixpath
 import re
 import shlex
@@ -18,13 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import dockerfile as df
+from ..dockerfile import Instruction, instructions
 from ..errors import BadInput
 from ..model import Finding
 
-_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
-_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+]([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+__all__ = ["Install", "Instruction", "check_dockerfile", "installs", "instructions"]
+
 _GLOB = re.compile(r"[*?\[]")
-_UNKNOWN = "\0"  # stands for a variable we cannot resolve: paths holding it are not judged
 _SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")"}
 _PIP = re.compile(r"^(pip|pip3|pip3\.\d+)$")
 _PYTHON = re.compile(r"^python(\d(\.\d+)?)?$")
@@ -32,14 +32,6 @@ _PYTHON = re.compile(r"^python(\d(\.\d+)?)?$")
 _MAKERS = {"curl", "wget", "git", "cp", "mv", "ln", "tar", "unzip", "pip-compile", "uv", "install"}
 _FETCH = re.compile(r"\b(curl|wget|git|tar|unzip|cp|mv)\b")
 _EXTRACTED = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".git")
-
-
-@dataclass(frozen=True, slots=True)
-class Instruction:
-    line: int
-    keyword: str  # upper case
-    text: str  # after the keyword, continuations joined
-    heredocs: tuple[str, ...] = ()  # bodies, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,108 +58,6 @@ class Stage:
         return f"stage {self.name!r}" if self.name else f"stage {self.number}"
 
 
-def instructions(text: str) -> list[Instruction]:
-    """Logical instructions with their first line number."""
-    lines = text.splitlines()
-    escape = "\\"
-    for raw in lines:  # parser directives come first, before any instruction or comment
-        m = re.match(r"^\s*#\s*(\w+)\s*=\s*(\S+)\s*$", raw)
-        if not m:
-            break
-        if m.group(1).lower() == "escape" and m.group(2) in ("`", "\\"):
-            escape = m.group(2)
-    out: list[Instruction] = []
-    i = 0
-    while i < len(lines):
-        start = i
-        stripped = lines[i].strip()
-        if not stripped or stripped.startswith("#"):
-            i += 1
-            continue
-        buf = ""
-        while i < len(lines):
-            part = lines[i].strip()
-            i += 1
-            if (part.startswith("#") or not part) and buf:
-                continue  # comment and empty lines inside a continued instruction are dropped
-            if part.endswith(escape):
-                buf += part[:-1] + " "
-                continue
-            buf += part
-            break
-        keyword, _, rest = buf.strip().partition(" ")
-        bodies: list[str] = []
-        if keyword.upper() in ("RUN", "COPY", "ADD"):
-            for m in _HEREDOC.finditer(rest):
-                body: list[str] = []
-                while i < len(lines):
-                    candidate = lines[i].lstrip("\t") if m.group(1) else lines[i]
-                    i += 1
-                    if candidate.strip() == m.group(3):
-                        break
-                    body.append(lines[i - 1])
-                bodies.append("\n".join(body))
-        out.append(Instruction(start + 1, keyword.upper(), rest.strip(), tuple(bodies)))
-    return out
-
-
-def _substitute(text: str, env: dict[str, str]) -> str:
-    def value(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(3)
-        if name in env:
-            return env[name]
-        default = m.group(2)
-        return default if default is not None and ":-" in m.group(0) else _UNKNOWN
-
-    return _VAR.sub(value, text)
-
-
-def _flags(text: str) -> tuple[dict[str, list[str]], str]:
-    """Leading ``--flag[=value]`` options of an instruction, and the rest."""
-    flags: dict[str, list[str]] = {}
-    rest = text
-    while rest.startswith("--"):
-        word, _, rest = rest.partition(" ")
-        key, _, val = word[2:].partition("=")
-        flags.setdefault(key.lower(), []).append(val)
-        rest = rest.lstrip()
-    return flags, rest
-
-
-def _words(text: str) -> list[str]:
-    if text.startswith("["):
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, list) and all(isinstance(w, str) for w in parsed):
-            return list(parsed)
-    try:
-        return shlex.split(text)
-    except ValueError:
-        return text.split()
-
-
-def _absolute(workdir: str, path: str) -> str:
-    return posixpath.normpath(posixpath.join(workdir, path))
-
-
-def _pairs(words: list[str], sep: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for word in words:
-        key, eq, value = word.partition(sep)
-        if eq:
-            out[key] = value
-    return out
-
-
-def _env_pairs(text: str) -> dict[str, str]:
-    words = _words(text)
-    if len(words) >= 2 and "=" not in words[0]:  # legacy ``ENV KEY value with spaces``
-        return {words[0]: " ".join(words[1:])}
-    return _pairs(words, "=")
-
-
 def _is_dir_source(src: str, context: Path | None) -> bool:
     if src in (".", "./") or src.endswith("/"):
         return True
@@ -179,12 +69,12 @@ def _is_dir_source(src: str, context: Path | None) -> bool:
 
 
 def _copy(ins: Instruction, stage: Stage, context: Path | None) -> list[Provided]:
-    flags, rest = _flags(_substitute(ins.text, stage.env))
-    words = _words(rest)
+    flags, rest = df.flags(df.substitute(ins.text, stage.env))
+    words = df.words(rest)
     if len(words) < 2:
         return []
     *sources, dest = words
-    dest_abs = _absolute(stage.workdir, dest)
+    dest_abs = df.absolute(stage.workdir, dest)
     into_dir = dest.endswith("/") or dest in (".", "./") or len(sources) > 1
     how = f"{ins.keyword} {' '.join(words)}"
     out: list[Provided] = []
@@ -198,8 +88,8 @@ def _copy(ins: Instruction, stage: Stage, context: Path | None) -> list[Provided
             continue
         name = posixpath.basename(src.split("?")[0].rstrip("/"))
         if "parents" in flags and not url:
-            out.append(Provided(_absolute(dest_abs, src), "dir", ins.line, how))
-            out.append(Provided(_absolute(dest_abs, src), "file", ins.line, how))
+            out.append(Provided(df.absolute(dest_abs, src), "dir", ins.line, how))
+            out.append(Provided(df.absolute(dest_abs, src), "file", ins.line, how))
         elif _GLOB.search(name):
             out.append(Provided(posixpath.join(dest_abs, name), "glob", ins.line, how))
         elif ("from" in flags and not posixpath.splitext(name)[1]) or (
@@ -217,7 +107,7 @@ def _copy(ins: Instruction, stage: Stage, context: Path | None) -> list[Provided
 def _mounts(flags: dict[str, list[str]], stage: Stage, line: int) -> list[Provided]:
     out: list[Provided] = []
     for spec in flags.get("mount", []):
-        opts = _pairs(spec.split(","), "=")
+        opts = df.pairs(spec.split(","), "=")
         if opts.get("type", "bind") != "bind":
             continue
         target = opts.get("target") or opts.get("dst") or opts.get("destination")
@@ -225,7 +115,7 @@ def _mounts(flags: dict[str, list[str]], stage: Stage, line: int) -> list[Provid
             continue
         source = opts.get("source") or opts.get("src") or "."
         kind = "dir" if _is_dir_source(source, None) else "file"
-        out.append(Provided(_absolute(stage.workdir, target), kind, line, f"--mount={spec}"))
+        out.append(Provided(df.absolute(stage.workdir, target), kind, line, f"--mount={spec}"))
     return out
 
 
@@ -304,7 +194,7 @@ def installs(script: str, workdir: str) -> Iterator[Install]:
             continue
         prog = posixpath.basename(words[0])
         if prog == "cd" and len(words) > 1:
-            cwd = _absolute(cwd, words[1])
+            cwd = df.absolute(cwd, words[1])
             continue
         args: list[str] | None = None
         if _PIP.match(prog):
@@ -349,16 +239,16 @@ def check_dockerfile(path: Path) -> Iterator[Finding]:
     for ins in instructions(text):
         if ins.keyword == "ARG":
             scope = stage.env if stage is not None else global_args
-            for word in _words(ins.text):
+            for word in df.words(ins.text):
                 key, eq, val = word.partition("=")
                 if eq:
-                    scope[key] = _substitute(val, {**global_args, **scope})
+                    scope[key] = df.substitute(val, {**global_args, **scope})
                 elif key not in scope:
-                    scope[key] = global_args.get(key, _UNKNOWN) if stage else _UNKNOWN
+                    scope[key] = global_args.get(key, df.UNKNOWN) if stage else df.UNKNOWN
             continue
         if ins.keyword == "FROM":
-            words = _words(_flags(ins.text)[1])
-            base = _substitute(words[0], global_args).lower() if words else ""
+            words = df.words(df.flags(ins.text)[1])
+            base = df.substitute(words[0], global_args).lower() if words else ""
             name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
             parent = by_name.get(base)
             stage = Stage(name, len(stages))
@@ -375,24 +265,24 @@ def check_dockerfile(path: Path) -> Iterator[Finding]:
         if stage is None or ins.keyword == "ONBUILD":
             continue
         if ins.keyword == "WORKDIR":
-            stage.workdir = _absolute(stage.workdir, _substitute(ins.text, stage.env))
+            stage.workdir = df.absolute(stage.workdir, df.substitute(ins.text, stage.env))
         elif ins.keyword == "ENV":
-            stage.env.update(_env_pairs(_substitute(ins.text, stage.env)))
+            stage.env.update(df.env_pairs(df.substitute(ins.text, stage.env)))
         elif ins.keyword in ("COPY", "ADD"):
             stage.provided.extend(_copy(ins, stage, context))
         elif ins.keyword == "RUN":
-            flags, rest = _flags(ins.text)
-            words = _words(rest)
+            flags, rest = df.flags(ins.text)
+            words = df.words(rest)
             shell = len(words) > 2 and words[0].endswith("sh") and words[1] == "-c"
             if rest.startswith("["):
                 script = " ".join(words[2:]) if shell else shlex.join(words)
             else:
                 script = rest
-            script = _substitute("\n".join([script, *ins.heredocs]), stage.env)
+            script = df.substitute("\n".join([script, *ins.heredocs]), stage.env)
             mounts = _mounts(flags, stage, ins.line)
             for found in installs(script, stage.workdir):
-                target = _absolute(found.cwd, found.written)
-                if _UNKNOWN in target or found.made_before or found.written.startswith("<("):
+                target = df.absolute(found.cwd, found.written)
+                if df.UNKNOWN in target or found.made_before or found.written.startswith("<("):
                     continue
                 if any(_covers(p, target) for p in [*stage.provided, *mounts]):
                     continue

@@ -1,0 +1,267 @@
+"""Dockerfiles read the way the builders read them, shared by lint and history matching.
+
+Logical instructions (continuations, comments, the ``escape`` directive, heredocs),
+ARG/ENV substitution, and the split into stages: each stage knows its base
+reference after substitution, the earlier stage it builds on, and its instructions.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_VAR = re.compile(
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
+)
+_DIRECTIVE = re.compile(r"^\s*#\s*(\w+)\s*=\s*(\S+)\s*$")
+UNKNOWN = "\0"  # stands for a variable we cannot resolve: text holding it is not judged
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    line: int
+    keyword: str  # upper case
+    text: str  # after the keyword, continuation lines joined with a space
+    heredocs: tuple[str, ...] = ()  # bodies, in order
+    joined: str = ""  # after the keyword, joined as the builders' parser does it
+    source: str = ""  # the lines as written (heredoc bodies left out), for quoting
+
+
+def _directives(lines: list[str]) -> str:
+    escape = "\\"
+    for raw in lines:  # parser directives come first, before any instruction or comment
+        m = _DIRECTIVE.match(raw)
+        if not m:
+            break
+        if m.group(1).lower() == "escape" and m.group(2) in ("`", "\\"):
+            escape = m.group(2)
+    return escape
+
+
+def instructions(text: str) -> list[Instruction]:
+    """Logical instructions with their first line number."""
+    lines = text.splitlines()
+    escape = _directives(lines)
+    continued = re.compile(re.escape(escape) + r"[ \t]*$")
+    out: list[Instruction] = []
+    i = 0
+    while i < len(lines):
+        start = i
+        stripped = lines[i].strip()
+        if not stripped or stripped.startswith("#"):
+            i += 1
+            continue
+        buf = ""
+        joined = ""  # the builders keep a continuation line's leading blanks and add none
+        while i < len(lines):
+            part = lines[i].strip()
+            raw = lines[i] if buf else lines[i].lstrip()
+            i += 1
+            if (part.startswith("#") or not part) and buf:
+                continue  # comment and empty lines inside a continued instruction are dropped
+            if part.endswith(escape):
+                buf += part[:-1] + " "
+                joined += continued.sub("", raw)
+                continue
+            buf += part
+            joined += raw
+            break
+        end = i
+        keyword, _, rest = buf.strip().partition(" ")
+        bodies: list[str] = []
+        if keyword.upper() in ("RUN", "COPY", "ADD"):
+            for m in _HEREDOC.finditer(rest):
+                body: list[str] = []
+                while i < len(lines):
+                    candidate = lines[i].lstrip("\t") if m.group(1) else lines[i]
+                    i += 1
+                    if candidate.strip() == m.group(3):
+                        break
+                    body.append(lines[i - 1])
+                bodies.append("\n".join(body))
+        after = re.split(r"\s", joined.strip(), maxsplit=1)
+        source = "\n".join(lines[start:end])
+        out.append(
+            Instruction(
+                start + 1,
+                keyword.upper(),
+                rest.strip(),
+                tuple(bodies),
+                after[1].strip() if len(after) > 1 else "",
+                source,
+            )
+        )
+    return out
+
+
+def substitute(text: str, env: Mapping[str, str], missing: str | None = UNKNOWN) -> str:
+    """``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR:+alt}`` as the builders expand them.
+
+    A variable absent from ``env`` becomes ``missing`` (``None`` leaves it as written).
+    """
+
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(4)
+        op, word = m.group(2), m.group(3)
+        if name in env:
+            val = env[name]
+            if op in (":+", "+"):
+                return word if (val or op == "+") else ""
+            if op == ":-" and not val:
+                return word
+            return val
+        if op in (":-", "-"):
+            return word
+        if missing is None:
+            return m.group(0)
+        return missing
+
+    return _VAR.sub(value, text)
+
+
+def flags(text: str) -> tuple[dict[str, list[str]], str]:
+    """Leading ``--flag[=value]`` options of an instruction, and the rest."""
+    found: dict[str, list[str]] = {}
+    rest = text
+    while rest.startswith("--"):
+        word, _, rest = rest.partition(" ")
+        key, _, val = word[2:].partition("=")
+        found.setdefault(key.lower(), []).append(val)
+        rest = rest.lstrip()
+    return found, rest
+
+
+def exec_form(text: str) -> list[str] | None:
+    """The JSON array of an exec-form instruction, or None for the shell form."""
+    if not text.startswith("["):
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(parsed, list) and all(isinstance(w, str) for w in parsed):
+        return list(parsed)
+    return None
+
+
+def words(text: str) -> list[str]:
+    parsed = exec_form(text)
+    if parsed is not None:
+        return parsed
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def absolute(workdir: str, path: str) -> str:
+    return posixpath.normpath(posixpath.join(workdir, path))
+
+
+def pairs(items: list[str], sep: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition(sep)
+        if eq:
+            out[key] = value
+    return out
+
+
+def env_pairs(text: str) -> dict[str, str]:
+    """ENV and LABEL pairs: ``K=V ...`` or the legacy ``K value with spaces``."""
+    found = words(text)
+    if len(found) >= 2 and "=" not in found[0]:
+        return {found[0]: " ".join(found[1:])}
+    return pairs(found, "=")
+
+
+def arg_pairs(text: str) -> list[tuple[str, str | None]]:
+    """ARG declarations: name and default as written (None without a default)."""
+    out: list[tuple[str, str | None]] = []
+    for word in words(text):
+        key, eq, val = word.partition("=")
+        out.append((key, val if eq else None))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStage:
+    """One ``FROM`` and the instructions after it, up to the next ``FROM``."""
+
+    number: int
+    name: str | None  # lower case, as stage names compare
+    line: int  # of the FROM
+    base: str  # the FROM reference after ARG substitution
+    parent: BuildStage | None  # the earlier stage ``base`` names, if any
+    instructions: tuple[Instruction, ...]
+    meta_args: tuple[tuple[str, str | None], ...]  # ARGs before the first FROM, values resolved
+
+    @property
+    def label(self) -> str:
+        return f"stage {self.name!r}" if self.name else f"stage {self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Dockerfile:
+    stages: tuple[BuildStage, ...]
+    meta_args: tuple[tuple[str, str | None], ...]
+
+    def stage(self, target: str | None = None) -> BuildStage:
+        """The stage a build of ``target`` (default: the last stage) produces."""
+        if not self.stages:
+            raise ValueError("the Dockerfile has no FROM")
+        if target is None:
+            return self.stages[-1]
+        for stage in self.stages:
+            if stage.name == target.lower() or str(stage.number) == target:
+                return stage
+        raise ValueError(f"no stage named {target!r}")
+
+
+def parse(text: str, build_args: Mapping[str, str] | None = None) -> Dockerfile:
+    """Split a Dockerfile into stages; ``build_args`` override ARG defaults."""
+    build_args = build_args or {}
+    meta: dict[str, str | None] = {}
+    stages: list[BuildStage] = []
+    by_name: dict[str, BuildStage] = {}
+    current: tuple[int, str | None, str, BuildStage | None] | None = None
+    body: list[Instruction] = []
+
+    def close() -> None:
+        if current is not None:
+            number, name, base, parent = current
+            meta_args = tuple(meta.items())
+            stage = BuildStage(number, name, line, base, parent, tuple(body), meta_args)
+            stages.append(stage)
+            by_name[str(number)] = stage
+            if name:
+                by_name[name] = stage
+
+    line = 0
+    for ins in instructions(text):
+        if ins.keyword == "FROM":
+            close()
+            found = words(flags(ins.text)[1])
+            known = {k: v for k, v in meta.items() if v is not None}
+            base = substitute(found[0], known, missing="") if found else ""
+            name = found[2].lower() if len(found) >= 3 and found[1].lower() == "as" else None
+            line = ins.line
+            current = (len(stages), name, base, by_name.get(base.lower()))
+            body = []
+        elif current is None:
+            if ins.keyword == "ARG":
+                known = {k: v for k, v in meta.items() if v is not None}
+                for key, default in arg_pairs(ins.text):
+                    if key in build_args:
+                        meta[key] = build_args[key]
+                    else:
+                        meta[key] = None if default is None else substitute(default, known, "")
+        else:
+            body.append(ins)
+    close()
+    return Dockerfile(tuple(stages), tuple(meta.items()))
