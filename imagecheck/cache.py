@@ -99,21 +99,33 @@ class Cache:
         path = self._layer_path(diff_id)
         return path is not None and path.is_file()
 
-    def get_layer(self, diff_id: str) -> LayerIndex | None:
-        path = self._layer_path(diff_id)
+    @staticmethod
+    def _load(path: Path | None, header: bytes) -> Any:
+        """The marshalled value of a file of ours, or None for a miss.
+
+        Our own files in the user's cache folder; marshal runs no code. A damaged or
+        foreign entry is a cache miss, never an error."""
         if path is None:
             return None
         try:
             data = path.read_bytes()
         except OSError:
             return None
-        if not data.startswith(_HEADER):
+        if not data.startswith(header):
             return None
         try:
-            # Our own files in the user's cache folder; marshal runs no code.
-            index = LayerIndex.from_data(marshal.loads(data[len(_HEADER) :]))  # noqa: S302
-        except (ValueError, EOFError, TypeError, KeyError):
-            return None  # a damaged entry is a cache miss, never an error
+            return marshal.loads(data[len(header) :])  # noqa: S302
+        except (ValueError, EOFError, TypeError):
+            return None
+
+    def get_layer(self, diff_id: str) -> LayerIndex | None:
+        data = self._load(self._layer_path(diff_id), _HEADER)
+        if data is None:
+            return None
+        try:
+            index = LayerIndex.from_data(data)
+        except (ValueError, TypeError, KeyError):
+            return None
         return index if index.diff_id == diff_id else None
 
     def put_layer(self, index: LayerIndex) -> None:
@@ -128,18 +140,10 @@ class Cache:
 
     def get_inventory(self, image_id: str) -> model.Inventory | None:
         """The catalog of an image ID: a pure function of its layers and our code."""
-        path = self._inventory_path(image_id)
-        if path is None:
-            return None
+        data = self._load(self._inventory_path(image_id), _INV_HEADER)
         try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if not data.startswith(_INV_HEADER):
-            return None
-        try:
-            inv = _decode(marshal.loads(data[len(_INV_HEADER) :]))  # noqa: S302
-        except (ValueError, EOFError, TypeError, KeyError, IndexError):
+            inv = _decode(data)
+        except (ValueError, TypeError, KeyError, IndexError):
             return None
         if not isinstance(inv, model.Inventory) or inv.image.id != image_id:
             return None
