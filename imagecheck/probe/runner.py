@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import faulthandler
 import functools
+import gc
 import json
 import logging
 import os
@@ -140,6 +141,8 @@ class Chain:
         self.failed: set[str] = set()  # import names that failed so far (this branch)
         self.all_failed = output_file()  # every process appends the imports that failed
         self.handler = Collect()
+        # The chain's last process writes one byte here; the first process waits for it.
+        self.finished_r, self.finished_w = os.pipe()
 
     def emit(self, record: Record) -> None:
         data = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8", "replace")
@@ -167,9 +170,12 @@ class Chain:
             verdict = self.wait(pid, ready_r)
             os.close(ready_r)
             if verdict == "took-over":
-                os.waitpid(pid, 0)
+                # The child runs the rest of the chain; this process is done. It exits
+                # now, not when the chain ends: the teardown of its copy of a large
+                # address space overlaps the next imports instead of adding up at
+                # the end. The first process waits on ``finished`` instead.
                 os.close(out)
-                return  # the child ran the rest of the chain
+                return
             if verdict in ("done", "failed"):
                 os.waitpid(pid, 0)
             else:
@@ -180,11 +186,15 @@ class Chain:
                     os.write(self.all_failed, (item["name"] + "\n").encode())
             os.close(out)
             i += 1
+        os.write(self.finished_w, b"x")  # the last process of the chain: all items done
 
     def spawn(self, body: Callable[[int], None]) -> tuple[int, int]:
         """Fork; the child runs ``body(ready_w)`` and exits. Returns the pid and the
         read end of the pipe on which the child says how it went."""
         ready_r, ready_w = os.pipe()
+        # Objects alive now go to the permanent generation: the child's collections
+        # then never write to them, which would copy every page of the parent's heap.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             try:
@@ -284,7 +294,9 @@ def main() -> None:
     if root.level == logging.NOTSET or root.level > logging.WARNING:
         root.setLevel(logging.WARNING)
     chain.emit({"kind": "start", "python": sys.version.split()[0], "executable": sys.executable})
-    chain.run(0)
+    chain.run(0)  # only this first process returns from it; the others exit
+    os.close(chain.finished_w)
+    os.read(chain.finished_r, 1)  # "x" from the chain's last process, or all of it died
     chain.retry_alone()
     chain.emit({"kind": "end"})
     os._exit(0)
