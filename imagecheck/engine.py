@@ -82,20 +82,22 @@ class _SocketClient:
     def get(self, url: str) -> tuple[int, Any]:
         return self.request("GET", url)
 
-    def request(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    def raw(self, method: str, url: str, body: Any = None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         payload = json.dumps(body).encode() if body is not None else None
         try:
             self._conn.request(method, url, body=payload, headers=headers)
             response = self._conn.getresponse()
-            body = response.read()
+            return response.status, response.read()
         except (OSError, http.client.HTTPException) as exc:
             raise _unreachable(exc) from exc
+
+    def request(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+        status, data = self.raw(method, url, body)
         try:
-            data = json.loads(body) if body else None
+            return status, (json.loads(data) if data else None)
         except ValueError:
-            data = None
-        return response.status, data
+            return status, None
 
     def close(self) -> None:
         self._conn.close()
@@ -166,6 +168,75 @@ class Engine:
             return self._get(f"/images/{urllib.parse.quote(ref, safe='')}/json", repr(ref))
         result: dict[str, Any] = self._call(repr(ref), self._client.api.inspect_image, ref)
         return result
+
+    def _api(self, method: str, url: str, what: str) -> Any:
+        """One engine API call returning JSON, over the socket or docker-py's session."""
+        if self._sock is None:  # a TCP engine: docker-py's session and error types
+            api = self._client.api
+
+            def call() -> Any:
+                send = api._get if method == "GET" else api._post
+                return api._result(send(api._url(url)), json=True)
+
+            return self._call(what, call)
+        status, data = self._sock.request(method, url)
+        if status == 404:
+            raise ImageNotFound(f"the engine has no {what}")
+        if status >= 300:
+            message = data.get("message") if isinstance(data, dict) else None
+            raise EnvironmentProblem(f"the Docker engine refused {what}: {message or status}")
+        return data
+
+    def system_df(self) -> dict[str, Any]:
+        """``docker system df -v``: images, containers and BuildKit's build cache records."""
+        data = self._api("GET", "/system/df", "the disk usage query")
+        return data if isinstance(data, dict) else {}
+
+    def list_images(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+        query = urllib.parse.quote(json.dumps(filters))
+        data = self._api("GET", f"/images/json?all=1&filters={query}", "the image list")
+        return data if isinstance(data, list) else []
+
+    def prune_build_cache(self, filters: dict[str, list[str]], everything: bool) -> dict[str, Any]:
+        """``docker builder prune`` (``-a`` with ``everything``): BuildKit's cache."""
+        query = urllib.parse.quote(json.dumps(filters))
+        url = f"/build/prune?all={int(everything)}&filters={query}"
+        data = self._api("POST", url, "the build cache prune")
+        return data if isinstance(data, dict) else {}
+
+    def prune_dangling_images(self) -> dict[str, Any]:
+        """``docker image prune``: the legacy builder's cache is its dangling images."""
+        query = urllib.parse.quote(json.dumps({"dangling": ["true"]}))
+        data = self._api("POST", f"/images/prune?filters={query}", "the image prune")
+        return data if isinstance(data, dict) else {}
+
+    def list_containers(self, labels: list[str]) -> list[dict[str, Any]]:
+        """All containers (running or not) carrying every one of ``labels``."""
+        query = urllib.parse.quote(json.dumps({"label": labels}))
+        data = self._api("GET", f"/containers/json?all=1&filters={query}", "the container list")
+        return data if isinstance(data, list) else []
+
+    def inspect_container(self, cid: str) -> dict[str, Any]:
+        data = self._api("GET", f"/containers/{cid}/json", f"container {cid[:12]}")
+        return data if isinstance(data, dict) else {}
+
+    def container_logs(self, cid: str, tail: int, tty: bool) -> str:
+        """The last ``tail`` lines of stdout and stderr, interleaved as written."""
+        url = f"/containers/{cid}/logs?stdout=1&stderr=1&timestamps=0&tail={tail}"
+        if self._sock is not None:
+            status, data = self._sock.raw("GET", url)
+            if status == 404:
+                raise ImageNotFound(f"the engine has no container {cid[:12]}")
+        else:
+            data = self._call(cid, self._client.api.logs, cid, tail=tail)
+        if tty:
+            return data.decode("utf-8", "replace")
+        out, pos = bytearray(), 0
+        while pos + 8 <= len(data):  # frames: stream, 3 zero bytes, size, payload
+            size = int.from_bytes(data[pos + 4 : pos + 8], "big")
+            out += data[pos + 8 : pos + 8 + size]
+            pos += 8 + size
+        return out.decode("utf-8", "replace")
 
     def export_image(self, image_id: str) -> IO[bytes]:
         """``docker save`` of one image, as a stream (never written to disk)."""
