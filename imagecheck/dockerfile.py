@@ -11,7 +11,7 @@ import json
 import posixpath
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
@@ -265,3 +265,100 @@ def parse(text: str, build_args: Mapping[str, str] | None = None) -> Dockerfile:
             body.append(ins)
     close()
     return Dockerfile(tuple(stages), tuple(meta.items()))
+
+
+# Reading RUN scripts: which commands a shell line runs, and what pip installs.
+_SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")"}
+_PIP = re.compile(r"^(pip|pip3|pip3\.\d+)$")
+_PYTHON = re.compile(r"^python(\d(\.\d+)?)?$")
+# Commands that can put a file in place inside the RUN that then installs it.
+_MAKERS = {"curl", "wget", "git", "cp", "mv", "ln", "tar", "unzip", "pip-compile", "uv", "install"}
+
+
+@dataclass(frozen=True, slots=True)
+class Install:
+    """``pip install -r FILE`` (or ``-c``, ``uv pip sync FILE``) found in a RUN."""
+
+    option: str
+    written: str  # the path as written
+    cwd: str  # where the shell was (WORKDIR and ``cd``)
+    made_before: bool  # an earlier command of the same RUN may have written it
+
+
+def commands(script: str) -> Iterator[list[str]]:
+    lexer = shlex.shlex(script.replace("\n", " ; "), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        tokens = script.split()
+    command: list[str] = []
+    for tok in tokens:
+        if tok in _SEPARATORS or set(tok) <= set("&|;()"):
+            if command:
+                yield command
+            command = []
+        else:
+            command.append(tok)
+    if command:
+        yield command
+
+
+def _requirement_args(words: list[str]) -> Iterator[tuple[str, str]]:
+    """(option, file) pairs of a pip/uv command's arguments."""
+    it = iter(range(len(words)))
+    for i in it:
+        w = words[i]
+        for option in ("-r", "--requirement", "-c", "--constraint"):
+            if w == option and i + 1 < len(words):
+                yield option, words[i + 1]
+                next(it, None)
+            elif w.startswith(option + "=") and option.startswith("--"):
+                yield option, w.split("=", 1)[1]
+            elif len(option) == 2 and w.startswith(option) and len(w) > 2 and w[2] != "-":
+                yield option, w[2:]
+
+
+def installs(script: str, workdir: str) -> Iterator[Install]:
+    cwd = workdir
+    made = False
+    for words in commands(script):
+        while words and (
+            re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0])
+            or words[0]
+            in (
+                "sudo",
+                "exec",
+                "time",
+                "env",
+                "then",
+                "do",
+                "else",
+            )
+        ):
+            words = words[1:]
+        if not words:
+            continue
+        prog = posixpath.basename(words[0])
+        if prog == "cd" and len(words) > 1:
+            cwd = absolute(cwd, words[1])
+            continue
+        args: list[str] | None = None
+        if _PIP.match(prog):
+            args = words[1:]
+        elif _PYTHON.match(prog) and words[1:3] == ["-m", "pip"]:
+            args = words[3:]
+        elif prog == "uv" and words[1:2] == ["pip"]:
+            args = words[2:]
+        elif prog == "pip-sync":
+            args = ["sync", *words[1:]]
+        if args is not None:
+            positional = [a for a in args if not a.startswith("-")]
+            if positional[:1] == ["install"]:
+                for option, written in _requirement_args(args):
+                    yield Install(option, written, cwd, made)
+            elif positional[:1] == ["sync"]:
+                for written in positional[1:]:
+                    yield Install("sync", written, cwd, made)
+        if prog in _MAKERS or ">" in words or ">>" in words or prog == "tee":
+            made = True

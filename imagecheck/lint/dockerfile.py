@@ -18,18 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import dockerfile as df
-from ..dockerfile import Instruction, instructions
+from ..dockerfile import Install, Instruction, installs, instructions
 from ..errors import BadInput
 from ..model import Finding
 
 __all__ = ["Install", "Instruction", "check_dockerfile", "installs", "instructions"]
 
 _GLOB = re.compile(r"[*?\[]")
-_SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")"}
-_PIP = re.compile(r"^(pip|pip3|pip3\.\d+)$")
-_PYTHON = re.compile(r"^python(\d(\.\d+)?)?$")
-# Commands that can put a file in place inside the RUN that then installs it.
-_MAKERS = {"curl", "wget", "git", "cp", "mv", "ln", "tar", "unzip", "pip-compile", "uv", "install"}
 _FETCH = re.compile(r"\b(curl|wget|git|tar|unzip|cp|mv)\b")
 _EXTRACTED = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".git")
 
@@ -126,95 +121,6 @@ def _covers(p: Provided, path: str) -> bool:
         prefixes = [path] + [path[: m.start()] for m in re.finditer("/", path)]
         return any(fnmatch.fnmatchcase(x, p.path) for x in prefixes)
     return p.path in ("/", path) or path.startswith(p.path.rstrip("/") + "/")
-
-
-@dataclass(frozen=True, slots=True)
-class Install:
-    """``pip install -r FILE`` (or ``-c``, ``uv pip sync FILE``) found in a RUN."""
-
-    option: str
-    written: str  # the path as written
-    cwd: str  # where the shell was (WORKDIR and ``cd``)
-    made_before: bool  # an earlier command of the same RUN may have written it
-
-
-def _commands(script: str) -> Iterator[list[str]]:
-    lexer = shlex.shlex(script.replace("\n", " ; "), posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    try:
-        tokens = list(lexer)
-    except ValueError:
-        tokens = script.split()
-    command: list[str] = []
-    for tok in tokens:
-        if tok in _SEPARATORS or set(tok) <= set("&|;()"):
-            if command:
-                yield command
-            command = []
-        else:
-            command.append(tok)
-    if command:
-        yield command
-
-
-def _requirement_args(words: list[str]) -> Iterator[tuple[str, str]]:
-    """(option, file) pairs of a pip/uv command's arguments."""
-    it = iter(range(len(words)))
-    for i in it:
-        w = words[i]
-        for option in ("-r", "--requirement", "-c", "--constraint"):
-            if w == option and i + 1 < len(words):
-                yield option, words[i + 1]
-                next(it, None)
-            elif w.startswith(option + "=") and option.startswith("--"):
-                yield option, w.split("=", 1)[1]
-            elif len(option) == 2 and w.startswith(option) and len(w) > 2 and w[2] != "-":
-                yield option, w[2:]
-
-
-def installs(script: str, workdir: str) -> Iterator[Install]:
-    cwd = workdir
-    made = False
-    for words in _commands(script):
-        while words and (
-            re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0])
-            or words[0]
-            in (
-                "sudo",
-                "exec",
-                "time",
-                "env",
-                "then",
-                "do",
-                "else",
-            )
-        ):
-            words = words[1:]
-        if not words:
-            continue
-        prog = posixpath.basename(words[0])
-        if prog == "cd" and len(words) > 1:
-            cwd = df.absolute(cwd, words[1])
-            continue
-        args: list[str] | None = None
-        if _PIP.match(prog):
-            args = words[1:]
-        elif _PYTHON.match(prog) and words[1:3] == ["-m", "pip"]:
-            args = words[3:]
-        elif prog == "uv" and words[1:2] == ["pip"]:
-            args = words[2:]
-        elif prog == "pip-sync":
-            args = ["sync", *words[1:]]
-        if args is not None:
-            positional = [a for a in args if not a.startswith("-")]
-            if positional[:1] == ["install"]:
-                for option, written in _requirement_args(args):
-                    yield Install(option, written, cwd, made)
-            elif positional[:1] == ["sync"]:
-                for written in positional[1:]:
-                    yield Install("sync", written, cwd, made)
-        if prog in _MAKERS or ">" in words or ">>" in words or prog == "tee":
-            made = True
 
 
 def _made_earlier(path: str, runs: list[str]) -> bool:
