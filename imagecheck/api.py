@@ -8,14 +8,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cache import Cache, default_cache_dir
 from .errors import BadInput, EngineUnavailable, ImageNotFound
 from .layerindex import LayerIndex
-from .model import Change, Inventory, LayerSummary, LintReport, Platform, Report, SmokeRun
+from .model import (
+    Change,
+    CheckResult,
+    Finding,
+    Inventory,
+    LayerRef,
+    LayerSummary,
+    LintReport,
+    Platform,
+    Report,
+    SmokeRun,
+    StaleVerdict,
+)
 from .smoke import SmokeOptions
 from .sources.base import Progress, ProgressFn, Source, no_progress
 from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
+
+if TYPE_CHECKING:
+    from .checks.context import Context
+    from .stale import BuildInput, StaleFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +170,13 @@ def check(
     ignore: tuple[str, ...] = (),
     unpinned: str = "info",
     smoke: SmokeOptions | None = None,
+    build: BuildRequest | None = None,
     progress: ProgressFn = no_progress,
 ) -> Report:
     """Inventory ``target``, run the static checks against the constraints and, with
-    ``smoke``, the smoke tests in a throwaway container; one report for all."""
+    ``smoke``, the smoke tests in a throwaway container, and the staleness checks when
+    a Dockerfile is known (``build``, or ``./Dockerfile`` when the history matches it);
+    one report for all."""
     from .checks import run_checks
     from .checks.context import Context
     from .constraints import load_constraints
@@ -164,9 +184,171 @@ def check(
     pins = load_constraints(constraints or [])  # bad constraints fail before any image read
     tgt = parse_target(target) if isinstance(target, str) else target
     inv = inventory(tgt, options, progress)
+    facts, skip = _stale_facts(tgt, inv, build or BuildRequest(), options)
     run = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
-    findings, results = run_checks(Context(inv, pins, unpinned, run), select, ignore)
-    return Report(inv, findings, results, pins.files, run)
+    ctx = Context(inv, pins, unpinned, run, facts, skip)
+    findings, results = run_checks(ctx, select, ignore)
+    return Report(
+        inv, findings, results, pins.files, run, stale_verdict(facts, skip, findings, inv)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRequest:
+    """What the user said about the build: flags, or a compose service's ``build:``."""
+
+    dockerfile: Path | None = None
+    context: Path | None = None
+    args: tuple[tuple[str, str], ...] = ()
+    target: str | None = None
+    service: str | None = None
+    how: str = ""
+    cwd: Path = Path()
+    cache_age_days: float | None = None  # None: stale.CACHE_AGE_DAYS
+    engine: bool = True  # read the base image and build cache from the engine
+
+
+def find_build(req: BuildRequest, inv: Inventory) -> tuple[BuildInput | None, str]:
+    """The Dockerfile and context to judge the image by, or why there is none.
+
+    Given ones are used as they are; ``./Dockerfile`` and ``.`` only when the image's
+    history matches most of its final stage, so a folder's unrelated Dockerfile never
+    turns into a wall of false alarms."""
+    from .stale import BuildInput, match_history, read_dockerfile
+
+    if req.dockerfile is not None or req.context is not None:
+        context = req.context or (req.dockerfile.parent if req.dockerfile else req.cwd)
+        dockerfile = req.dockerfile or context / "Dockerfile"
+        how = req.how or "--dockerfile/--context"
+        return BuildInput(dockerfile, context, req.args, req.target, req.service, how), ""
+    candidate = req.cwd / "Dockerfile"
+    if not candidate.is_file():
+        return None, "no Dockerfile given (--dockerfile, --context) and none in this folder"
+    build = BuildInput(candidate, req.cwd, req.args, req.target, req.service, "")
+    try:
+        match = match_history(build, read_dockerfile(build), inv.image.history)
+    except BadInput as exc:
+        return None, f"./Dockerfile cannot be read ({exc})"
+    same = sum(1 for s in match.steps if s.status == "same" and s.line is not None)
+    own = sum(1 for s in match.steps if s.line is not None)
+    if not own or same * 2 < own:
+        return None, (
+            f"./Dockerfile matches {same} of its {own} steps in this image's history: "
+            "not its Dockerfile? (--dockerfile to say it is)"
+        )
+    how = f"./Dockerfile: {same} of its {own} steps match the image's history"
+    return BuildInput(candidate, req.cwd, req.args, req.target, req.service, how), ""
+
+
+def _layer_indexes(
+    target: Target, options: Options | None, diff_ids: list[str]
+) -> dict[str, LayerIndex]:
+    """Indexes of a few layers: from the cache, else read again from the source."""
+    options = options or Options()
+    cache = Cache((options.cache_dir or default_cache_dir()) if options.use_cache else None)
+    found = {d: idx for d in diff_ids if (idx := cache.get_layer(d)) is not None}
+    missing = [d for d in dict.fromkeys(diff_ids) if d not in found]
+    if missing:
+        source = open_source(target, options, cache, no_progress)
+        try:
+            for index in source.index_layers(missing, no_progress):
+                found[index.diff_id] = index
+        finally:
+            source.close()
+    return found
+
+
+def _stale_facts(
+    target: Target, inv: Inventory, req: BuildRequest, options: Options | None
+) -> tuple[StaleFacts | None, str]:
+    from .dockerfile import parse
+    from .stale import (
+        CACHE_AGE_DAYS,
+        StaleFacts,
+        build_state,
+        builder_of,
+        copied_files,
+        declared_packages,
+        match_history,
+        read_dockerfile,
+        requirement_files,
+    )
+
+    build, skip = find_build(req, inv)
+    if build is None:
+        return None, skip
+    if not build.context.is_dir():
+        raise BadInput(f"the build context {build.context} is not a folder")
+    text = read_dockerfile(build)
+    match = match_history(build, text, inv.image.history)
+    stage = parse(text, dict(build.args)).stage(build.target)
+    copies = [
+        s.entry.diff_id
+        for s in match.steps
+        if s.keyword in ("COPY", "ADD") and s.entry is not None and s.entry.diff_id
+    ]
+    indexes = _layer_indexes(target, options, copies)
+    refs = {e.index: LayerRef(e.index, e.created_by, e.diff_id) for e in inv.image.history}
+    files = copied_files(match, stage, build, indexes, refs)
+    state, note = None, "the build cache and base image were not read (--no-engine)"
+    if req.engine:
+        from .engine import connect
+
+        try:
+            engine = connect()
+        except EngineUnavailable as exc:
+            note = f"no Docker engine: base image and build cache not checked ({exc})"
+        else:
+            try:
+                state = build_state(engine, match, inv.image, builder_of(inv.image.history))
+                note = ""
+            finally:
+                engine.close()
+    return (
+        StaleFacts(
+            build,
+            text,
+            match,
+            files,
+            declared_packages(stage),
+            requirement_files(stage, files, build),
+            state,
+            note,
+            CACHE_AGE_DAYS if req.cache_age_days is None else req.cache_age_days,
+        ),
+        "",
+    )
+
+
+def stale_verdict(
+    facts: StaleFacts | None, skip: str, findings: tuple[Finding, ...], inv: Inventory
+) -> StaleVerdict:
+    """Fresh, or stale with the reasons and the commands, in the order to run them."""
+    from .checks.stale import rebuild_command
+
+    if facts is None:
+        return StaleVerdict("skipped", skip)
+    build = facts.build
+    bad = [f for f in findings if f.code.startswith("IC60") and f.severity != "info"]
+    where = (str(build.dockerfile), str(build.context), build.how)
+    if not bad:
+        compared = sum(1 for f in facts.files if f.status == "same")
+        reason = (
+            f"the history matches {build.dockerfile.name} and {compared} context file(s) "
+            "match their copies"
+        )
+        if facts.state_note:
+            reason += f"; {facts.state_note}"
+        return StaleVerdict("fresh", reason, *where)
+    commands: list[str] = []
+    codes = {f.code for f in bad}
+    if facts.state is not None and facts.state.records and codes & {"IC603", "IC605", "IC607"}:
+        commands.append("docker builder prune -af")
+    if facts.state is not None and facts.state.cached_images and "IC607" in codes:
+        commands.append("docker image prune -f")
+    tags = inv.image.repo_tags
+    commands.append(rebuild_command(build, tags[0] if tags else None))
+    return StaleVerdict("stale", f"{bad[0].code}: {bad[0].message}", *where, tuple(commands))
 
 
 def smoke(
@@ -179,15 +361,68 @@ def smoke(
     progress: ProgressFn = no_progress,
 ) -> Report:
     """The smoke tests alone: inventory ``target``, import in a container, report."""
-    from .checks import run_checks
     from .checks.context import Context
 
     tgt = parse_target(target) if isinstance(target, str) else target
     inv = inventory(tgt, options, progress)
     run = smoke_run(tgt, inv, opts or SmokeOptions(), progress)
-    findings, results = run_checks(Context(inv, smoke=run), select or ("IC50",), ignore)
-    results = tuple(r for r in results if r.code.startswith("IC50"))
+    findings, results = _only("IC50", Context(inv, smoke=run), select, ignore)
     return Report(inv, findings, results, (), run)
+
+
+def _only(
+    prefix: str, ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...]
+) -> tuple[tuple[Finding, ...], tuple[CheckResult, ...]]:
+    """The checks of one command (``smoke``, ``stale``): their findings and results only."""
+    from .checks import run_checks
+
+    findings, results = run_checks(ctx, select or (prefix,), ignore)
+    return findings, tuple(r for r in results if r.code.startswith(prefix))
+
+
+def stale(
+    target: str | Target,
+    options: Options | None = None,
+    build: BuildRequest | None = None,
+    *,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    progress: ProgressFn = no_progress,
+) -> Report:
+    """The staleness checks alone: the image against its Dockerfile and context."""
+    from .checks.context import Context
+
+    tgt = parse_target(target) if isinstance(target, str) else target
+    inv = inventory(tgt, options, progress)
+    facts, skip = _stale_facts(tgt, inv, build or BuildRequest(), options)
+    if facts is None:
+        raise BadInput(skip)
+    findings, results = _only("IC60", Context(inv, stale=facts), select, ignore)
+    return Report(inv, findings, results, (), None, stale_verdict(facts, skip, findings, inv))
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    records: int
+    images: int
+    bytes: int
+
+
+def prune_build_cache() -> Pruned:
+    """``docker builder prune -af`` and ``docker image prune -f``: callers ask first."""
+    from .engine import connect
+
+    engine = connect()
+    try:
+        cache = engine.prune_build_cache({}, everything=True)
+        images = engine.prune_dangling_images()
+    finally:
+        engine.close()
+    return Pruned(
+        len(cache.get("CachesDeleted") or []),
+        len([d for d in images.get("ImagesDeleted") or [] if d.get("Deleted")]),
+        int(cache.get("SpaceReclaimed") or 0) + int(images.get("SpaceReclaimed") or 0),
+    )
 
 
 def smoke_run(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .sources.base import Progress
 
-COMMANDS = ("check", "smoke", "layers", "inventory", "lint")
+COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
 
 
@@ -101,9 +101,34 @@ def _parser() -> argparse.ArgumentParser:
         "--probes", type=Path, action="append", default=[], help="a TOML file of more [[probe]]s"
     )
     grp.add_argument("--no-probes", action="store_true", help="imports only, no probes")
+    build = argparse.ArgumentParser(add_help=False)
+    grp = build.add_argument_group("staleness (the Dockerfile and context the image should match)")
+    grp.add_argument(
+        "--dockerfile",
+        type=Path,
+        help="the Dockerfile (default: ./Dockerfile when the image's history matches it)",
+    )
+    grp.add_argument(
+        "--context", type=Path, help="the build context (default: the Dockerfile's folder)"
+    )
+    grp.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a build argument the image was built with (repeatable)",
+    )
+    grp.add_argument("--build-target", help="the Dockerfile stage built (--target of docker build)")
+    grp.add_argument(
+        "--cache-age",
+        type=float,
+        metavar="DAYS",
+        help="a network-fetching layer this much older than the newest one came "
+        "from the build cache (default: 1)",
+    )
     chk = sub.add_parser(
         "check",
-        parents=[common, policy, smoke],
+        parents=[common, policy, smoke, build],
         help="the image against its pins, known native/ABI problems and smoke tests "
         "(the default command)",
     )
@@ -121,6 +146,19 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common, selection, smoke],
         help="import every installed module in one throwaway container, and run the probes",
     )
+    stale = sub.add_parser(
+        "stale",
+        parents=[common, selection, build],
+        help="the image against its Dockerfile, build context, base image and the engine's "
+        "build cache: rebuild or prune?",
+    )
+    stale.add_argument(
+        "--prune",
+        action="store_true",
+        help="then prune the build cache (docker builder prune -af) and dangling "
+        "images, after asking",
+    )
+    stale.add_argument("--yes", action="store_true", help="prune without asking (CI)")
     lint = sub.add_parser(
         "lint",
         parents=[output, policy],
@@ -234,7 +272,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         engine_read=args.engine_read,
     )
     bar = _Bar(err)
-    if args.command in ("check", "smoke"):
+    if args.command in ("check", "smoke", "stale"):
         return _check(args, options, out, bar)
     if args.format == "junit":
         raise BadInput("--format junit is for 'imagecheck check'")
@@ -272,15 +310,39 @@ def _smoke_options(args: argparse.Namespace) -> Any:
     )
 
 
+def _build_request(args: argparse.Namespace) -> Any:
+    from .api import BuildRequest
+
+    pairs = []
+    for item in args.build_arg:
+        name, sep, value = item.partition("=")
+        if not sep:
+            value = os.environ.get(name, "")  # as docker build: the environment's value
+        pairs.append((name, value))
+    return BuildRequest(
+        dockerfile=args.dockerfile,
+        context=args.context,
+        args=tuple(pairs),
+        target=args.build_target,
+        cwd=Path(),
+        cache_age_days=args.cache_age,
+    )
+
+
 def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> int:
-    from .api import check, smoke
+    from .api import check, smoke, stale
 
     try:
-        if args.command == "smoke":
-            report = smoke(
+        if args.command in ("stale", "smoke"):
+            run, what = (
+                (stale, _build_request(args))
+                if args.command == "stale"
+                else (smoke, _smoke_options(args))
+            )
+            report = run(
                 args.target,
                 options,
-                _smoke_options(args),
+                what,
                 select=tuple(args.select),
                 ignore=tuple(args.ignore),
                 progress=bar,
@@ -294,11 +356,41 @@ def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> i
                 ignore=tuple(args.ignore),
                 unpinned=args.unpinned,
                 smoke=None if args.no_smoke else _smoke_options(args),
+                build=_build_request(args),
                 progress=bar,
             )
     finally:
         bar.stop()
-    return _emit(args, out, report)
+    code = _emit(args, out, report)
+    if args.command == "stale" and args.prune:
+        _prune(args)
+    return code
+
+
+def _prune(args: argparse.Namespace) -> None:
+    """Destructive, engine-wide: say exactly what goes, and ask unless --yes."""
+    from rich.console import Console as ErrConsole
+
+    from .api import prune_build_cache
+
+    err = ErrConsole(stderr=True)
+    what = (
+        "the engine's whole build cache (docker builder prune -af) and its dangling images "
+        "(docker image prune -f), for every project on this engine"
+    )
+    if not args.yes:
+        if not sys.stdin.isatty():
+            err.print(f"imagecheck: not pruned: would remove {what}; --yes to prune without asking")
+            return
+        answer = err.input(f"Remove {what}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            err.print("imagecheck: not pruned")
+            return
+    freed = prune_build_cache()
+    err.print(
+        f"imagecheck: pruned {freed.records} build cache record(s) and {freed.images} dangling "
+        f"image(s): {freed.bytes / 1e6:.1f} MB freed"
+    )
 
 
 def _lint(args: argparse.Namespace, out: Console) -> int:

@@ -246,6 +246,19 @@ class Report:
     checks: tuple[CheckResult, ...]
     constraints_files: tuple[str, ...] = ()
     smoke: SmokeRun | None = None
+    stale: StaleVerdict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaleVerdict:
+    """Whether the image is what its Dockerfile and context build now (IC6xx)."""
+
+    status: str  # "fresh", "stale", "skipped"
+    reason: str  # why skipped, or the first reason it is stale
+    dockerfile: str | None = None
+    context: str | None = None
+    how: str = ""  # how the Dockerfile was chosen
+    commands: tuple[str, ...] = ()  # what to run, in order
 
 
 @dataclass(frozen=True, slots=True)

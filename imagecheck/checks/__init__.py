@@ -21,6 +21,7 @@ from .native import (
 from .pins import check_duplicates, check_pins, check_requires
 from .runner import Check, run_selected
 from .smoke import check_smoke
+from .stale import check_stale
 
 CHECKS: tuple[Check[Context], ...] = (
     Check(("IC101", "IC102", "IC103"), "pins", check_pins, needs_pins=True),
@@ -38,12 +39,20 @@ CHECKS: tuple[Check[Context], ...] = (
         check_smoke,
         needs_smoke=True,
     ),
+    Check(
+        ("IC601", "IC602", "IC603", "IC604", "IC605", "IC606", "IC607"),
+        "stale image and build cache",
+        check_stale,
+        needs_build=True,
+    ),
 )
 
 
 def _skip(check: Check[Context], ctx: Context) -> str | None:
     if check.needs_pins and not ctx.constraints.pins:
         return "no pins found"
+    if check.needs_build:
+        return None if ctx.stale is not None else ctx.stale_skip
     if check.needs_smoke:
         if ctx.smoke is None:
             return "not run (--no-smoke)"

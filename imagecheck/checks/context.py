@@ -8,6 +8,7 @@ from functools import cached_property
 
 from ..constraints import Constraints, canonical
 from ..model import Inventory, PythonDist, SmokeRun
+from ..stale import StaleFacts
 
 _ARCH = {
     "amd64": "x86_64",
@@ -27,6 +28,8 @@ class Context:
     constraints: Constraints = field(default_factory=Constraints)
     unpinned_severity: str = "info"  # or "off", "warning", "error"
     smoke: SmokeRun | None = None  # what the throwaway container found, if it ran
+    stale: StaleFacts | None = None  # the Dockerfile and context it should match, if known
+    stale_skip: str = "no Dockerfile given (--dockerfile, or a compose service's build:)"
 
     @cached_property
     def machine(self) -> str:

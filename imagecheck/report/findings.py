@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ..model import Finding, LintReport, ModuleResult, Report, SmokeRun
+from ..model import Finding, LintReport, ModuleResult, Report, SmokeRun, StaleVerdict
 from .json import header, layer_ref, tool_header
 
 
@@ -69,7 +69,19 @@ def smoke_document(run: SmokeRun) -> dict[str, Any]:
 
 def report_document(report: Report, fail_on: str) -> dict[str, Any]:
     smoke = {"smoke": smoke_document(report.smoke) if report.smoke else None}
-    return header(report.inventory.image) | _verdict_and_findings(report, fail_on) | smoke
+    stale = {"stale": stale_document(report.stale) if report.stale else None}
+    return header(report.inventory.image) | _verdict_and_findings(report, fail_on) | smoke | stale
+
+
+def stale_document(verdict: StaleVerdict) -> dict[str, Any]:
+    return {
+        "status": verdict.status,
+        "reason": verdict.reason,
+        "dockerfile": verdict.dockerfile,
+        "context": verdict.context,
+        "how": verdict.how,
+        "commands": list(verdict.commands),
+    }
 
 
 def lint_document(report: LintReport, fail_on: str) -> dict[str, Any]:

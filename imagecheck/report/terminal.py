@@ -7,7 +7,16 @@ from rich.table import Table
 from rich.text import Text
 
 from ..layerindex import short
-from ..model import Change, Inventory, LayerRef, LayerSummary, LintReport, Report, SmokeRun
+from ..model import (
+    Change,
+    Inventory,
+    LayerRef,
+    LayerSummary,
+    LintReport,
+    Report,
+    SmokeRun,
+    StaleVerdict,
+)
 
 
 def human_bytes(n: int) -> str:
@@ -232,6 +241,8 @@ def render_report(console: Console, report: Report, fail_on: str, verbose: bool 
             )
     else:
         console.print(Text.assemble(("PASS ", "bold green"), f"{img.ref}"), highlight=False)
+    if report.stale is not None:
+        render_stale(console, report.stale)
     _header(console, report.inventory, verbose)
     if report.constraints_files:
         console.print(Text(f"constraints: {', '.join(report.constraints_files)}", style="dim"))
@@ -323,3 +334,18 @@ def render_lint(console: Console, report: LintReport, fail_on: str, verbose: boo
         for c in report.checks:
             line = f"  {c.code} {c.name}: {c.status} ({c.reason})"
             console.print(line, highlight=False, soft_wrap=True)
+
+
+def render_stale(console: Console, verdict: StaleVerdict) -> None:
+    """One line for the verdict; the commands to run, in order, when stale."""
+    if verdict.status == "skipped":
+        console.print(Text(f"staleness not checked: {verdict.reason}", style="dim"))
+        return
+    style = "bold green" if verdict.status == "fresh" else "bold yellow"
+    console.print(
+        Text.assemble((f"{verdict.status.upper()} ", style), verdict.reason), highlight=False
+    )
+    if verdict.how:
+        console.print(Text(f"  Dockerfile: {verdict.how}", style="dim"), highlight=False)
+    for command in verdict.commands:
+        console.print(Text.assemble(("  $ ", "dim"), (command, "bold")), highlight=False)

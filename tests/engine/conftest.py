@@ -96,12 +96,29 @@ def _wheel(spec: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def build(
-    client: Any, base_image: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Builder]:
-    """``build(name, dockerfile, wheel_keys) -> tag``: a labelled image, removed at the end."""
+def build_dir(client: Any) -> Iterator[Callable[[Path, str], str]]:
+    """``build_dir(context, name) -> tag``: build a prepared context; removed at the end."""
     tags: list[str] = []
-    run_id = uuid.uuid4().hex[:8]
+
+    def _build(context: Path, name: str) -> str:
+        tag = f"imagecheck-test/{name}:{uuid.uuid4().hex[:8]}"
+        client.images.build(path=str(context), tag=tag, labels=LABEL, rm=True, forcerm=True)
+        tags.append(tag)
+        return tag
+
+    yield _build
+    for tag in tags:
+        client.images.remove(tag, force=True)
+    client.images.prune(filters={"dangling": True, "label": "imagecheck.test=1"})
+
+
+@pytest.fixture(scope="session")
+def build(
+    base_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    build_dir: Callable[[Path, str], str],
+) -> Builder:
+    """``build(name, dockerfile, wheel_keys) -> tag``: a labelled image, removed at the end."""
 
     def _build(
         name: str, dockerfile: str, wheels: list[str], files: dict[str, str] | None = None
@@ -115,15 +132,9 @@ def build(
             shutil.copy(_wheel(WHEELS[key]), context / "wheels")
         (context / "Dockerfile").write_text(dockerfile.replace("BASE", base_image))
         (context / "requirements.txt").write_text("numpy==1.26.4\nscipy==1.15.3\n")
-        tag = f"imagecheck-test/{name}:{run_id}"
-        client.images.build(path=str(context), tag=tag, labels=LABEL, rm=True, forcerm=True)
-        tags.append(tag)
-        return tag
+        return build_dir(context, name)
 
-    yield _build
-    for tag in tags:
-        client.images.remove(tag, force=True)
-    client.images.prune(filters={"dangling": True, "label": "imagecheck.test=1"})
+    return _build
 
 
 PINNED = """\

@@ -1,0 +1,472 @@
+"""Would the Dockerfile and build context build this image today? The facts (issue 5).
+
+Gathered once, judged by ``checks/stale.py`` (IC6xx): the final stage against the
+image's history (``history.py``), the context's files against their copies in the
+layer that COPY made, what the RUN lines install, the layers' dates, the base image
+and the engine's build cache. Nothing is extracted: the image side is the layer
+index (sizes, and the bytes of requirement and lock files), the context side is read
+from the host's folder.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import dockerfile as df
+from .engine import Engine
+from .errors import BadInput, ImageNotFound
+from .history import Aligned, HistoryMatch, compare
+from .layerindex import FILE, LayerIndex
+from .model import HistoryEntry, ImageInfo, LayerRef
+
+MAX_FILE_BYTES = 4 << 20  # context files larger than this are not compared
+MAX_FILES = 5000  # per COPY: a context that copies more is compared up to this many
+CACHE_AGE_DAYS = 1.0  # an entry this much older than the newest one came from the cache
+# A RUN whose result depends on the network: rebuilt from the cache, it is as old
+# as the cache entry, whatever the Dockerfile says now.
+_FETCH = re.compile(
+    r"\b(apt-get|apt|aptitude)\s+(update|install|upgrade|dist-upgrade)\b|\bapk\s+(add|update|upgrade)\b"
+    r"|\b(curl|wget)\b|\bgit\s+clone\b|\b(pip3?|python3?\s+-m\s+pip|uv\s+pip)\s+install\b"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildInput:
+    """Where the image was (or would be) built from, and why we think so."""
+
+    dockerfile: Path
+    context: Path
+    args: tuple[tuple[str, str], ...] = ()
+    target: str | None = None
+    service: str | None = None  # the compose service: the rebuild command names it
+    how: str = ""  # "--dockerfile", "compose service 'backend'", "./Dockerfile matches"
+
+
+@dataclass(frozen=True, slots=True)
+class CopiedFile:
+    """A context file a COPY/ADD put into the image, compared with the layer's copy."""
+
+    line: int
+    source: str  # relative to the context
+    dest: str  # absolute path in the image
+    status: str  # "same", "changed", "missing" (not in the layer), "unread" (same size)
+    context_size: int
+    image_size: int | None
+    layer: LayerRef | None
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """A package a RUN line installs: ``apt-get install -y libmagic1``."""
+
+    line: int
+    manager: str  # "apt" or "apk"
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementFile:
+    """A requirements file a RUN installs (``pip install -r``), as the context has it now."""
+
+    line: int
+    source: str  # relative to the context
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRecord:
+    """A BuildKit build cache record (``/system/df`` BuildCache)."""
+
+    id: str
+    type: str
+    description: str
+    created_at: str
+    last_used_at: str | None
+    usage_count: int
+    shared: bool
+    in_use: bool
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CachedImage:
+    """A legacy builder's cache entry: a dangling image made by a build step."""
+
+    id: str
+    created: int  # Unix seconds
+    created_by: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class BuildState:
+    """What the engine knows beyond the image: its base and its build cache."""
+
+    base_ref: str
+    base_id: str | None  # the engine's current image of the FROM reference
+    base_layers: tuple[str, ...]
+    base_note: str  # why there is none
+    builder: str  # "buildkit" or "legacy", read from the history
+    records: tuple[CacheRecord, ...] = ()
+    cached_images: tuple[CachedImage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StaleFacts:
+    build: BuildInput
+    dockerfile_text: str
+    match: HistoryMatch
+    files: tuple[CopiedFile, ...]
+    declared: tuple[Declared, ...]
+    requirements: tuple[RequirementFile, ...]
+    state: BuildState | None
+    state_note: str = ""  # why the engine's side is unknown
+    cache_age_days: float = CACHE_AGE_DAYS
+
+
+def read_dockerfile(build: BuildInput) -> str:
+    try:
+        return build.dockerfile.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"no such Dockerfile: {build.dockerfile}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read {build.dockerfile}: {exc}") from None
+
+
+def match_history(build: BuildInput, text: str, history: Sequence[HistoryEntry]) -> HistoryMatch:
+    try:
+        return compare(text, history, dict(build.args), build.target)
+    except ValueError as exc:  # no FROM, an unknown --target
+        raise BadInput(f"{build.dockerfile}: {exc}") from None
+
+
+def builder_of(history: Sequence[HistoryEntry]) -> str:
+    for entry in history:
+        if entry.comment.startswith("buildkit") or entry.created_by.endswith("# buildkit"):
+            return "buildkit"
+    return "legacy"
+
+
+# ---------------------------------------------------------------- .dockerignore
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A ``.dockerignore`` line as Go's filepath.Match plus ``**``, matching a path or
+    anything below it."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            i += 2
+            if pattern.startswith("/", i):
+                i += 1
+                out.append("(.*/)?")
+            else:
+                out.append(".*")
+            continue
+        ch = pattern[i]
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out) + r"(/.*)?\Z", re.S)
+
+
+def _ignore_patterns(context: Path) -> list[tuple[bool, re.Pattern[str]]]:
+    """``.dockerignore`` as (exclude?, pattern); the last pattern that matches decides."""
+    try:
+        text = (context / ".dockerignore").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    out: list[tuple[bool, re.Pattern[str]]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        exclude = not line.startswith("!")
+        pattern = posixpath.normpath(line.lstrip("!").strip().lstrip("/"))
+        out.append((exclude, _glob_regex(pattern)))
+    return out
+
+
+def _ignored(rel: str, patterns: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    verdict = False
+    for exclude, pattern in patterns:
+        if pattern.match(rel):
+            verdict = exclude
+    return verdict
+
+
+# ---------------------------------------------------------------- COPY/ADD -> files
+
+
+def _copy_args(ins: df.Instruction, env: Mapping[str, str]) -> tuple[list[str], str] | None:
+    """(sources, destination) of a COPY/ADD from the context; None for ``--from``."""
+    options, rest = df.flags(ins.text)
+    if "from" in options or ins.heredocs:
+        return None
+    parts = df.exec_form(rest)
+    if parts is None:
+        parts = df.words(rest)
+    parts = [df.substitute(p, env, missing="") for p in parts]
+    if len(parts) < 2:
+        return None
+    return parts[:-1], parts[-1]
+
+
+def _context_matches(context: Path, source: str) -> list[tuple[str, Path]]:
+    """Context paths a COPY source names: (relative path, path), globs expanded."""
+    rel = posixpath.normpath(source.lstrip("/"))
+    if rel.startswith("..") or "://" in source:
+        return []
+    if rel == ".":
+        return [("", context)]
+    if any(ch in rel for ch in "*?["):
+        return [(p.relative_to(context).as_posix(), p) for p in sorted(context.glob(rel))]
+    path = context / rel
+    return [(rel, path)] if path.exists() else []
+
+
+def _files_of(
+    context: Path,
+    source: str,
+    dest: str,
+    to_folder: bool,
+    ignore: list[tuple[bool, re.Pattern[str]]],
+) -> Iterator[tuple[str, str, Path]]:
+    """(context-relative source, image destination, host path) of each file copied."""
+    for rel, path in _context_matches(context, source):
+        if path.is_dir():  # a folder's contents go into the destination
+            count = 0
+            for file in sorted(path.rglob("*")):
+                sub = file.relative_to(context).as_posix()
+                if not file.is_file() or file.is_symlink() or _ignored(sub, ignore):
+                    continue
+                count += 1
+                if count > MAX_FILES:
+                    return
+                yield sub, posixpath.join(dest, file.relative_to(path).as_posix()), file
+        elif path.is_file() and not _ignored(rel, ignore):
+            target = posixpath.join(dest, posixpath.basename(rel)) if to_folder else dest
+            yield rel, target, path
+
+
+def _layer_file(index: LayerIndex | None, dest: str) -> tuple[int | None, bytes | None]:
+    if index is None:
+        return None, None
+    key = dest.lstrip("/")
+    entry = index.entries.get(key)
+    if entry is None or entry.kind != FILE:
+        return None, None
+    return entry.size, index.contents.get(key)
+
+
+def copied_files(
+    match: HistoryMatch,
+    stage: df.BuildStage,
+    build: BuildInput,
+    indexes: Mapping[str, LayerIndex],
+    layers: Mapping[int, LayerRef],
+) -> tuple[CopiedFile, ...]:
+    """Each context file a COPY/ADD of the final stage copied, against the layer's copy."""
+    ignore = _ignore_patterns(build.context)
+    steps = {s.line: s for s in match.steps if s.line is not None}
+    env: dict[str, str] = dict(build.args)
+    workdir = "/"
+    out: list[CopiedFile] = []
+    for ins in stage.instructions:
+        if ins.keyword == "ENV":
+            env.update(df.env_pairs(df.substitute(ins.text, env, missing="")))
+        elif ins.keyword == "ARG":
+            for name, value in df.arg_pairs(ins.text):
+                env.setdefault(name, value or "")
+        elif ins.keyword == "WORKDIR":
+            workdir = df.absolute(workdir, df.substitute(ins.text.strip(), env, missing=""))
+        if ins.keyword not in ("COPY", "ADD"):
+            continue
+        parsed = _copy_args(ins, env)
+        step = steps.get(ins.line)
+        if parsed is None or step is None or step.entry is None:
+            continue
+        sources, dest = parsed
+        to_folder = dest.endswith("/") or len(sources) > 1 or dest in (".", "./")
+        dest = df.absolute(workdir, dest)
+        diff_id = step.entry.diff_id
+        index = indexes.get(diff_id) if diff_id else None
+        layer = layers.get(step.entry.index)
+        for source in sources:
+            if ins.keyword == "ADD" and (
+                "://" in source or source.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz"))
+            ):
+                continue  # fetched, or unpacked by ADD: not a copy of a context file
+            for rel, target, path in _files_of(build.context, source, dest, to_folder, ignore):
+                size = path.stat().st_size
+                if size > MAX_FILE_BYTES:
+                    continue
+                image_size, data = _layer_file(index, target)
+                if image_size is None:
+                    status = "missing"
+                elif image_size != size:
+                    status = "changed"
+                elif data is not None:
+                    status = "same" if data == path.read_bytes() else "changed"
+                else:
+                    status = "unread"
+                out.append(CopiedFile(ins.line, rel, target, status, size, image_size, layer))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- what RUN installs
+
+_APT_OPTIONS_WITH_VALUE = frozenset({"-o", "-t", "--target-release", "-c", "--config-file"})
+
+
+def _packages(words: list[str]) -> Iterator[str]:
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word in _APT_OPTIONS_WITH_VALUE:
+            skip = True
+            continue
+        if word.startswith("-") or "$" in word or "/" in word or word.endswith(".deb"):
+            continue
+        yield re.split(r"[=<>:]", word, maxsplit=1)[0]
+
+
+def declared_packages(stage: df.BuildStage) -> tuple[Declared, ...]:
+    """Debian and Alpine packages the final stage's RUN lines install."""
+    out: list[Declared] = []
+    for ins in stage.instructions:
+        if ins.keyword != "RUN":
+            continue
+        _, script = df.flags(ins.text)
+        for words in df.commands(script):
+            while words and (
+                re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]) or words[0] in ("sudo", "env")
+            ):
+                words = words[1:]
+            if not words:
+                continue
+            prog = posixpath.basename(words[0])
+            rest = [w for w in words[1:] if not w.startswith("-")]
+            manager = (
+                "apt" if prog in ("apt-get", "apt", "aptitude") else "apk" if prog == "apk" else ""
+            )
+            verb = rest[0] if manager and rest else ""
+            if verb not in ("install", "add", "remove", "purge", "del"):
+                continue
+            names = list(_packages(words[words.index(verb) + 1 :]))
+            if verb in ("install", "add"):
+                out.extend(Declared(ins.line, manager, name) for name in names)
+            else:  # removed on purpose later (build tools): not expected in the image
+                out = [d for d in out if d.name not in names]
+    return tuple(out)
+
+
+def requirement_files(
+    stage: df.BuildStage, files: Sequence[CopiedFile], build: BuildInput
+) -> tuple[RequirementFile, ...]:
+    """Requirements files a RUN installs with ``pip install -r``, traced back through the
+    COPY that put them there to the context's current copy."""
+    by_dest = {f.dest: f for f in files}
+    out: list[RequirementFile] = []
+    workdir = "/"
+    env: dict[str, str] = dict(build.args)
+    for ins in stage.instructions:
+        if ins.keyword == "WORKDIR":
+            workdir = df.absolute(workdir, df.substitute(ins.text.strip(), env, missing=""))
+        elif ins.keyword == "ENV":
+            env.update(df.env_pairs(df.substitute(ins.text, env, missing="")))
+        if ins.keyword != "RUN":
+            continue
+        _, script = df.flags(ins.text)
+        for found in df.installs(script, workdir):
+            if found.option not in ("-r", "--requirement", "sync"):
+                continue
+            copied = by_dest.get(
+                df.absolute(found.cwd, df.substitute(found.written, env, missing=""))
+            )
+            if copied is not None:
+                out.append(RequirementFile(ins.line, copied.source, build.context / copied.source))
+    return tuple(out)
+
+
+def fetches(step: Aligned) -> bool:
+    """A RUN whose result depends on the network at build time."""
+    return step.keyword == "RUN" and bool(_FETCH.search(step.text))
+
+
+# ---------------------------------------------------------------- the engine's side
+
+
+def _records(df_data: Mapping[str, object]) -> tuple[CacheRecord, ...]:
+    raw = df_data.get("BuildCache") or []
+    out: list[CacheRecord] = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict):
+            continue
+        out.append(
+            CacheRecord(
+                id=str(item.get("ID", "")),
+                type=str(item.get("Type", "")),
+                description=str(item.get("Description", "")),
+                created_at=str(item.get("CreatedAt", "")),
+                last_used_at=str(item["LastUsedAt"]) if item.get("LastUsedAt") else None,
+                usage_count=int(item.get("UsageCount") or 0),
+                shared=bool(item.get("Shared")),
+                in_use=bool(item.get("InUse")),
+                size=int(item.get("Size") or 0),
+            )
+        )
+    return tuple(out)
+
+
+def build_state(engine: Engine, match: HistoryMatch, image: ImageInfo, builder: str) -> BuildState:
+    """The FROM image as the engine has it now, and the build cache a rebuild would use."""
+    base_id: str | None = None
+    base_layers: tuple[str, ...] = ()
+    base_note = ""
+    if match.base.lower() == "scratch":
+        base_note = "FROM scratch"
+    elif match.base:
+        try:
+            found = engine.inspect_image(match.base)
+            base_id = str(found.get("Id", ""))
+            base_layers = tuple(str(d) for d in (found.get("RootFS") or {}).get("Layers") or ())
+        except ImageNotFound:
+            base_note = (
+                f"the engine has no image {match.base} (pulled and removed, or never pulled)"
+            )
+    records = _records(engine.system_df())
+    cached: list[CachedImage] = []
+    if builder == "legacy":  # its cache: untagged images made by build steps
+        for item in engine.list_images({})[:500]:
+            iid = str(item.get("Id", ""))
+            tags = [t for t in item.get("RepoTags") or [] if t != "<none>:<none>"]
+            if tags or not item.get("ParentId") or iid == image.id:
+                continue
+            info = engine.inspect_image(iid)
+            cmd = (info.get("ContainerConfig") or {}).get("Cmd") or []
+            cached.append(
+                CachedImage(
+                    iid,
+                    int(item.get("Created") or 0),
+                    " ".join(map(str, cmd)),
+                    int(item.get("Size") or 0),
+                )
+            )
+    return BuildState(match.base, base_id, base_layers, base_note, builder, records, tuple(cached))

@@ -1,0 +1,183 @@
+"""Staleness on real images built by this engine's legacy builder (issue 5).
+
+A fresh image against its own Dockerfile and context must be fresh (a false alarm
+is a bug); the same image after its Dockerfile, requirements and code changed
+without a rebuild must be stale with the first difference quoted; a rebuild that
+reused its apt layer from the cache must say the layer is old.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+
+from imagecheck.api import BuildRequest, Options, stale
+from imagecheck.cli import main
+
+from .conftest import WHEELS, _wheel
+
+pytestmark = pytest.mark.engine
+
+DOCKERFILE = """\
+FROM BASE
+RUN apt-get update && apt-get install -y --no-install-recommends libexpat1 \\
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY wheels /wheels
+COPY requirements.txt .
+RUN pip install --no-index --find-links /wheels --break-system-packages -r requirements.txt
+COPY app.py ./
+ENV MODE=prod
+CMD ["python3", "app.py"]
+"""
+
+Context = Callable[[], Path]
+
+
+@pytest.fixture
+def make_context(base_image: str, tmp_path: Path) -> Context:
+    def _make() -> Path:
+        ctx = tmp_path / f"ctx-{uuid.uuid4().hex[:6]}"
+        (ctx / "wheels").mkdir(parents=True)
+        shutil.copy(_wheel(WHEELS["six"]), ctx / "wheels")
+        (ctx / "Dockerfile").write_text(DOCKERFILE.replace("BASE", base_image))
+        (ctx / "requirements.txt").write_text("six==1.16.0\n")
+        (ctx / "app.py").write_text("import six\nprint(six.__version__)\n")
+        return ctx
+
+    return _make
+
+
+def _codes(report: Any) -> set[str]:
+    return {f.code for f in report.findings}
+
+
+def test_fresh_image_is_fresh_and_then_stale_after_edits(
+    make_context: Context, build_dir: Callable[[Path, str], str], tmp_path: Path
+) -> None:
+    ctx = make_context()
+    tag = build_dir(ctx, "stale-fresh")
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx)
+    report = stale(f"docker:{tag}", Options(cache_dir=tmp_path / "cache"), req)
+    assert report.stale is not None
+    assert report.stale.status == "fresh", report.findings
+    assert [f for f in report.findings if f.severity != "info"] == []
+    # ./Dockerfile and . are taken when the history matches them.
+    auto = stale(f"docker:{tag}", Options(cache_dir=tmp_path / "cache"), BuildRequest(cwd=ctx))
+    assert auto.stale is not None
+    assert auto.stale.status == "fresh"
+    assert "steps match the image's history" in auto.stale.how
+
+    # Now the Dockerfile gains libmagic1, the pins and the code change: no rebuild.
+    text = (ctx / "Dockerfile").read_text()
+    (ctx / "Dockerfile").write_text(text.replace("libexpat1 ", "libexpat1 libmagic1 "))
+    (ctx / "requirements.txt").write_text("six==1.15.0\n")
+    (ctx / "app.py").write_text("import six\nprint('changed', six.__version__)\n")
+    after = stale(f"docker:{tag}", Options(cache_dir=tmp_path / "cache"), req)
+    assert after.stale is not None
+    assert after.stale.status == "stale"
+    assert {"IC601", "IC602", "IC603", "IC604"} <= _codes(after)
+    (first,) = [f for f in after.findings if f.code == "IC601"]
+    assert "libmagic1" in first.message  # the Dockerfile's side, quoted
+    assert "/bin/sh -c apt-get update" in first.message  # and the image's
+    assert first.location == f"{ctx / 'Dockerfile'}:2"
+    (missing,) = [f for f in after.findings if f.code == "IC603"]
+    assert missing.subject == "libmagic1"
+    changed = {f.subject for f in after.findings if f.code == "IC602"}
+    assert changed == {"requirements.txt", "app.py"}
+    (pin,) = [f for f in after.findings if f.code == "IC604"]
+    assert "six==1.15.0" in pin.message
+    assert "1.16.0" in pin.message
+    assert after.stale.commands[-1].startswith("docker build --no-cache -f ")
+
+
+def test_rebuild_that_reused_the_apt_layer_says_it_is_old(
+    make_context: Context, build_dir: Callable[[Path, str], str], tmp_path: Path
+) -> None:
+    ctx = make_context()
+    build_dir(ctx, "stale-first")
+    time.sleep(4)
+    (ctx / "app.py").write_text("print('second build')\n")
+    tag = build_dir(ctx, "stale-second")  # the apt and pip layers come from the cache
+    options = Options(cache_dir=tmp_path / "cache")
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx)
+    assert stale(f"docker:{tag}", options, req).stale.status == "fresh"  # type: ignore[union-attr]
+    old = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, cache_age_days=3 / 86400)
+    report = stale(f"docker:{tag}", options, old)
+    cached = [f for f in report.findings if f.code == "IC605"]
+    assert [f.location for f in cached] == [f"{ctx / 'Dockerfile'}:2", f"{ctx / 'Dockerfile'}:7"]
+    assert "reused a cached layer" in cached[0].message
+    assert report.stale is not None
+    assert report.stale.status == "stale"
+
+
+def test_cli_json_and_exit_codes(
+    make_context: Context,
+    build_dir: Callable[[Path, str], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ctx = make_context()
+    tag = build_dir(ctx, "stale-cli")
+    cache = str(tmp_path / "cache")
+    argv = [
+        "stale",
+        f"docker:{tag}",
+        "--context",
+        str(ctx),
+        "--cache-dir",
+        cache,
+        "--format",
+        "json",
+    ]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["stale"]["status"] == "fresh"
+    (ctx / "app.py").write_text("print('edited')\n")
+    assert main(argv) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["stale"]["status"] == "stale"
+    assert {f["code"] for f in doc["findings"]} == {"IC602"}
+    assert set(doc["findings"][0]) >= {"code", "severity", "subject", "message", "hint", "layer"}
+    # No Dockerfile anywhere: bad input, one line, exit 2.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    os.chdir(empty)
+    assert main(["stale", f"docker:{tag}", "--cache-dir", cache]) == 2
+    assert "no Dockerfile given" in capsys.readouterr().err
+
+
+def test_prune_asks_first_and_says_what_it_freed(
+    make_context: Context,
+    build_dir: Callable[[Path, str], str],
+    client: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ctx = make_context()
+    (ctx / "app.py").write_text(f"print('{uuid.uuid4().hex}')\n")  # an image no other tag holds
+    tag = build_dir(ctx, "stale-prune")
+    old_id = client.images.get(tag).id
+    (ctx / "app.py").write_text("print('rebuilt')\n")
+    client.images.build(path=str(ctx), tag=tag, rm=True, forcerm=True)  # the old one dangles
+    assert client.images.get(tag).id != old_id
+    argv = ["stale", f"docker:{tag}", "--context", str(ctx), "--cache-dir", str(tmp_path)]
+    # Not a terminal and no --yes: nothing is removed, and it says how to prune.
+    assert main([*argv, "--prune"]) == 0
+    assert "not pruned" in capsys.readouterr().err
+    assert client.images.get(old_id).id == old_id
+    assert main([*argv, "--prune", "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert "dangling image(s)" in err
+    assert "MB freed" in err, err
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(old_id)

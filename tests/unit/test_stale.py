@@ -1,0 +1,161 @@
+"""Staleness from files alone: a BuildKit-built OCI archive, a Dockerfile and context in
+tmp_path, and BuildKit build cache records as ``/system/df`` writes them."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from imagecheck.api import BuildRequest, Options, _stale_facts, inventory, stale
+from imagecheck.checks.context import Context
+from imagecheck.checks.stale import check_stale
+from imagecheck.dockerfile import parse
+from imagecheck.stale import BuildState, _ignore_patterns, _ignored, _records, declared_packages
+from imagecheck.target import parse_target
+from tests.builders import Empty, F, Layer, make_image
+
+DOCKERFILE = """\
+FROM debian:bookworm
+RUN apt-get update \\
+    && apt-get install -y --no-install-recommends libmagic1
+WORKDIR /app
+COPY requirements.txt .
+COPY app ./app
+CMD ["python3", "-m", "app"]
+"""
+REQS = b"six==1.16.0\n"
+STATUS = b"Package: libc6\nStatus: install ok installed\nVersion: 2.36\nArchitecture: amd64\n\n"
+OLD, NEW = "2024-01-01T10:00:00Z", "2024-03-01T10:00:00Z"
+
+
+def _image(tmp_path: Path, run_date: str = OLD) -> Path:
+    """A BuildKit image whose apt layer lacks libmagic1 (an old cached layer)."""
+    history: list[Layer | Empty] = [
+        Layer([F("var/lib/dpkg/status", STATUS)], "/bin/sh -c #(nop) ADD file:abc in / ", OLD),
+        Empty('/bin/sh -c #(nop)  CMD ["bash"]', OLD),
+        Layer(
+            [F("var/lib/apt/lists/x", b"x")],
+            "RUN /bin/sh -c apt-get update     && apt-get install -y --no-install-recommends "
+            "libmagic1 # buildkit",
+            run_date,
+        ),
+        Empty("WORKDIR /app", NEW),
+        Layer([F("app/requirements.txt", REQS)], "COPY requirements.txt . # buildkit", NEW),
+        Layer([F("app/app/__init__.py", b"print(1)\n")], "COPY app ./app # buildkit", NEW),
+        Empty('CMD ["python3" "-m" "app"]', NEW),
+    ]
+    out = tmp_path / "image"
+    out.mkdir()
+    return make_image(out, history, layout="oci-archive").path
+
+
+def _context(tmp_path: Path) -> Path:
+    ctx = tmp_path / "ctx"
+    (ctx / "app").mkdir(parents=True)
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    (ctx / "requirements.txt").write_bytes(REQS)
+    (ctx / "app" / "__init__.py").write_text("print(1)\n")
+    (ctx / "app" / "cache.pyc").write_bytes(b"ignored")
+    (ctx / ".dockerignore").write_text("**/*.pyc\n")
+    return ctx
+
+
+def test_buildkit_history_matches_and_the_old_apt_layer_is_found(tmp_path: Path) -> None:
+    image, ctx = _image(tmp_path), _context(tmp_path)
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
+    report = stale(str(image), Options(use_cache=False), req)
+    codes = sorted(f.code for f in report.findings)
+    assert codes == ["IC603", "IC605"]  # history and files match; the apt layer is old
+    (apt,) = [f for f in report.findings if f.code == "IC603"]
+    assert apt.subject == "libmagic1"
+    assert apt.location == f"{ctx / 'Dockerfile'}:2"
+    (old,) = [f for f in report.findings if f.code == "IC605"]
+    assert "60 day(s)" in old.message
+    assert report.stale is not None
+    assert report.stale.status == "stale"
+    dockerfile = ctx / "Dockerfile"
+    assert report.stale.commands == (
+        f"docker build --no-cache -f {dockerfile} -t docker.io/test/image:latest {ctx}",
+    )
+
+
+def test_fresh_when_the_layer_is_new_and_has_the_package(tmp_path: Path) -> None:
+    image, ctx = _image(tmp_path, run_date=NEW), _context(tmp_path)
+    (ctx / "Dockerfile").write_text(DOCKERFILE.replace(" libmagic1", " libc6"))
+    text = DOCKERFILE.replace(" libmagic1", " libc6")
+    (ctx / "Dockerfile").write_text(text)
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
+    report = stale(str(image), Options(use_cache=False), req)
+    # The RUN line differs now (libc6 for libmagic1): quoted on both sides.
+    (diff,) = [f for f in report.findings if f.code == "IC601"]
+    assert "libc6" in diff.message
+    assert "libmagic1 # buildkit" in diff.message
+
+
+def test_context_file_changed_since_the_build(tmp_path: Path) -> None:
+    image, ctx = _image(tmp_path), _context(tmp_path)
+    (ctx / "requirements.txt").write_bytes(b"six==1.17.0\n")
+    (ctx / "app" / "__init__.py").write_text("print(2)\n")  # same size: compared by size only
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
+    report = stale(str(image), Options(use_cache=False), req)
+    changed = [f for f in report.findings if f.code == "IC602"]
+    assert [f.subject for f in changed] == ["requirements.txt"]
+    assert changed[0].location == f"{ctx / 'Dockerfile'}:5"
+
+
+def test_build_cache_records_that_hold_the_old_run(tmp_path: Path) -> None:
+    image, ctx = _image(tmp_path), _context(tmp_path)
+    target = parse_target(str(image))
+    inv = inventory(target, Options(use_cache=False))
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
+    facts, _ = _stale_facts(target, inv, req, Options(use_cache=False))
+    assert facts is not None
+    system_df = {  # as GET /system/df answers on a BuildKit engine
+        "BuildCache": [
+            {
+                "ID": "k0xq1frlmx3u",
+                "Parent": "",
+                "Type": "regular",
+                "Description": "mount / from exec /bin/sh -c apt-get update     && apt-get "
+                "install -y --no-install-recommends libmagic1",
+                "InUse": False,
+                "Shared": False,
+                "Size": 41943040,
+                "CreatedAt": "2024-01-01T10:00:00.123456789Z",
+                "LastUsedAt": "2024-03-01T10:00:00.5Z",
+                "UsageCount": 4,
+            },
+            {
+                "ID": "zzz",
+                "Type": "regular",
+                "Description": "mount / from exec /bin/sh -c echo unrelated",
+                "CreatedAt": "2024-01-01T10:00:00Z",
+            },
+        ]
+    }
+    state = BuildState("debian:bookworm", None, (), "", "buildkit", _records(system_df))
+    ctx_ = Context(inv, stale=dataclasses.replace(facts, state=state))
+    found = [f for f in check_stale(ctx_) if f.code == "IC607"]
+    assert [f.subject for f in found] == ["build cache k0xq1frlmx3u"]
+    assert found[0].severity == "warning"  # the image is stale (IC603, IC605)
+    assert "used 4 time(s)" in found[0].message
+    assert "docker builder prune -f --filter id=k0xq1frlmx3u" in found[0].hint
+
+
+def test_dockerignore_and_declared_packages(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("# comment\n**/*.pyc\ntests\n!tests/keep.txt\n")
+    patterns = _ignore_patterns(tmp_path)
+    assert _ignored("a/b/c.pyc", patterns)
+    assert _ignored("c.pyc", patterns)
+    assert _ignored("tests/x.py", patterns)
+    assert not _ignored("tests/keep.txt", patterns)
+    assert not _ignored("app/main.py", patterns)
+    stage = parse(
+        "FROM x\n"
+        "RUN apt-get update && apt-get install -y -o Dpkg::Options::=--force-confold "
+        "build-essential libmagic1=1:5.44-3 curl\n"
+        "RUN apk add --no-cache musl-dev\n"
+        "RUN apt-get purge -y build-essential\n"
+    ).stage()
+    declared = [(d.manager, d.name, d.line) for d in declared_packages(stage)]
+    assert declared == [("apt", "libmagic1", 2), ("apt", "curl", 2), ("apk", "musl-dev", 3)]
