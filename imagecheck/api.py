@@ -103,6 +103,8 @@ def inventory(
         info = source.image()
         cached = cache.get_inventory(info.id)
         if cached is not None:  # the same image ID: the same layers, the same catalog
+            for _ in source.index_layers([], progress):  # nothing to read; says so
+                pass
             return replace(cached, image=info, notes=source.notes())
         indexes = _load_indexes(source, info.diff_ids, cache, progress)
         notes = source.notes()
@@ -240,22 +242,36 @@ def find_build(req: BuildRequest, inv: Inventory) -> tuple[BuildInput | None, st
     return BuildInput(candidate, req.cwd, req.args, req.target, req.service, how), ""
 
 
-def _layer_indexes(
-    target: Target, options: Options | None, diff_ids: list[str]
-) -> dict[str, LayerIndex]:
-    """Indexes of a few layers: from the cache, else read again from the source."""
-    options = options or Options()
-    cache = Cache((options.cache_dir or default_cache_dir()) if options.use_cache else None)
-    found = {d: idx for d in diff_ids if (idx := cache.get_layer(d)) is not None}
-    missing = [d for d in dict.fromkeys(diff_ids) if d not in found]
-    if missing:
-        source = open_source(target, options, cache, no_progress)
-        try:
-            for index in source.index_layers(missing, no_progress):
+class _LayerReader:
+    """A few layers of an image for the staleness checks: indexes from the cache, and
+    file bytes from the source, opened only when needed and once."""
+
+    def __init__(self, target: Target, options: Options | None) -> None:
+        self._target = target
+        self._options = options or Options()
+        opts = self._options
+        self._cache = Cache((opts.cache_dir or default_cache_dir()) if opts.use_cache else None)
+        self._source: Source | None = None
+
+    def _open(self) -> Source:
+        if self._source is None:
+            self._source = open_source(self._target, self._options, self._cache, no_progress)
+        return self._source
+
+    def indexes(self, diff_ids: list[str]) -> dict[str, LayerIndex]:
+        found = {d: idx for d in diff_ids if (idx := self._cache.get_layer(d)) is not None}
+        missing = [d for d in dict.fromkeys(diff_ids) if d not in found]
+        if missing:
+            for index in self._open().index_layers(missing, no_progress):
                 found[index.diff_id] = index
-        finally:
-            source.close()
-    return found
+        return found
+
+    def files(self, diff_id: str, paths: set[str]) -> dict[str, bytes]:
+        return self._open().read_files(diff_id, paths)
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
 
 
 def _stale_facts(
@@ -287,9 +303,12 @@ def _stale_facts(
         for s in match.steps
         if s.keyword in ("COPY", "ADD") and s.entry is not None and s.entry.diff_id
     ]
-    indexes = _layer_indexes(target, options, copies)
     refs = {e.index: LayerRef(e.index, e.created_by, e.diff_id) for e in inv.image.history}
-    files = copied_files(match, stage, build, indexes, refs)
+    reader = _LayerReader(target, options)
+    try:
+        files = copied_files(match, stage, build, reader.indexes(copies), refs, read=reader.files)
+    finally:
+        reader.close()
     state, note = None, "the build cache and base image were not read (--no-engine)"
     if req.engine:
         from .engine import connect

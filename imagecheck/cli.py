@@ -380,16 +380,20 @@ def _prune(args: argparse.Namespace) -> None:
     )
     if not args.yes:
         if not sys.stdin.isatty():
-            err.print(f"imagecheck: not pruned: would remove {what}; --yes to prune without asking")
+            err.print(
+                f"imagecheck: not pruned: would remove {what}; --yes to prune without asking",
+                soft_wrap=True,
+            )
             return
         answer = err.input(f"Remove {what}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
-            err.print("imagecheck: not pruned")
+            err.print("imagecheck: not pruned", soft_wrap=True)
             return
     freed = prune_build_cache()
     err.print(
         f"imagecheck: pruned {freed.records} build cache record(s) and {freed.images} dangling "
-        f"image(s): {freed.bytes / 1e6:.1f} MB freed"
+        f"image(s): {freed.bytes / 1e6:.1f} MB freed",
+        soft_wrap=True,
     )
 
 

@@ -444,6 +444,24 @@ def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> Lay
     return builder.build()
 
 
+def read_members(
+    stream: IO[bytes], diff_id: str, wanted: set[str], *, seekable: bool = False
+) -> dict[str, bytes]:
+    """The bytes of the regular files ``wanted`` (index paths) of one layer tar, read
+    into memory: a few files another check asks for, never written to disk."""
+    found: dict[str, bytes] = {}
+    try:
+        for name, kind, size, _, _, data in _walk_tar(stream, seekable):
+            path = normalize(name)
+            if kind == FILE and path in wanted and data is not None and size <= MAX_CAPTURE:
+                found[path] = _rewound(data).read()
+                if len(found) == len(wanted):
+                    break
+    except (_BadTar, EOFError, zlib.error, OSError) as exc:
+        raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
+    return found
+
+
 def _rewound(data: _MemberData) -> IO[bytes]:
     """The member's data from its start; a stream's data can be opened only once."""
     if data.seekable():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -279,8 +279,12 @@ def copied_files(
     build: BuildInput,
     indexes: Mapping[str, LayerIndex],
     layers: Mapping[int, LayerRef],
+    *,
+    read: Callable[[str, set[str]], dict[str, bytes]] | None = None,
 ) -> tuple[CopiedFile, ...]:
-    """Each context file a COPY/ADD of the final stage copied, against the layer's copy."""
+    """Each context file a COPY/ADD of the final stage copied, against the layer's copy:
+    by the bytes the index kept, else by those ``read(diff_id, paths)`` returns, else by
+    size ("unread")."""
     ignore = _ignore_patterns(build.context)
     steps = {s.line: s for s in match.steps if s.line is not None}
     env: dict[str, str] = dict(build.args)
@@ -306,6 +310,7 @@ def copied_files(
         diff_id = step.entry.diff_id
         index = indexes.get(diff_id) if diff_id else None
         layer = layers.get(step.entry.index)
+        step_files: list[tuple[str, str, Path, int, int | None, bytes | None]] = []
         for source in sources:
             if ins.keyword == "ADD" and (
                 "://" in source or source.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz"))
@@ -313,18 +318,26 @@ def copied_files(
                 continue  # fetched, or unpacked by ADD: not a copy of a context file
             for rel, target, path in _files_of(build.context, source, dest, to_folder, ignore):
                 size = path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    continue
-                image_size, data = _layer_file(index, target)
-                if image_size is None:
-                    status = "missing"
-                elif image_size != size:
-                    status = "changed"
-                elif data is not None:
-                    status = "same" if data == path.read_bytes() else "changed"
-                else:
-                    status = "unread"
-                out.append(CopiedFile(ins.line, rel, target, status, size, image_size, layer))
+                if size <= MAX_FILE_BYTES:
+                    step_files.append((rel, target, path, size, *_layer_file(index, target)))
+        # Same size and no captured bytes: ask the source for the layer's copies, once.
+        unread = {
+            t.lstrip("/")
+            for _, t, _, size, isize, data in step_files
+            if isize == size and data is None
+        }
+        got = read(diff_id, unread) if read is not None and diff_id and unread else {}
+        for rel, target, path, size, image_size, data in step_files:
+            data = data if data is not None else got.get(target.lstrip("/"))
+            if image_size is None:
+                status = "missing"
+            elif image_size != size:
+                status = "changed"
+            elif data is not None:
+                status = "same" if data == path.read_bytes() else "changed"
+            else:
+                status = "unread"
+            out.append(CopiedFile(ins.line, rel, target, status, size, image_size, layer))
     return tuple(out)
 
 

@@ -10,6 +10,7 @@ one stream and each layer's diff_id is computed while it is indexed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -144,6 +145,20 @@ class DaemonSource:
             if found is None:
                 raise CorruptArchive(f"the engine's export lacks layer {short(diff_id)}")
             yield found
+
+    def read_files(self, diff_id: str, paths: set[str]) -> dict[str, bytes]:
+        """Files of one layer, read in place from its overlay2 folder; with the export
+        stream only, nothing (the caller then compares by size)."""
+        if self._dirs is None:
+            return {}
+        folder = dict(zip(self._info.diff_ids, self._dirs, strict=False)).get(diff_id)
+        found: dict[str, bytes] = {}
+        for path in paths if folder else ():
+            full = os.path.join(folder, path)  # type: ignore[arg-type]
+            if os.path.isfile(full) and not os.path.islink(full):
+                with contextlib.suppress(OSError):
+                    found[path] = Path(full).read_bytes()
+        return found
 
     def _export(self) -> tuple[bytes, dict[str, LayerIndex]]:
         """Read ``docker save`` as one stream: every layer indexed, the config kept."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from ..errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
-from ..layerindex import LayerIndex, index_tar, short
+from ..layerindex import LayerIndex, index_tar, read_members, short
 from ..model import ImageInfo, Platform
 from ..streams import FileWindow, decompressed
 from .base import Progress, ProgressFn, image_info, load_json
@@ -423,6 +423,15 @@ class StoreSource:
             raise EnvironmentProblem(f"a layer indexing process died: {exc}") from exc
         finally:
             _FORKED.clear()
+
+    def read_files(self, diff_id: str, paths: set[str]) -> dict[str, bytes]:
+        blob = next((b for b in self._resolved.layers if b.diff_id == diff_id), None)
+        if blob is None or not paths:
+            return {}
+        raw, seekable = self._store.open(blob.path, f"layer {short(diff_id)}")
+        with raw:
+            stream, compression = decompressed(raw)
+            return read_members(stream, diff_id, paths, seekable=seekable and compression == "none")
 
     def close(self) -> None:
         self._store.close()

@@ -95,12 +95,15 @@ def test_fresh_when_the_layer_is_new_and_has_the_package(tmp_path: Path) -> None
 def test_context_file_changed_since_the_build(tmp_path: Path) -> None:
     image, ctx = _image(tmp_path), _context(tmp_path)
     (ctx / "requirements.txt").write_bytes(b"six==1.17.0\n")
-    (ctx / "app" / "__init__.py").write_text("print(2)\n")  # same size: compared by size only
+    (ctx / "app" / "__init__.py").write_text("print(2)\n")  # same size: the layer is read
     req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
     report = stale(str(image), Options(use_cache=False), req)
     changed = [f for f in report.findings if f.code == "IC602"]
-    assert [f.subject for f in changed] == ["requirements.txt"]
-    assert changed[0].location == f"{ctx / 'Dockerfile'}:5"
+    assert [f.subject for f in changed] == ["app/__init__.py", "requirements.txt"]
+    assert [f.location for f in changed] == [
+        f"{ctx / 'Dockerfile'}:6",
+        f"{ctx / 'Dockerfile'}:5",
+    ]
 
 
 def test_build_cache_records_that_hold_the_old_run(tmp_path: Path) -> None:
