@@ -6,6 +6,7 @@ never prints and reports progress through a callback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -239,3 +240,94 @@ def lint(
 
     pins = load_constraints(constraints or [], cwd=Path())
     return lint_files(paths, pins, select=select, ignore=ignore, resolve=resolve)
+
+
+def placeholder_inventory(ref: str, reason: str) -> Inventory:
+    """The image of a report whose image could not be read (no engine, never built): the
+    report still carries what compose and the engine said; ``reason`` is in its notes."""
+    from .model import ImageInfo
+
+    info = ImageInfo(
+        ref=ref,
+        id="",
+        created=None,
+        platform=Platform("linux", ""),
+        entrypoint=(),
+        cmd=(),
+        env=(),
+        working_dir="",
+        user="",
+        history=(),
+        diff_ids=(),
+    )
+    return Inventory(info, (), None, (), (), (), (), (), notes=(f"image not read: {reason}",))
+
+
+def triage(
+    service: str,
+    options: Options | None = None,
+    *,
+    cwd: Path | None = None,
+    compose_files: tuple[str | Path, ...] = (),
+    project_name: str | None = None,
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    constraints: list[Path] | None = None,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    unpinned: str = "info",
+    smoke: SmokeOptions | None = None,
+    tail: int = 200,
+    failures: tuple[Path, ...] = (),
+    progress: ProgressFn = no_progress,
+) -> Report:
+    """``imagecheck SERVICE``: the compose service's containers (state, logs, diagnosis),
+    then its image checked as ``check`` does; one report, the triage in ``report.triage``.
+
+    With the engine down the report still says what the compose file says (IC707); an
+    image never built or pulled is IC708, and the image checks are skipped with the reason.
+    """
+    from .checks import run_checks
+    from .checks.context import Context
+    from .compose import load_project
+    from .constraints import load_constraints
+    from .engine import connect
+    from .failures import load_failures
+    from .target import ENGINE
+    from .triage import commands, gather
+
+    cwd = cwd or Path.cwd()
+    project = load_project(cwd, compose_files, project_name, env_file, environ)
+    svc = project.service(service)
+    pins = load_constraints(constraints or [], cwd=cwd)
+    table = load_failures(failures)
+    try:
+        engine = connect()
+    except EngineUnavailable as exc:
+        run = gather(project, svc, None, table, tail=tail, engine_error=str(exc))
+    else:
+        try:
+            run = gather(project, svc, engine, table, tail=tail)
+        finally:
+            engine.close()
+    # stale: checks against service.build (BuildSpec) are added by the stale feature
+    if run.image_ref is None:
+        inv = placeholder_inventory(svc.image_candidates[0], run.reason)
+        ctx = Context(inv, pins, unpinned, None, triage=run)
+        found, results = run_checks(ctx, select, ignore)
+        findings = tuple(f for f in found if f.code.startswith("IC7"))
+        skipped = f"the image was not read: {run.engine_error or run.reason}"
+        results = tuple(
+            r if r.code.startswith("IC7") else replace(r, status="skipped", reason=skipped)
+            for r in results
+        )
+        smoke_ran = None
+    else:
+        text = run.image_ref if run.image_source == "container" else svc.image_candidates[0]
+        tgt = Target(ENGINE, run.image_ref, None, text)
+        inv = inventory(tgt, options, progress)
+        smoke_ran = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
+        ctx = Context(inv, pins, unpinned, smoke_ran, triage=run)
+        findings, results = run_checks(ctx, select, ignore)
+    run = replace(run, commands=commands(run, findings, svc.build is not None))
+    return Report(inv, findings, results, pins.files, smoke_ran, run)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..constraints import Constraints, canonical
-from ..model import Inventory, PythonDist, SmokeRun
+from ..model import Inventory, PythonDist, SmokeRun, TriageRun
 
 _ARCH = {
     "amd64": "x86_64",
@@ -27,6 +27,7 @@ class Context:
     constraints: Constraints = field(default_factory=Constraints)
     unpinned_severity: str = "info"  # or "off", "warning", "error"
     smoke: SmokeRun | None = None  # what the throwaway container found, if it ran
+    triage: TriageRun | None = None  # the compose service's containers (imagecheck SERVICE)
 
     @cached_property
     def machine(self) -> str:

@@ -22,6 +22,7 @@ class Check(Generic[C]):
     run: Callable[[C], Iterator[Finding]]
     needs_pins: bool = False
     needs_smoke: bool = False
+    needs_triage: bool = False
 
 
 def wanted(code: str, select: Iterable[str], ignore: Iterable[str]) -> bool:

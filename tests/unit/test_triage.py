@@ -1,0 +1,257 @@
+"""Crashloop triage without an engine: the diagnosis of real-looking logs, container states,
+the findings and commands they become, and a compose service read with the engine down."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from imagecheck.api import placeholder_inventory
+from imagecheck.checks import run_checks
+from imagecheck.checks.context import Context
+from imagecheck.checks.triage import check_triage
+from imagecheck.failures import load_failures
+from imagecheck.model import ContainerState, Diagnosis, Finding, Inventory, TriageRun
+from imagecheck.triage import (
+    commands,
+    container_state,
+    container_status,
+    diagnose,
+    worst_container,
+)
+
+LOGS = Path(__file__).parent / "triage_logs"
+TABLE = load_failures()
+NOW = datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)
+
+
+def state(**changes: object) -> ContainerState:
+    fields: dict[str, object] = {
+        "id": "c0ffee",
+        "name": "demo-backend-1",
+        "status": "restarting",
+        "restarting": True,
+        "restart_count": 7,
+        "exit_code": 1,
+        "oom_killed": False,
+        "health": None,
+        "started_at": "2026-11-23T16:59:58.123456789Z",
+        "finished_at": "2026-11-23T16:59:59.5Z",
+        "image_id": "sha256:" + "ab" * 32,
+    }
+    fields.update(changes)
+    return ContainerState(**fields)  # type: ignore[arg-type]
+
+
+def diagnosis_of(name: str, st: ContainerState | None = None) -> Diagnosis:
+    found = diagnose((LOGS / name).read_text(), st or state(), TABLE)
+    assert found is not None
+    return found
+
+
+def test_numpy_abi_under_uvicorn_is_the_final_import_error() -> None:
+    d = diagnosis_of("numpy_abi.log")
+    assert d.failure_id == "numpy-abi"
+    assert d.evidence == "ImportError: numpy.core.multiarray failed to import"
+    assert "numpy<2" in d.fix
+
+
+def test_bcrypt_72_bytes_beats_the_harmless_about_warning_before_it() -> None:
+    d = diagnosis_of("bcrypt_72.log")
+    assert d.failure_id == "bcrypt-72-bytes"
+    assert not d.harmless
+    assert d.evidence.startswith("ValueError: password cannot be longer than 72 bytes")
+
+
+def test_the_about_warning_alone_is_harmless() -> None:
+    d = diagnosis_of("bcrypt_about.log", state(status="running", restarting=False))
+    assert d.failure_id == "bcrypt-about"
+    assert d.harmless
+    assert d.evidence == "AttributeError: module 'bcrypt' has no attribute '__about__'"
+
+
+def test_undefined_column_means_migrations() -> None:
+    d = diagnosis_of("undefined_column.log")
+    assert d.failure_id == "db-behind-models"
+    assert d.evidence.startswith(
+        "sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedColumn)"
+    )
+    assert "alembic upgrade head" in d.fix
+
+
+def test_redis_authentication() -> None:
+    d = diagnosis_of("redis_auth.log")
+    assert d.failure_id == "redis-auth"
+    assert d.evidence.startswith("redis.exceptions.AuthenticationError:")
+
+
+def test_module_not_found() -> None:
+    d = diagnosis_of("module_not_found.log")
+    assert (d.failure_id, d.evidence) == (
+        "module-not-found",
+        "ModuleNotFoundError: No module named 'magic'",
+    )
+
+
+def test_oom_killed_state_beats_the_logs() -> None:
+    d = diagnosis_of("module_not_found.log", state(oom_killed=True, exit_code=137))
+    assert (d.failure_id, d.source) == ("oom-killed", "state")
+    assert "137" in d.evidence
+
+
+def test_unknown_error_is_quoted_verbatim() -> None:
+    d = diagnosis_of("unknown.log")
+    assert d.failure_id is None
+    assert d.evidence == "RuntimeError: SETTINGS_MODULE is not configured"
+
+
+def test_the_last_real_error_wins() -> None:
+    text = (LOGS / "module_not_found.log").read_text() + (LOGS / "redis_auth.log").read_text()
+    assert diagnose(text, state(), TABLE).failure_id == "redis-auth"  # type: ignore[union-attr]
+    text = (LOGS / "redis_auth.log").read_text() + (LOGS / "unknown.log").read_text()
+    assert diagnose(text, state(), TABLE).failure_id is None  # type: ignore[union-attr]
+
+
+def test_a_wrapped_message_and_ansi_colours() -> None:
+    text = (
+        "\x1b[31mA module that was compiled using NumPy 1.x cannot be run in\x1b[0m\n"
+        "NumPy 2.1.0 as it may crash.\n"
+    )
+    d = diagnose(text, None, TABLE)
+    assert d is not None
+    assert d.failure_id == "numpy-abi"
+    assert d.evidence == "A module that was compiled using NumPy 1.x cannot be run in"
+
+
+def test_clean_logs_have_no_diagnosis() -> None:
+    assert diagnose("INFO: started\nINFO: 0 errors found\n", None, TABLE) is None
+
+
+def test_a_plain_error_line_counts_when_nothing_else_does() -> None:
+    d = diagnose("INFO: boot\nFATAL: config file /etc/app.toml missing\n", None, TABLE)
+    assert d is not None
+    assert (d.failure_id, d.evidence) == (None, "FATAL: config file /etc/app.toml missing")
+
+
+def test_container_state_from_inspect() -> None:
+    st = container_state(
+        {
+            "Id": "abc",
+            "Name": "/demo-backend-1",
+            "Image": "sha256:1",
+            "RestartCount": 3,
+            "State": {
+                "Status": "running",
+                "Restarting": False,
+                "ExitCode": 0,
+                "OOMKilled": False,
+                "StartedAt": "2026-11-23T16:59:30.1Z",
+                "FinishedAt": "0001-01-01T00:00:00Z",
+                "Health": {"Status": "unhealthy"},
+            },
+        }
+    )
+    assert (st.name, st.restart_count, st.health, st.finished_at) == (
+        "demo-backend-1",
+        3,
+        "unhealthy",
+        None,
+    )
+    assert container_status(st, NOW) == "crashlooping"  # restarted 30 s ago
+    assert container_status(state(status="running", restarting=False), NOW) == "crashlooping"
+    old = state(status="running", restarting=False, started_at="2026-11-23T10:00:00Z")
+    assert container_status(old, NOW) == "running"
+    assert container_status(state(status="exited", restarting=False, exit_code=0), NOW) == "clean"
+
+
+def test_the_worst_container_speaks_for_the_service() -> None:
+    ok = state(name="demo-backend-2", status="running", restarting=False, restart_count=0)
+    bad = state(name="demo-backend-1", status="exited", restarting=False, exit_code=3)
+    assert worst_container((ok, bad), NOW) == ("exited", bad)
+    assert worst_container((), NOW) == ("no-container", None)
+
+
+def run_of(status: str, log: str | None, st: ContainerState | None, **kw: object) -> TriageRun:
+    fields: dict[str, object] = {
+        "service": "backend",
+        "project": "demo",
+        "compose_files": ("/p/compose.yaml",),
+        "status": status,
+        "reason": "",
+        "image_ref": "sha256:" + "ab" * 32,
+        "containers": (st,) if st else (),
+        "diagnosis": diagnose((LOGS / log).read_text(), st, TABLE) if log else None,
+        "build_context": "/p",
+    }
+    fields.update(kw)
+    return TriageRun(**fields)  # type: ignore[arg-type]
+
+
+def triage_findings(run: TriageRun) -> list[Finding]:
+    return list(check_triage(Context(_empty_inventory(), triage=run)))
+
+
+def _empty_inventory() -> Inventory:
+    return placeholder_inventory("demo-backend:latest", "test")
+
+
+@pytest.mark.parametrize(
+    ("log", "st", "code"),
+    [
+        ("bcrypt_72.log", state(), "IC701"),
+        ("unknown.log", state(), "IC702"),
+        ("module_not_found.log", state(oom_killed=True, exit_code=137), "IC703"),
+    ],
+)
+def test_a_crashloop_is_an_error_finding(log: str, st: ContainerState, code: str) -> None:
+    found = triage_findings(run_of("crashlooping", log, st))
+    assert [(f.code, f.severity) for f in found] == [(code, "error")]
+    assert "crashlooping (7 restart(s)" in found[0].message
+
+
+def test_running_with_errors_harmless_and_no_container() -> None:
+    running = state(status="running", restarting=False, restart_count=0, exit_code=0)
+    found = triage_findings(run_of("running", "undefined_column.log", running))
+    assert [(f.code, f.severity) for f in found] == [("IC704", "warning")]
+    assert "alembic upgrade head" in found[0].hint
+    found = triage_findings(run_of("running", "bcrypt_about.log", running))
+    assert [(f.code, f.severity) for f in found] == [("IC705", "info")]
+    found = triage_findings(run_of("no-container", None, None))
+    assert [f.code for f in found] == ["IC706"]
+    found = triage_findings(run_of("no-container", None, None, image_ref=None))
+    assert [(f.code, f.hint) for f in found] == [
+        ("IC708", "docker compose build backend"),
+        ("IC706", found[1].hint),
+    ]
+
+
+def test_commands_rebuild_for_image_failures_and_migrate_for_the_database() -> None:
+    run = run_of("crashlooping", "bcrypt_72.log", state())
+    assert commands(run, (), has_build=True) == (
+        "docker compose build --no-cache backend",
+        "docker compose up -d --force-recreate backend",
+    )
+    run = run_of("running", "undefined_column.log", state(status="running", restarting=False))
+    assert commands(run, (), has_build=True) == (
+        "docker compose run --rm backend alembic upgrade head",
+        "docker compose up -d --force-recreate backend",
+    )
+    log = "ImportError: failed to find libmagic.  Check your installation\n"
+    libmagic = TriageRun(
+        "backend", "demo", (), "crashlooping", "", diagnosis=diagnose(log, None, TABLE)
+    )
+    assert commands(libmagic, (), has_build=True)[:2] == (
+        "docker builder prune -af",
+        "docker compose build --no-cache backend",
+    )
+    assert commands(libmagic, (), has_build=False)[0] == "docker compose pull backend"
+
+
+def test_the_triage_check_is_skipped_without_a_service() -> None:
+    ctx = Context(_empty_inventory())
+    _, results = run_checks(ctx, ("IC7",))
+    assert [(r.status, r.reason) for r in results if r.code.startswith("IC701")] == [
+        ("skipped", "no compose service (imagecheck SERVICE)")
+    ]
