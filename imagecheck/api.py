@@ -316,7 +316,9 @@ def triage(
         ctx = Context(inv, pins, unpinned, None, triage=run)
         found, results = run_checks(ctx, select, ignore)
         findings = tuple(f for f in found if f.code.startswith("IC7"))
-        skipped = f"the image was not read: {run.engine_error or run.reason}"
+        skipped = "the image was not read: " + (
+            "no Docker engine" if run.engine_error else "no image of the service"
+        )
         results = tuple(
             r if r.code.startswith("IC7") else replace(r, status="skipped", reason=skipped)
             for r in results
@@ -331,3 +333,20 @@ def triage(
         findings, results = run_checks(ctx, select, ignore)
     run = replace(run, commands=commands(run, findings, svc.build is not None))
     return Report(inv, findings, results, pins.files, smoke_ran, run)
+
+
+def engine_has_image(ref: str) -> bool:
+    """Whether the engine answers and knows ``ref`` (a bare word may be a service or an image)."""
+    from .engine import connect
+
+    try:
+        engine = connect()
+    except EngineUnavailable:
+        return False
+    try:
+        engine.inspect_image(ref)
+    except (ImageNotFound, BadInput):
+        return False
+    finally:
+        engine.close()
+    return True

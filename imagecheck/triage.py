@@ -285,7 +285,7 @@ def gather(
         warnings=project.warnings,
     )
     if engine is None:
-        reason = f"the Docker engine cannot be reached ({engine_error}): containers not looked at"
+        reason = "no Docker engine: the containers and the image were not looked at"
         return replace(base, reason=reason, engine_error=engine_error or "unreachable")
     try:
         containers = service_containers(engine, project.name, service.name)
@@ -339,22 +339,23 @@ def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> 
     if failure == "db-behind-models":
         out.append(f"docker compose run --rm {name} alembic upgrade head")
     stale_cache = failure == "libmagic" or any(f.code == "IC203" for f in image_errors)
-    if failure in IMAGE_FAILURES or image_errors or any(f.code == "IC708" for f in findings):
-        if has_build:
+    never_built = any(f.code == "IC708" for f in findings)
+    if failure in IMAGE_FAILURES or image_errors or never_built:
+        if not has_build:
+            out.append(f"docker compose pull {name}")
+        elif never_built:
+            out.append(f"docker compose build {name}")
+        else:
             if stale_cache:
                 out.append("docker builder prune -af")
             out.append(f"docker compose build --no-cache {name}")
-        else:
-            out.append(f"docker compose pull {name}")
     if failure is None and run.diagnosis is not None:
         out.append(f"docker compose logs --tail 200 {name}")
-    if out or run.status in ("crashlooping", "exited", "no-container") or _drifted(findings):
-        out.append(f"docker compose up -d --force-recreate {name}")
+    drifted = any(f.code == "IC709" for f in findings)
+    if out or run.status in ("crashlooping", "exited", "no-container") or drifted:
+        recreate = " --force-recreate" if run.containers else ""
+        out.append(f"docker compose up -d{recreate} {name}")
     return tuple(dict.fromkeys(out))
-
-
-def _drifted(findings: tuple[Finding, ...]) -> bool:
-    return any(f.code == "IC709" for f in findings)
 
 
 __all__ = [

@@ -54,8 +54,8 @@ def check_triage(ctx: Context) -> Iterator[Finding]:
             "IC707",
             "warning",
             run.service,
-            f"the Docker engine cannot be reached ({run.engine_error}): the containers and the "
-            "image were not looked at; this is what the compose file says",
+            "the Docker engine cannot be reached: the containers and the image were not looked "
+            "at; this report says what the compose file says",
             "start the engine (systemctl start docker) or set DOCKER_HOST, and run again",
         )
         return

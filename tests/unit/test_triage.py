@@ -255,3 +255,103 @@ def test_the_triage_check_is_skipped_without_a_service() -> None:
     assert [(r.status, r.reason) for r in results if r.code.startswith("IC701")] == [
         ("skipped", "no compose service (imagecheck SERVICE)")
     ]
+
+
+COMPOSE = """\
+name: demo
+services:
+  backend:
+    build:
+      context: ./app
+      dockerfile: Dockerfile.prod
+  redis:
+    image: redis:7
+"""
+
+
+@pytest.fixture
+def no_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A compose project in tmp_path, the working folder, and an engine that never answers."""
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docker-compose.local.yml").write_text(COMPOSE)
+    return tmp_path
+
+
+def test_engine_down_reports_what_compose_says(
+    no_engine: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    from imagecheck.cli import main
+
+    code = main(["--file", "docker-compose.local.yml", "backend", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert err.count("\n") == 1
+    assert "cannot reach the Docker engine" in err
+    doc = json.loads(out)
+    schema = json.loads(
+        resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
+    )
+    jsonschema.validate(doc, schema)
+    triage = doc["triage"]
+    assert (triage["service"], triage["project"], triage["status"]) == (
+        "backend",
+        "demo",
+        "skipped",
+    )
+    assert triage["build_context"] == str(no_engine / "app")
+    assert triage["dockerfile"] == str(no_engine / "app" / "Dockerfile.prod")
+    assert triage["engine_error"]
+    assert [f["code"] for f in doc["findings"]] == ["IC707"]
+    skipped = {c["name"]: c["status"] for c in doc["checks"]}
+    assert skipped["pins"] == "skipped"
+    assert skipped["compose service containers"] == "failed"
+
+
+def test_a_typo_lists_the_services(no_engine: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imagecheck.cli import main
+
+    code = main(["-f", "docker-compose.local.yml", "backnd"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "services: backend, redis" in err
+    assert "did you mean 'backend'?" in err
+
+
+def test_a_bare_word_without_compose_file_is_an_image(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imagecheck.cli import main
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)  # tmp folders have no compose file up to /
+    assert main(["backend"]) == 3  # check: the image needs the engine
+    assert "cannot reach the Docker engine" in capsys.readouterr().err
+
+
+def test_junit_has_a_testcase_for_the_service_state() -> None:
+    import xml.etree.ElementTree as ET
+
+    from imagecheck.model import Report
+    from imagecheck.report.findings import junit
+
+    run = run_of("crashlooping", "bcrypt_72.log", state(), log_tail="ValueError: 72 bytes\n")
+    ctx = Context(_empty_inventory(), triage=run)
+    findings, results = run_checks(ctx, ("IC7",))
+    xml = junit(Report(ctx.inventory, findings, results, triage=run), "error")
+    root = ET.fromstring(xml)  # noqa: S314 - our own output
+    suite = root.find("testsuite[@name='imagecheck service backend']")
+    assert suite is not None
+    assert suite.get("failures") == "1"
+    failure = suite.find("testcase/failure")
+    assert failure is not None
+    assert failure.get("message", "").startswith("IC701: crashlooping")
+    assert suite.findtext("testcase/system-out") == "ValueError: 72 bytes\n"
