@@ -38,7 +38,10 @@ IMAGE_FAILURES = frozenset(
     }
 )
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_ERRORISH = re.compile(r"\b(error|exception|fatal|critical|panic|traceback)\b", re.IGNORECASE)
+#: A line that looks like an error: the words, or an exception name (``SMTPAuthenticationError``).
+_ERRORISH = re.compile(
+    r"(?i:\b(error|exception|fatal|critical|panic|traceback)\b)|[a-z](Error|Exception)\b"
+)
 _CHAIN = (
     "During handling of the above exception",
     "The above exception was the direct cause",

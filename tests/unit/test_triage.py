@@ -355,3 +355,32 @@ def test_junit_has_a_testcase_for_the_service_state() -> None:
     assert failure is not None
     assert failure.get("message", "").startswith("IC701: crashlooping")
     assert suite.findtext("testcase/system-out") == "ValueError: 72 bytes\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "failure_id"),
+    [
+        ('psycopg2.errors.UndefinedTable: relation "invoices" does not exist', "db-behind-models"),
+        (
+            (
+                "sqlalchemy.exc.AmbiguousForeignKeysError: Could not determine join condition "
+                "between parent/child tables on relationship User.invoices"
+            ),
+            "sqlalchemy-ambiguous-fk",
+        ),
+        (
+            (
+                "sqlalchemy.exc.InvalidRequestError: Attribute name 'metadata' is reserved when "
+                "using the Declarative API."
+            ),
+            "sqlalchemy-metadata-reserved",
+        ),
+        ("redis.exceptions.ResponseError: NOAUTH Authentication required.", "redis-auth"),
+        ("ImportError: failed to find libmagic.  Check your installation", "libmagic"),
+        ("smtplib.SMTPAuthenticationError: (535, b'bad credentials')", None),
+    ],
+)
+def test_one_line_errors(line: str, failure_id: str | None) -> None:
+    d = diagnose(f"INFO: boot\n{line}\n", None, TABLE)
+    assert d is not None
+    assert (d.failure_id, d.evidence) == (failure_id, line)

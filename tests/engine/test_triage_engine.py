@@ -1,0 +1,177 @@
+"""``imagecheck SERVICE`` against the real engine: a container that really crashloops on a
+known failure (passlib with bcrypt 5), a service with only ``build:`` and no container, and
+a typo. Every container and tag made here is removed by the fixtures' finalisers."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from imagecheck.cli import main
+
+from .conftest import LABEL, Builder
+from .test_broken_images import HARMLESS
+
+pytestmark = pytest.mark.engine
+
+#: test_broken_images' passlib image, with bcrypt 5 and an app that hashes at start.
+CRASH = HARMLESS.replace("bcrypt==4.3.0", "bcrypt==5.0.0").replace(
+    'CMD ["python3"]', 'COPY app.py /app/app.py\nCMD ["python3", "/app/app.py"]'
+)
+APP = """\
+from passlib.context import CryptContext
+
+print("seeding the admin user", flush=True)
+CryptContext(schemes=["bcrypt"]).hash("s3cret")
+"""
+
+
+@pytest.fixture(scope="module")
+def crash_image(build: Builder) -> str:
+    """passlib 1.7.4 with bcrypt 5: every hash fails with the 72-bytes ValueError."""
+    return build("triage-crash", CRASH, ["passlib", "bcrypt5"], files={"app.py": APP})
+
+
+@pytest.fixture
+def compose_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """A fresh project name and its folder, the working folder for the test."""
+    name = f"ictriage{uuid.uuid4().hex[:8]}"
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return name, tmp_path
+
+
+@pytest.fixture
+def crashlooping(
+    client: Any, crash_image: str, compose_project: tuple[str, Path]
+) -> Iterator[tuple[str, Path]]:
+    """The crash image run as compose would run service ``backend``, restarting always;
+    returned once it has crashed and restarted at least once."""
+    project, folder = compose_project
+    (folder / "compose.yaml").write_text(
+        f"name: {project}\nservices:\n  backend:\n    image: {crash_image}\n    build: .\n"
+        "  redis:\n    image: redis:7\n"
+    )
+    container = client.containers.run(
+        crash_image,
+        detach=True,
+        name=f"{project}-backend-1",
+        restart_policy={"Name": "always"},
+        labels={
+            **LABEL,
+            "com.docker.compose.project": project,
+            "com.docker.compose.service": "backend",
+        },
+        network_disabled=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.attrs["RestartCount"] >= 1:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail("the container never restarted")
+        yield project, folder
+    finally:
+        container.remove(force=True)
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def test_a_crashlooping_service_is_diagnosed(
+    crashlooping: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, _ = crashlooping
+    code = main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    doc = json.loads(out)
+    jsonschema.validate(doc, _schema())
+    triage = doc["triage"]
+    assert (triage["project"], triage["service"], triage["status"]) == (
+        project,
+        "backend",
+        "crashlooping",
+    )
+    assert triage["image_source"] == "container"
+    assert triage["containers"][0]["restart_count"] >= 1
+    diagnosis = triage["diagnosis"]
+    assert diagnosis["failure_id"] == "bcrypt-72-bytes"  # not the harmless __about__ before it
+    assert diagnosis["evidence"].startswith("ValueError: password cannot be longer than 72 bytes")
+    assert "(trapped) error reading bcrypt version" in triage["log_tail"]
+    codes = {f["code"] for f in doc["findings"]}
+    assert {"IC701", "IC302"} <= codes  # the crash and the static check agree
+    assert doc["image"]["id"] == triage["containers"][0]["image_id"]
+    assert triage["commands"] == [
+        "docker compose build --no-cache backend",
+        "docker compose up -d --force-recreate backend",
+    ]
+
+
+def test_the_verdict_comes_first_with_smoke_tests(
+    crashlooping: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["backend", "--no-cache"])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    first = out.splitlines()[0]
+    assert first.startswith("CRASHLOOPING backend")
+    assert "bcrypt 5 breaks passlib's bcrypt hashing" in out
+    assert "logs: ValueError: password cannot be longer than 72 bytes" in out
+    assert "IC302" in out.split("run:")[0]  # the static finding is evidence in the verdict
+    assert "IC505" in out  # and the smoke probe fails the same way
+    assert "docker compose build --no-cache backend" in out
+
+
+@pytest.mark.parametrize(
+    "naming", [("-", "compose v2 name"), ("_", "compose v1 name")], ids=["v2", "v1"]
+)
+def test_a_build_only_service_without_container(
+    client: Any,
+    base_image: str,
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    naming: tuple[str, str],
+) -> None:
+    """No container and no image: the default name compose gave the build is checked."""
+    separator, source = naming
+    _, folder = compose_project
+    (folder / "compose.yaml").write_text("services:\n  backend:\n    build: .\n")
+    repository = f"{folder.name.lower()}{separator}backend"
+    client.images.get(base_image).tag(repository, "latest")
+    try:
+        code = main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
+    finally:
+        client.images.remove(f"{repository}:latest")
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    jsonschema.validate(doc, _schema())
+    triage = doc["triage"]
+    assert (triage["status"], triage["image_source"]) == ("no-container", source)
+    assert triage["image_ref"] == f"{repository}:latest"
+    assert triage["build_context"] == str(folder)
+    assert [f["code"] for f in doc["findings"] if f["code"].startswith("IC7")] == ["IC706"]
+    assert code == 0, err
+
+
+def test_a_typo_lists_the_services(
+    crashlooping: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backnd"]) == 2
+    err = capsys.readouterr().err
+    assert "no service 'backnd' in compose.yaml (services: backend, redis)" in err
