@@ -175,3 +175,68 @@ def test_a_typo_lists_the_services(
     assert main(["backnd"]) == 2
     err = capsys.readouterr().err
     assert "no service 'backnd' in compose.yaml (services: backend, redis)" in err
+
+
+def test_an_oom_killed_service(
+    client: Any,
+    base_image: str,
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The kernel's kill is in the state, not the logs: IC703."""
+    project, folder = compose_project
+    (folder / "compose.yaml").write_text(
+        f"name: {project}\nservices:\n  worker:\n    image: {base_image}\n"
+    )
+    container = client.containers.run(
+        base_image,
+        ["python3", "-c", "b = bytearray(400_000_000)"],
+        detach=True,
+        mem_limit="32m",
+        memswap_limit="32m",
+        labels={
+            **LABEL,
+            "com.docker.compose.project": project,
+            "com.docker.compose.service": "worker",
+        },
+        network_disabled=True,
+    )
+    try:
+        container.wait(timeout=60)
+        code = main(["worker", "--format", "json", "--no-smoke", "--no-cache"])
+    finally:
+        container.remove(force=True)
+    doc = json.loads(capsys.readouterr().out)
+    triage = doc["triage"]
+    assert triage["status"] == "exited"
+    assert triage["containers"][0]["oom_killed"] is True
+    assert (triage["diagnosis"]["failure_id"], triage["diagnosis"]["source"]) == (
+        "oom-killed",
+        "state",
+    )
+    assert [f["code"] for f in doc["findings"] if f["code"].startswith("IC7")] == ["IC703"]
+    assert code == 1
+
+
+def test_a_container_older_than_its_tag(
+    client: Any,
+    base_image: str,
+    crashlooping: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The tag was rebuilt (here: points to the base image) but the container not recreated."""
+    project, folder = crashlooping
+    tag = f"{project}-backend"
+    (folder / "compose.yaml").write_text(
+        f"name: {project}\nservices:\n  backend:\n    image: {tag}\n    build: .\n"
+    )
+    client.images.get(base_image).tag(tag, "latest")
+    try:
+        main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
+    finally:
+        client.images.remove(f"{tag}:latest")
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["triage"]["newer_image"] == f"{tag}:latest"
+    assert doc["triage"]["image_source"] == "container"  # what crashes is what is checked
+    assert "IC709" in {f["code"] for f in doc["findings"]}
+    assert "docker compose up -d --force-recreate backend" in doc["triage"]["commands"]
