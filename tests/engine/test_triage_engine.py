@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,22 @@ def crashlooping(
         container.remove(force=True)
 
 
+@pytest.fixture
+def tag_base(client: Any, base_image: str) -> Iterator[Callable[[str], str]]:
+    """``tag_base(repository) -> "repository:latest"``: the base image under another name
+    (an image compose would have built or pulled), untagged at the end."""
+    tags: list[str] = []
+
+    def _tag(repository: str) -> str:
+        client.images.get(base_image).tag(repository, "latest")
+        tags.append(f"{repository}:latest")
+        return tags[-1]
+
+    yield _tag
+    for tag in tags:
+        client.images.remove(tag)
+
+
 def _schema() -> dict[str, Any]:
     text = resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
     schema: dict[str, Any] = json.loads(text)
@@ -142,8 +158,7 @@ def test_the_verdict_comes_first_with_smoke_tests(
     "naming", [("-", "compose v2 name"), ("_", "compose v1 name")], ids=["v2", "v1"]
 )
 def test_a_build_only_service_without_container(
-    client: Any,
-    base_image: str,
+    tag_base: Callable[[str], str],
     compose_project: tuple[str, Path],
     capsys: pytest.CaptureFixture[str],
     naming: tuple[str, str],
@@ -153,11 +168,8 @@ def test_a_build_only_service_without_container(
     _, folder = compose_project
     (folder / "compose.yaml").write_text("services:\n  backend:\n    build: .\n")
     repository = f"{folder.name.lower()}{separator}backend"
-    client.images.get(base_image).tag(repository, "latest")
-    try:
-        code = main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
-    finally:
-        client.images.remove(f"{repository}:latest")
+    tag_base(repository)
+    code = main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
     out, err = capsys.readouterr()
     doc = json.loads(out)
     jsonschema.validate(doc, _schema())
@@ -219,24 +231,19 @@ def test_an_oom_killed_service(
 
 
 def test_a_container_older_than_its_tag(
-    client: Any,
-    base_image: str,
+    tag_base: Callable[[str], str],
     crashlooping: tuple[str, Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The tag was rebuilt (here: points to the base image) but the container not recreated."""
     project, folder = crashlooping
-    tag = f"{project}-backend"
+    tag = tag_base(f"{project}-backend")
     (folder / "compose.yaml").write_text(
         f"name: {project}\nservices:\n  backend:\n    image: {tag}\n    build: .\n"
     )
-    client.images.get(base_image).tag(tag, "latest")
-    try:
-        main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
-    finally:
-        client.images.remove(f"{tag}:latest")
+    main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
     doc = json.loads(capsys.readouterr().out)
-    assert doc["triage"]["newer_image"] == f"{tag}:latest"
+    assert doc["triage"]["newer_image"] == tag
     assert doc["triage"]["image_source"] == "container"  # what crashes is what is checked
     assert "IC709" in {f["code"] for f in doc["findings"]}
     assert "docker compose up -d --force-recreate backend" in doc["triage"]["commands"]
