@@ -343,7 +343,7 @@ def _is_service(args: argparse.Namespace) -> bool:
     named) and has that service; else WORD is an image, unless compose options were given
     or WORD is neither a service nor an image (then the services are listed)."""
     from .api import engine_has_image
-    from .compose import load_project
+    from .compose import find_files, load_project
     from .target import PREFIXES
 
     word: str = args.target
@@ -352,9 +352,15 @@ def _is_service(args: argparse.Namespace) -> bool:
         if word.partition(":")[0] in PREFIXES or "/" in word or Path(word).exists():
             return False
         try:
-            project = load_project(Path.cwd())
+            find_files(Path.cwd())
         except BadInput:
             return False  # no compose file here: an engine image
+        try:
+            project = load_project(Path.cwd())
+        except BadInput:
+            if engine_has_image(word):
+                return False  # a broken compose file does not hide an image
+            raise
     else:
         project = load_project(Path.cwd(), args.file, args.project_name, args.env_file)
     if word in project.service_names:

@@ -384,3 +384,13 @@ def test_one_line_errors(line: str, failure_id: str | None) -> None:
     d = diagnose(f"INFO: boot\n{line}\n", None, TABLE)
     assert d is not None
     assert (d.failure_id, d.evidence) == (failure_id, line)
+
+
+def test_a_broken_compose_file_is_reported_for_a_bare_word(
+    no_engine: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imagecheck.cli import main
+
+    (no_engine / "compose.yaml").write_text("services:\n  backend:\n    image: ${TAG:?set TAG}\n")
+    assert main(["backend"]) == 2
+    assert "required variable TAG is missing a value: set TAG" in capsys.readouterr().err
