@@ -6,6 +6,7 @@ never prints and reports progress through a callback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 
 if TYPE_CHECKING:
     from .checks.context import Context
+    from .compose import ComposeService
     from .stale import BuildInput, StaleFacts
 
 
@@ -493,3 +495,130 @@ def lint(
 
     pins = load_constraints(constraints or [], cwd=Path())
     return lint_files(paths, pins, select=select, ignore=ignore, resolve=resolve)
+
+
+def placeholder_inventory(ref: str, reason: str) -> Inventory:
+    """The image of a report whose image could not be read (no engine, never built): the
+    report still carries what compose and the engine said; ``reason`` is in its notes."""
+    from .model import ImageInfo
+
+    info = ImageInfo(
+        ref=ref,
+        id="",
+        created=None,
+        platform=Platform("linux", ""),
+        entrypoint=(),
+        cmd=(),
+        env=(),
+        working_dir="",
+        user="",
+        history=(),
+        diff_ids=(),
+    )
+    return Inventory(info, (), None, (), (), (), (), (), notes=(f"image not read: {reason}",))
+
+
+def triage(
+    service: str,
+    options: Options | None = None,
+    *,
+    cwd: Path | None = None,
+    compose_files: tuple[str | Path, ...] = (),
+    project_name: str | None = None,
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    constraints: list[Path] | None = None,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    unpinned: str = "info",
+    smoke: SmokeOptions | None = None,
+    tail: int = 200,
+    failures: tuple[Path, ...] = (),
+    progress: ProgressFn = no_progress,
+) -> Report:
+    """``imagecheck SERVICE``: the compose service's containers (state, logs, diagnosis),
+    then its image checked as ``check`` does; one report, the triage in ``report.triage``.
+
+    With the engine down the report still says what the compose file says (IC707); an
+    image never built or pulled is IC708, and the image checks are skipped with the reason.
+    """
+    from .checks import run_checks
+    from .checks.context import Context
+    from .compose import load_project
+    from .constraints import load_constraints
+    from .engine import connect
+    from .failures import load_failures
+    from .target import ENGINE
+    from .triage import commands, gather
+
+    cwd = cwd or Path.cwd()
+    project = load_project(cwd, compose_files, project_name, env_file, environ)
+    svc = project.service(service)
+    pins = load_constraints(constraints or [], cwd=cwd)
+    table = load_failures(failures)
+    try:
+        engine = connect()
+    except EngineUnavailable as exc:
+        run = gather(project, svc, None, table, tail=tail, engine_error=str(exc))
+    else:
+        try:
+            run = gather(project, svc, engine, table, tail=tail)
+        finally:
+            engine.close()
+    facts: StaleFacts | None = None
+    skip = "the image was not read"
+    if run.image_ref is None:
+        inv = placeholder_inventory(svc.image_candidates[0], run.reason)
+        ctx = Context(inv, pins, unpinned, None, triage=run)
+        found, results = run_checks(ctx, select, ignore)
+        findings = tuple(f for f in found if f.code.startswith("IC7"))
+        skipped = "the image was not read: " + (
+            "no Docker engine" if run.engine_error else "no image of the service"
+        )
+        results = tuple(
+            r if r.code.startswith("IC7") else replace(r, status="skipped", reason=skipped)
+            for r in results
+        )
+        smoke_ran = None
+    else:
+        text = run.image_ref if run.image_source == "container" else svc.image_candidates[0]
+        tgt = Target(ENGINE, run.image_ref, None, text)
+        inv = inventory(tgt, options, progress)
+        try:
+            facts, skip = _stale_facts(tgt, inv, _service_build(svc, project.folder), options)
+        except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
+            facts, skip = None, f"the service's build cannot be read: {exc}"
+        smoke_ran = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
+        ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
+        findings, results = run_checks(ctx, select, ignore)
+    run = replace(run, commands=commands(run, findings, svc.build is not None))
+    verdict = stale_verdict(facts, skip, findings, inv)
+    return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)
+
+
+def _service_build(svc: ComposeService, folder: Path) -> BuildRequest:
+    """The staleness checks of a compose service: its ``build:`` (context, Dockerfile,
+    args, target), else ``./Dockerfile`` of the project when the history matches it."""
+    spec = svc.build
+    if spec is None or spec.context is None or spec.dockerfile is None:
+        return BuildRequest(cwd=folder, service=svc.name)
+    args = tuple((k, v) for k, v in spec.args if v is not None)
+    how = f"compose service {svc.name!r}: build {spec.context}"
+    return BuildRequest(spec.dockerfile, spec.context, args, spec.target, svc.name, how)
+
+
+def engine_has_image(ref: str) -> bool:
+    """Whether the engine answers and knows ``ref`` (a bare word may be a service or an image)."""
+    from .engine import connect
+
+    try:
+        engine = connect()
+    except EngineUnavailable:
+        return False
+    try:
+        engine.inspect_image(ref)
+    except (ImageNotFound, BadInput):
+        return False
+    finally:
+        engine.close()
+    return True

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .sources.base import Progress
 
-COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint")
+COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint", "triage")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
 
 
@@ -141,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument(
         "--no-smoke", action="store_true", help="static checks only: start no container"
     )
+    _triage_parser(sub, chk)
     sub.add_parser(
         "smoke",
         parents=[common, selection, smoke],
@@ -191,6 +192,40 @@ def _parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="list base-layer packages and system libraries"
     )
     return parser
+
+
+def _triage_parser(sub: Any, chk: argparse.ArgumentParser) -> None:
+    """``triage SERVICE``: every option of ``check`` (its parent), and compose's own."""
+    tri = sub.add_parser(
+        "triage",
+        parents=[chk],
+        add_help=False,
+        help="a compose service: why its containers crash, then its image as check does "
+        "(what a bare 'imagecheck SERVICE' runs when a compose file names that service)",
+    )
+    grp = tri.add_argument_group("compose (imagecheck SERVICE)")
+    grp.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        default=[],
+        help="compose file (repeatable; default: COMPOSE_FILE, else compose.yaml and friends "
+        "here or in a parent folder)",
+    )
+    grp.add_argument(
+        "-p", "--project-name", help="default: COMPOSE_PROJECT_NAME, name:, the folder's name"
+    )
+    grp.add_argument("--env-file", type=Path, help="default: .env beside the compose file")
+    grp.add_argument(
+        "--tail", type=int, default=200, help="log lines read per container (default: 200)"
+    )
+    grp.add_argument(
+        "--failures",
+        type=Path,
+        action="append",
+        default=[],
+        help="a TOML file of more [[failure]]s to explain logs with (repeatable)",
+    )
 
 
 def _import_reporters() -> None:
@@ -272,6 +307,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         engine_read=args.engine_read,
     )
     bar = _Bar(err)
+    if args.command == "triage":
+        return _triage(args, options, out, err, bar)
     if args.command in ("check", "smoke", "stale"):
         return _check(args, options, out, bar)
     if args.format == "junit":
@@ -397,6 +434,78 @@ def _prune(args: argparse.Namespace) -> None:
     )
 
 
+def _is_service(args: argparse.Namespace) -> bool:
+    """Whether ``imagecheck WORD`` means a compose service: a compose file is found (or
+    named) and has that service; else WORD is an image, unless compose options were given
+    or WORD is neither a service nor an image (then the services are listed)."""
+    from .api import engine_has_image
+    from .compose import find_files, load_project
+    from .target import PREFIXES
+
+    word: str = args.target
+    compose_asked = bool(args.file or args.project_name or args.env_file)
+    if args.implicit and not compose_asked:
+        if word.partition(":")[0] in PREFIXES or "/" in word or Path(word).exists():
+            return False
+        try:
+            find_files(Path.cwd())
+        except BadInput:
+            return False  # no compose file here: an engine image
+        try:
+            project = load_project(Path.cwd())
+        except BadInput:
+            if engine_has_image(word):
+                return False  # a broken compose file does not hide an image
+            raise
+    else:
+        project = load_project(Path.cwd(), args.file, args.project_name, args.env_file)
+    if word in project.service_names:
+        return True
+    if args.implicit and engine_has_image(word):
+        return False
+    project.service(word)  # raises: the one line that lists the services
+    return True  # pragma: no cover - service() raised
+
+
+def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, bar: _Bar) -> int:
+    """``imagecheck SERVICE``: the service's containers and image, one verdict."""
+    from .api import triage
+    from .errors import ExitCode
+
+    if not _is_service(args):
+        args.command = "check"
+        return _check(args, options, out, bar)
+    if args.tail < 1:
+        raise BadInput("--tail must be at least 1")
+    try:
+        report = triage(
+            args.target,
+            options,
+            cwd=Path.cwd(),
+            compose_files=tuple(args.file),
+            project_name=args.project_name,
+            env_file=args.env_file,
+            constraints=args.constraints,
+            select=tuple(args.select),
+            ignore=tuple(args.ignore),
+            unpinned=args.unpinned,
+            smoke=None if args.no_smoke else _smoke_options(args),
+            tail=args.tail,
+            failures=tuple(args.failures),
+            progress=bar,
+        )
+    finally:
+        bar.stop()
+    code = _emit(args, out, report)
+    if report.triage is not None and report.triage.engine_error is not None:
+        from rich.text import Text
+
+        line = f"{report.triage.engine_error}; reported what the compose file says"
+        err.print(Text.assemble(("imagecheck: ", "bold red"), line), soft_wrap=True)
+        return max(code, ExitCode.ENVIRONMENT)
+    return code
+
+
 def _lint(args: argparse.Namespace, out: Console) -> int:
     from .api import lint
 
@@ -433,10 +542,12 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
-        argv.insert(0, "check")  # plain ``imagecheck TARGET``
+    implicit = bool(argv) and argv[0] not in (*COMMANDS, "-h", "--help", "--version")
+    if implicit:
+        argv.insert(0, "triage")  # plain ``imagecheck SERVICE`` or ``imagecheck TARGET``
     parser = _parser()
     args = parser.parse_args(argv)
+    args.implicit = implicit
     if args.command is None:
         parser.print_help(sys.stderr)
         return ExitCode.BAD_INPUT

@@ -240,6 +240,62 @@ class SmokeRun:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerState:
+    """One container of a compose service, as ``docker inspect`` shows its State."""
+
+    id: str
+    name: str
+    status: str  # the engine's: "running", "restarting", "exited", "created", "dead" ...
+    restarting: bool
+    restart_count: int
+    exit_code: int
+    oom_killed: bool
+    health: str | None  # "healthy", "unhealthy", "starting"; None without a healthcheck
+    started_at: str | None
+    finished_at: str | None
+    image_id: str  # the image the container runs (sha256:...), which may be older than the tag
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """Why a service's container fails: the known failure (or none) and the line that shows it."""
+
+    failure_id: str | None  # the failures.toml id; None for an error the table does not know
+    title: str
+    cause: str
+    fix: str
+    evidence: str  # the log line verbatim (a traceback's final exception line), or the state
+    harmless: bool = False  # only a known harmless message was found: not an error
+    source: str = "logs"  # "logs" or "state" (OOMKilled)
+
+
+@dataclass(frozen=True, slots=True)
+class TriageRun:
+    """What ``imagecheck SERVICE`` found about a compose service before reading its image.
+
+    ``status`` "skipped" says in ``reason`` why the containers could not be looked at (the
+    engine is down); ``image_ref`` is None when no image of the service could be found.
+    """
+
+    service: str
+    project: str
+    compose_files: tuple[str, ...]
+    status: str  # "crashlooping", "exited", "running", "no-container", "skipped"
+    reason: str
+    image_ref: str | None = None
+    image_source: str = ""  # "container", "image:", "compose v2 name", "compose v1 name"
+    build_context: str | None = None
+    dockerfile: str | None = None
+    containers: tuple[ContainerState, ...] = ()
+    log_tail: str = ""  # the last lines of the container the diagnosis is about
+    diagnosis: Diagnosis | None = None
+    commands: tuple[str, ...] = ()  # what to run, in order
+    warnings: tuple[str, ...] = ()  # compose's (unset variables, include not followed)
+    engine_error: str | None = None  # set when the engine could not be reached
+    newer_image: str | None = None  # the service's tag, when it names a newer image than runs
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     inventory: Inventory
     findings: tuple[Finding, ...]
@@ -247,6 +303,7 @@ class Report:
     constraints_files: tuple[str, ...] = ()
     smoke: SmokeRun | None = None
     stale: StaleVerdict | None = None
+    triage: TriageRun | None = None  # set by ``imagecheck SERVICE`` (api.triage)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ from .pins import check_duplicates, check_pins, check_requires
 from .runner import Check, run_selected
 from .smoke import check_smoke
 from .stale import check_stale
+from .triage import CODES as TRIAGE_CODES
+from .triage import check_triage
 
 CHECKS: tuple[Check[Context], ...] = (
     Check(("IC101", "IC102", "IC103"), "pins", check_pins, needs_pins=True),
@@ -45,10 +47,13 @@ CHECKS: tuple[Check[Context], ...] = (
         check_stale,
         needs_build=True,
     ),
+    Check(TRIAGE_CODES, "compose service containers", check_triage, needs_triage=True),
 )
 
 
 def _skip(check: Check[Context], ctx: Context) -> str | None:
+    if check.needs_triage:
+        return None if ctx.triage is not None else "no compose service (imagecheck SERVICE)"
     if check.needs_pins and not ctx.constraints.pins:
         return "no pins found"
     if check.needs_build:

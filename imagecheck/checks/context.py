@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..constraints import Constraints, canonical
-from ..model import Inventory, PythonDist, SmokeRun
+from ..model import Inventory, PythonDist, SmokeRun, TriageRun
 from ..stale import StaleFacts
 
 _ARCH = {
@@ -30,6 +30,7 @@ class Context:
     smoke: SmokeRun | None = None  # what the throwaway container found, if it ran
     stale: StaleFacts | None = None  # the Dockerfile and context it should match, if known
     stale_skip: str = "no Dockerfile given (--dockerfile, or a compose service's build:)"
+    triage: TriageRun | None = None  # the compose service's containers (imagecheck SERVICE)
 
     @cached_property
     def machine(self) -> str:

@@ -23,6 +23,7 @@ class Check(Generic[C]):
     needs_pins: bool = False
     needs_smoke: bool = False
     needs_build: bool = False  # a Dockerfile and build context
+    needs_triage: bool = False
 
 
 def wanted(code: str, select: Iterable[str], ignore: Iterable[str]) -> bool:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import asdict
 from typing import Any
 
-from ..model import Finding, LintReport, ModuleResult, Report, SmokeRun, StaleVerdict
+from ..model import (
+    Finding,
+    LintReport,
+    ModuleResult,
+    Report,
+    SmokeRun,
+    StaleVerdict,
+    TriageRun,
+)
 from .json import header, layer_ref, tool_header
 
 
@@ -67,10 +76,38 @@ def smoke_document(run: SmokeRun) -> dict[str, Any]:
     }
 
 
+def triage_document(run: TriageRun) -> dict[str, Any]:
+    """The ``triage`` section: what ``imagecheck SERVICE`` found before reading the image.
+
+    Containers and the diagnosis are their dataclasses' fields, name for name (the schema,
+    with additionalProperties false, holds them)."""
+    d = run.diagnosis
+    return {
+        "service": run.service,
+        "project": run.project,
+        "compose_files": list(run.compose_files),
+        "status": run.status,
+        "reason": run.reason,
+        "image_ref": run.image_ref,
+        "image_source": run.image_source,
+        "newer_image": run.newer_image,
+        "build_context": run.build_context,
+        "dockerfile": run.dockerfile,
+        "containers": [asdict(c) for c in run.containers],
+        "log_tail": run.log_tail,
+        "diagnosis": None if d is None else asdict(d),
+        "commands": list(run.commands),
+        "warnings": list(run.warnings),
+        "engine_error": run.engine_error,
+    }
+
+
 def report_document(report: Report, fail_on: str) -> dict[str, Any]:
     smoke = {"smoke": smoke_document(report.smoke) if report.smoke else None}
     stale = {"stale": stale_document(report.stale) if report.stale else None}
-    return header(report.inventory.image) | _verdict_and_findings(report, fail_on) | smoke | stale
+    triage = {"triage": triage_document(report.triage) if report.triage else None}
+    doc = header(report.inventory.image) | _verdict_and_findings(report, fail_on)
+    return doc | smoke | stale | triage
 
 
 def stale_document(verdict: StaleVerdict) -> dict[str, Any]:
@@ -135,6 +172,8 @@ def junit(report: Report | LintReport, fail_on: str) -> str:
     root.append(suite)
     if isinstance(report, Report) and report.smoke is not None and report.smoke.results:
         root.append(_smoke_suite(report, fail_on))
+    if isinstance(report, Report) and report.triage is not None:
+        root.append(_triage_suite(report.triage, report, fail_on))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -164,4 +203,26 @@ def _smoke_suite(report: Report, fail_on: str) -> ET.Element:
     suite.set("skipped", str(skipped))
     suite.set("errors", "0")
     suite.set("time", f"{report.smoke.seconds:.3f}")
+    return suite
+
+
+def _triage_suite(run: TriageRun, report: Report, fail_on: str) -> ET.Element:
+    """A testcase for the service's state: failed when it crashloops or exited with an
+    error (its IC7xx findings at or over fail-on), skipped when no container was seen."""
+    suite = ET.Element("testsuite", name=f"imagecheck service {run.service}")
+    case = ET.SubElement(
+        suite, "testcase", classname=f"service.{run.project}", name=f"{run.service} state"
+    )
+    bad = [f for f in failing(report, fail_on) if f.code.startswith("IC7")]
+    for f in bad:
+        node = ET.SubElement(case, "failure", message=f"{f.code}: {f.message}", type=f.severity)
+        node.text = "\n".join(x for x in (f"hint: {f.hint}", *run.commands) if x)
+    if not bad and run.status in ("no-container", "skipped"):
+        ET.SubElement(case, "skipped", message=run.reason)
+    if run.log_tail:
+        ET.SubElement(case, "system-out").text = run.log_tail
+    suite.set("tests", "1")
+    suite.set("failures", str(int(bool(bad))))
+    suite.set("skipped", str(int(not bad and run.status in ("no-container", "skipped"))))
+    suite.set("errors", "0")
     return suite

@@ -9,6 +9,7 @@ from rich.text import Text
 from ..layerindex import short
 from ..model import (
     Change,
+    Finding,
     Inventory,
     LayerRef,
     LayerSummary,
@@ -16,6 +17,7 @@ from ..model import (
     Report,
     SmokeRun,
     StaleVerdict,
+    TriageRun,
 )
 
 
@@ -68,6 +70,10 @@ def _changes_text(changes: tuple[Change, ...], limit: int = 5) -> Text:
 
 def _header(console: Console, inv: Inventory, verbose: bool) -> None:
     img = inv.image
+    if not img.id:  # a service's image that could not be read (api.placeholder_inventory)
+        for note in inv.notes:
+            console.print(Text.assemble((img.ref, "bold"), f"  {note}"), highlight=False)
+        return
     tags = ", ".join(img.repo_tags) or "untagged"
     console.print(
         Text.assemble((img.ref, "bold"), f"  {short(img.id)}  {img.platform}  ({tags})"),
@@ -221,6 +227,8 @@ def render_report(console: Console, report: Report, fail_on: str, verbose: bool 
     rank = {"error": 0, "warning": 1, "info": 2}
     bad = [f for f in report.findings if rank.get(f.severity, 3) <= rank[fail_on]]
     img = report.inventory.image
+    if report.triage is not None:
+        render_triage(console, report.triage, bad, verbose)
     if bad:
         console.print(
             Text.assemble(
@@ -239,6 +247,8 @@ def render_report(console: Console, report: Report, fail_on: str, verbose: bool 
                 ),
                 highlight=False,
             )
+    elif not img.id:  # the service's image could not be read: nothing passed
+        console.print(Text.assemble(("NOT CHECKED ", "yellow"), img.ref), highlight=False)
     else:
         console.print(Text.assemble(("PASS ", "bold green"), f"{img.ref}"), highlight=False)
     if report.stale is not None:
@@ -349,3 +359,81 @@ def render_stale(console: Console, verdict: StaleVerdict) -> None:
         console.print(Text(f"  Dockerfile: {verdict.how}", style="dim"), highlight=False)
     for command in verdict.commands:
         console.print(Text.assemble(("  $ ", "dim"), (command, "bold")), highlight=False)
+
+
+_TRIAGE_STYLE = {
+    "crashlooping": "bold red",
+    "exited": "red",
+    "running": "bold green",
+    "no-container": "yellow",
+    "skipped": "yellow",
+}
+
+
+def render_triage(
+    console: Console, run: TriageRun, bad: list[Finding], verbose: bool = False
+) -> None:
+    """The service's verdict on one screen: state, cause, evidence, the commands to run."""
+    d = run.diagnosis
+    failed = any(f.code in ("IC701", "IC702", "IC703") for f in bad)
+    status = run.status.upper() if failed or run.status != "exited" else "EXITED (code 0)"
+    head = Text.assemble(
+        (f"{status} ", _TRIAGE_STYLE.get(run.status, "")), (run.service, "bold"), f": {run.reason}"
+    )
+    console.print(head, highlight=False, soft_wrap=True)
+    if d is not None:
+        label = "harmless" if d.harmless else "cause"
+        console.print(Text.assemble((f"  {label}: ", "bold"), f"{d.title}. {d.cause}"))
+    console.print(Text("  evidence:", style="bold"))
+    if d is not None:
+        console.print(Text(f"    {d.source}: {d.evidence}"), highlight=False, soft_wrap=True)
+    for f in [f for f in bad if f.code not in ("IC701", "IC702", "IC703")][:4]:
+        where = f" (layer {layer_label(f.layer)})" if f.layer else ""
+        console.print(
+            Text.assemble("    ", (f.code, "bold"), f" {f.subject}{where}: {f.message}"),
+            highlight=False,
+        )
+    if d is None and not bad:
+        console.print(Text("    nothing failing found", style="dim"))
+    if d is not None and not d.harmless:
+        console.print(Text.assemble(("  fix: ", "bold"), d.fix), highlight=False)
+    if run.commands:
+        console.print(Text("  run:", style="bold"))
+        for command in run.commands:
+            console.print(Text(f"    {command}", style="cyan"), highlight=False, soft_wrap=True)
+    image = run.image_ref or "none found"
+    source = f" ({run.image_source})" if run.image_source else ""
+    build = f"; build {run.build_context} ({run.dockerfile})" if run.build_context else ""
+    console.print(
+        Text(
+            f"project {run.project}: {', '.join(run.compose_files)}; image {image}{source}{build}",
+            style="dim",
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    for warning in run.warnings:
+        console.print(Text(f"compose: {warning}", style="yellow"), highlight=False)
+    if run.containers:
+        table = Table(title="Containers", title_justify="left")
+        for col in ("name", "status", "restarts", "exit", "OOM", "health", "started", "finished"):
+            table.add_column(col, overflow="fold")
+        for c in run.containers:
+            table.add_row(
+                c.name,
+                c.status,
+                str(c.restart_count),
+                str(c.exit_code),
+                "yes" if c.oom_killed else "",
+                c.health or "",
+                (c.started_at or "")[:19].replace("T", " "),
+                (c.finished_at or "")[:19].replace("T", " "),
+            )
+        console.print(table)
+    lines = run.log_tail.rstrip("\n").splitlines()
+    shown = lines if verbose else lines[-12:]
+    if shown:
+        more = "" if verbose or len(lines) <= 12 else f" ({len(lines)} read: -v shows them)"
+        console.print(Text(f"Last log lines{more}:", style="bold"))
+        for line in shown:
+            console.print(Text(f"  {line}", style="dim"), highlight=False, soft_wrap=True)

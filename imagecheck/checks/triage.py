@@ -1,0 +1,104 @@
+"""IC7xx: a compose service's containers, as ``imagecheck SERVICE`` found them.
+
+The containers' state and the diagnosis of their logs (``imagecheck.triage``) become
+findings, so they join the image's findings in one verdict and one exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import ContainerState, Finding, TriageRun
+from .context import Context
+
+CODES = ("IC701", "IC702", "IC703", "IC704", "IC705", "IC706", "IC707", "IC708", "IC709")
+
+
+def _state(run: TriageRun) -> ContainerState | None:
+    """The container the diagnosis is about: the one failing worst (listed first)."""
+    from ..triage import worst_container
+
+    return worst_container(run.containers)[1]
+
+
+def _failing(run: TriageRun, state: ContainerState) -> Finding | None:
+    """IC701-IC703: the service crashloops or exited with an error."""
+    failed = run.status == "crashlooping" or (
+        run.status == "exited" and (state.exit_code or state.oom_killed)
+    )
+    if not failed:
+        return None
+    how = f"{run.status} ({state.restart_count} restart(s), exit code {state.exit_code})"
+    d = run.diagnosis
+    if d is not None and d.source == "state":
+        return Finding("IC703", "error", run.service, f"{how}: {d.title} ({d.evidence})", d.fix)
+    if d is not None and not d.harmless and d.failure_id is not None:
+        return Finding("IC701", "error", run.service, f"{how}: {d.title}; log: {d.evidence}", d.fix)
+    line = d.evidence if d is not None and not d.harmless else "(no error in the last log lines)"
+    return Finding(
+        "IC702",
+        "error",
+        run.service,
+        f"{how}, for a reason the table of known failures does not know; last error: {line}",
+        f"docker compose logs --tail 200 {run.service} shows the whole log; add the message "
+        "to a failures file ([[failure]] as in imagecheck/data/failures.toml) to explain it",
+    )
+
+
+def check_triage(ctx: Context) -> Iterator[Finding]:
+    run = ctx.triage
+    if run is None:
+        return
+    if run.engine_error is not None:
+        yield Finding(
+            "IC707",
+            "warning",
+            run.service,
+            "the Docker engine cannot be reached: the containers and the image were not looked "
+            "at; this report says what the compose file says",
+            "start the engine (systemctl start docker) or set DOCKER_HOST, and run again",
+        )
+        return
+    if run.image_ref is None:
+        verb = "build" if run.build_context or run.dockerfile else "pull"
+        yield Finding(
+            "IC708",
+            "error",
+            run.service,
+            f"no image of the service in the engine: {run.reason}",
+            f"docker compose {verb} {run.service}",
+        )
+    state = _state(run)
+    if state is None:
+        yield Finding(
+            "IC706",
+            "info",
+            run.service,
+            "no container of the service: only the image was checked",
+            f"docker compose up -d {run.service}, then run imagecheck {run.service} again if it "
+            "fails",
+        )
+        return
+    failing = _failing(run, state)
+    if failing is not None:
+        yield failing
+    d = run.diagnosis
+    if failing is None and d is not None and not d.harmless:
+        yield Finding(
+            "IC704",
+            "warning",
+            run.service,
+            f"{run.reason}, but its logs show an error: {d.title}; log: {d.evidence}",
+            d.fix,
+        )
+    if d is not None and d.harmless:
+        yield Finding("IC705", "info", run.service, f"{d.title}; log: {d.evidence}", d.fix)
+    if run.newer_image is not None:
+        yield Finding(
+            "IC709",
+            "warning",
+            run.service,
+            f"{state.name} runs image {state.image_id[:19]}, but {run.newer_image} now names "
+            "another image: the container was not recreated after a build or pull",
+            f"docker compose up -d --force-recreate {run.service}",
+        )

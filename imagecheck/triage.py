@@ -1,0 +1,379 @@
+"""Crashloop triage of a compose service: its containers, their logs, and why they fail.
+
+``imagecheck backend`` starts here: the compose project says which containers and image
+belong to the service, the engine says what state the containers are in and what they
+last logged, and the known-failure table turns the last real error into a cause and a
+fix. The image itself is then checked like any other (``api.triage``). Never prints.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .errors import EngineUnavailable, ImageNotFound
+from .failures import Failure, classify
+from .model import ContainerState, Diagnosis, Finding, TriageRun
+
+if TYPE_CHECKING:
+    from .compose import ComposeProject, ComposeService
+    from .engine import Engine
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+#: A container restarted this recently and running again is still in its crash loop.
+RECENT_RESTART_SECONDS = 120
+#: Failures that live in the image: rebuilding it (without the stale cache) is the fix.
+IMAGE_FAILURES = frozenset(
+    {
+        "numpy-abi",
+        "libmagic",
+        "bcrypt-72-bytes",
+        "module-not-found",
+        "shared-library-missing",
+        "glibc-too-old",
+    }
+)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: A line that looks like an error: the words, or an exception name (``SMTPAuthenticationError``).
+_ERRORISH = re.compile(
+    r"(?i:\b(error|exception|fatal|critical|panic|traceback)\b)|[a-z](Error|Exception)\b"
+)
+_CHAIN = (
+    "During handling of the above exception",
+    "The above exception was the direct cause",
+)
+_RANK = {"crashlooping": 0, "exited": 1, "running": 2, "clean": 3}
+
+
+# --- containers ----------------------------------------------------------------------------
+
+
+def container_state(info: dict[str, Any]) -> ContainerState:
+    """The fields of ``docker inspect`` that say whether and how a container fails."""
+    state = info.get("State") or {}
+    health = state.get("Health") or {}
+    return ContainerState(
+        id=str(info.get("Id", "")),
+        name=str(info.get("Name", "")).lstrip("/"),
+        status=str(state.get("Status", "")),
+        restarting=bool(state.get("Restarting")),
+        restart_count=int(info.get("RestartCount") or 0),
+        exit_code=int(state.get("ExitCode") or 0),
+        oom_killed=bool(state.get("OOMKilled")),
+        health=str(health["Status"]) if health.get("Status") else None,
+        started_at=_timestamp(state.get("StartedAt")),
+        finished_at=_timestamp(state.get("FinishedAt")),
+        image_id=str(info.get("Image", "")),
+    )
+
+
+def _timestamp(value: Any) -> str | None:
+    """The engine writes year 1 for "never"."""
+    if not value or str(value).startswith("0001-"):
+        return None
+    return str(value)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?", value)
+    if match is None:
+        return None
+    fraction = (match.group(2) or "0")[:6].ljust(6, "0")
+    return datetime.fromisoformat(f"{match.group(1)}.{fraction}+00:00")
+
+
+def service_containers(engine: Engine, project: str, service: str) -> tuple[ContainerState, ...]:
+    """The service's containers, found by the labels compose (v1 and v2) puts on them."""
+    listed = engine.list_containers([f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"])
+    states = [container_state(engine.inspect_container(str(c["Id"]))) for c in listed]
+    return tuple(sorted(states, key=lambda s: s.name))
+
+
+def container_status(state: ContainerState, now: datetime | None = None) -> str:
+    """ "crashlooping", "exited" (with an error), "running", or "clean" (exited with 0)."""
+    if state.restarting:
+        return "crashlooping"
+    if state.status in ("running", "paused"):
+        started = _parse_time(state.started_at)
+        now = now or datetime.now(timezone.utc)
+        recent = started is not None and (now - started).total_seconds() < RECENT_RESTART_SECONDS
+        return "crashlooping" if state.restart_count and recent else "running"
+    return "exited" if state.exit_code or state.oom_killed else "clean"
+
+
+def worst_container(
+    containers: tuple[ContainerState, ...], now: datetime | None = None
+) -> tuple[str, ContainerState | None]:
+    """The service's status and the container it comes from: the one failing worst."""
+    if not containers:
+        return "no-container", None
+    ranked = sorted(containers, key=lambda c: _RANK[container_status(c, now)])
+    status = container_status(ranked[0], now)
+    return ("exited" if status == "clean" else status), ranked[0]
+
+
+# --- the diagnosis -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A traceback (its text, its final exception line) or a single log line."""
+
+    text: str
+    evidence: str
+    traceback: bool
+
+
+def _blocks(lines: list[str]) -> Iterator[_Block]:
+    """Tracebacks as one block each (chained ones together), every other line alone."""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "Traceback (most recent call last)" not in line:
+            # a message may wrap onto the next line ("cannot be run in\nNumPy 2")
+            following = lines[i + 1] if i + 1 < len(lines) else ""
+            yield _Block(f"{line}\n{following}", line.strip(), False)
+            i += 1
+            continue
+        start, last = i, ""
+        i += 1
+        while i < len(lines):
+            current = lines[i]
+            if current[:1].isspace() or not current.strip():
+                i += 1
+                continue
+            if current.startswith(_CHAIN) or "Traceback (most recent call last)" in current:
+                i += 1
+                continue
+            last = current.strip()
+            i += 1
+            # the next line continues the chain or ends the traceback
+            if i < len(lines) and (
+                lines[i].startswith(_CHAIN) or (not lines[i].strip() and _chained(lines, i))
+            ):
+                continue
+            break
+        yield _Block("\n".join(lines[start:i]), last or lines[i - 1].strip(), True)
+
+
+def _chained(lines: list[str], i: int) -> bool:
+    """A blank line followed by "During handling ..." still belongs to the traceback."""
+    j = i
+    while j < len(lines) and not lines[j].strip():
+        j += 1
+    return j < len(lines) and lines[j].startswith(_CHAIN)
+
+
+def _own_match(block: _Block, table: tuple[Failure, ...]) -> Failure | None:
+    """The failure a block shows; a match owed to the next line alone belongs to that line."""
+    failure = classify(block.text, table)
+    if failure is None or block.traceback:
+        return failure
+    following = block.text.split("\n", 1)[1]
+    return None if following and failure.matches(following) else failure
+
+
+def _from_failure(failure: Failure, evidence: str, source: str = "logs") -> Diagnosis:
+    return Diagnosis(
+        failure.id, failure.title, failure.cause, failure.fix, evidence, failure.harmless, source
+    )
+
+
+def diagnose(
+    log_text: str, state: ContainerState | None, table: tuple[Failure, ...]
+) -> Diagnosis | None:
+    """Why the container fails: OOMKilled from its state first, else the LAST real error
+    of the logs (a traceback's final exception line is the evidence), else the last
+    error-looking line; a known harmless message only when nothing else is found."""
+    if state is not None and state.oom_killed:
+        oom = next((f for f in table if f.id == "oom-killed"), None)
+        evidence = f"State.OOMKilled=true (exit code {state.exit_code})"
+        if oom is not None:
+            return _from_failure(oom, evidence, "state")
+    lines = _ANSI.sub("", log_text).splitlines()
+    real: Diagnosis | None = None
+    harmless: Diagnosis | None = None
+    loose: str | None = None  # the last line that looks like an error, known or not
+    for block in _blocks(lines):
+        failure = _own_match(block, table)
+        if failure is not None and failure.harmless:
+            harmless = _from_failure(failure, block.evidence)
+        elif failure is not None:
+            real = _from_failure(failure, block.evidence)
+        elif block.traceback:
+            real = _unknown(block.evidence)
+        elif _ERRORISH.search(block.evidence):
+            loose = block.evidence
+    if real is not None:
+        return real
+    if loose is not None:
+        return _unknown(loose)
+    return harmless
+
+
+def _unknown(line: str) -> Diagnosis:
+    return Diagnosis(
+        None,
+        "an error the table of known failures does not know",
+        "The container's last error is not a known failure; the line is quoted verbatim.",
+        "Read the whole log (docker compose logs SERVICE); add the message to a failures file "
+        "([[failure]] as in imagecheck/data/failures.toml) to have it explained next time.",
+        line,
+    )
+
+
+# --- the image -----------------------------------------------------------------------------
+
+
+def resolve_image(
+    engine: Engine, service: ComposeService, container: ContainerState | None
+) -> tuple[str | None, str, str]:
+    """(reference, how it was found, why none was): the container's image ID first (what
+    really crashes), else ``image:``, else compose v2's then v1's default name, if built."""
+    if container is not None and container.image_id:
+        return container.image_id, "container", ""
+    candidates = service.image_candidates
+    source = ("image:",) if service.image else ("compose v2 name", "compose v1 name")
+    for ref, how in zip(candidates, source, strict=False):
+        try:
+            engine.inspect_image(ref)
+        except ImageNotFound:
+            continue
+        return ref, how, ""
+    verb = "pulled" if service.image and service.build is None else "built"
+    return None, "", f"the engine has no image {' or '.join(candidates)}: it was never {verb}"
+
+
+def image_drift(engine: Engine, service: ComposeService, container: ContainerState) -> str | None:
+    """The tag the service names, when it now points to another image than the container
+    runs (rebuilt or pulled, but the container was not recreated)."""
+    for ref in service.image_candidates:
+        try:
+            current = str(engine.inspect_image(ref).get("Id", ""))
+        except ImageNotFound:
+            continue
+        return ref if current and current != container.image_id else None
+    return None
+
+
+# --- gathering -----------------------------------------------------------------------------
+
+
+def gather(
+    project: ComposeProject,
+    service: ComposeService,
+    engine: Engine | None,
+    table: tuple[Failure, ...],
+    *,
+    tail: int = 200,
+    engine_error: str | None = None,
+) -> TriageRun:
+    """Everything the compose file and the engine say about ``service`` (``engine`` None:
+    only the compose file, and ``engine_error`` says why)."""
+    build = service.build
+    base = TriageRun(
+        service=service.name,
+        project=project.name,
+        compose_files=tuple(str(f) for f in project.files),
+        status="skipped",
+        reason="",
+        build_context=str(build.context) if build and build.context else None,
+        dockerfile=str(build.dockerfile) if build and build.dockerfile else None,
+        warnings=project.warnings,
+    )
+    if engine is None:
+        reason = "no Docker engine: the containers and the image were not looked at"
+        return replace(base, reason=reason, engine_error=engine_error or "unreachable")
+    try:
+        containers = service_containers(engine, project.name, service.name)
+        status, worst = worst_container(containers)
+        logs = ""
+        if worst is not None:
+            tty = bool((engine.inspect_container(worst.id).get("Config") or {}).get("Tty"))
+            logs = engine.container_logs(worst.id, tail, tty)
+        image_ref, how, missing = resolve_image(engine, service, worst)
+        newer = image_drift(engine, service, worst) if worst is not None else None
+    except EngineUnavailable as exc:
+        return gather(project, service, None, table, tail=tail, engine_error=str(exc))
+    reason = _reason(status, worst, len(containers))
+    if missing:
+        reason += f"; {missing}"
+    return replace(
+        base,
+        status=status,
+        reason=reason,
+        containers=containers,
+        log_tail=logs,
+        diagnosis=diagnose(logs, worst, table) if worst is not None else None,
+        image_ref=image_ref,
+        image_source=how,
+        newer_image=newer,
+    )
+
+
+def _reason(status: str, state: ContainerState | None, count: int) -> str:
+    if state is None:
+        return "no container of this service (docker compose up has not run it)"
+    restarts = f"{state.restart_count} restart(s)"
+    of = f" ({count} containers)" if count > 1 else ""
+    if status == "crashlooping":
+        return f"{state.name} is crashlooping: {restarts}, last exit code {state.exit_code}{of}"
+    if status == "running":
+        health = f", {state.health}" if state.health else ""
+        return f"{state.name} is running ({restarts}{health}){of}"
+    return f"{state.name} exited with code {state.exit_code} ({restarts}){of}"
+
+
+# --- what to run ---------------------------------------------------------------------------
+
+
+def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> tuple[str, ...]:
+    """The commands of the verdict, in the order to run them."""
+    name = run.service
+    out: list[str] = []
+    failure = run.diagnosis.failure_id if run.diagnosis else None
+    image_errors = [f for f in findings if f.severity == "error" and not f.code.startswith("IC7")]
+    if failure == "db-behind-models":
+        out.append(f"docker compose run --rm {name} alembic upgrade head")
+    stale = [f for f in findings if f.code.startswith("IC60") and f.severity != "info"]
+    cache_codes = ("IC203", "IC603", "IC605", "IC607")
+    stale_cache = failure == "libmagic" or any(f.code in cache_codes for f in image_errors + stale)
+    never_built = any(f.code == "IC708" for f in findings)
+    if failure in IMAGE_FAILURES or image_errors or stale or never_built:
+        if not has_build:
+            out.append(f"docker compose pull {name}")
+        elif never_built:
+            out.append(f"docker compose build {name}")
+        else:
+            if stale_cache:
+                out.append("docker builder prune -af")
+            out.append(f"docker compose build --no-cache {name}")
+    if failure is None and run.diagnosis is not None:
+        out.append(f"docker compose logs --tail 200 {name}")
+    drifted = any(f.code == "IC709" for f in findings)
+    if out or run.status in ("crashlooping", "exited", "no-container") or drifted:
+        recreate = " --force-recreate" if run.containers else ""
+        out.append(f"docker compose up -d{recreate} {name}")
+    return tuple(dict.fromkeys(out))
+
+
+__all__ = [
+    "IMAGE_FAILURES",
+    "PROJECT_LABEL",
+    "SERVICE_LABEL",
+    "commands",
+    "container_state",
+    "container_status",
+    "diagnose",
+    "gather",
+    "image_drift",
+    "resolve_image",
+    "service_containers",
+    "worst_container",
+]

@@ -1,0 +1,312 @@
+"""``imagecheck SERVICE`` against the real engine: a container that really crashloops on a
+known failure (passlib with bcrypt 5), a service with only ``build:`` and no container, and
+a typo. Every container and tag made here is removed by the fixtures' finalisers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from imagecheck.cli import main
+
+from .conftest import LABEL, WHEELS, Builder, _wheel
+from .test_broken_images import HARMLESS
+
+pytestmark = pytest.mark.engine
+
+#: test_broken_images' passlib image, with bcrypt 5 and an app that hashes at start.
+CRASH = HARMLESS.replace("bcrypt==4.3.0", "bcrypt==5.0.0").replace(
+    'CMD ["python3"]', 'COPY app.py /app/app.py\nCMD ["python3", "/app/app.py"]'
+)
+APP = """\
+from passlib.context import CryptContext
+
+print("seeding the admin user", flush=True)
+CryptContext(schemes=["bcrypt"]).hash("s3cret")
+"""
+
+
+@pytest.fixture(scope="module")
+def crash_image(build: Builder) -> str:
+    """passlib 1.7.4 with bcrypt 5: every hash fails with the 72-bytes ValueError."""
+    return build("triage-crash", CRASH, ["passlib", "bcrypt5"], files={"app.py": APP})
+
+
+@pytest.fixture
+def compose_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """A fresh project name and its folder, the working folder for the test."""
+    name = f"ictriage{uuid.uuid4().hex[:8]}"
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return name, tmp_path
+
+
+def _run_as_service(client: Any, image: str, project: str) -> Any:
+    """Run ``image`` as compose runs service ``backend`` with ``restart: always``, and
+    return once it has crashed and restarted at least once."""
+    container = client.containers.run(
+        image,
+        detach=True,
+        name=f"{project}-backend-1",
+        restart_policy={"Name": "always"},
+        labels={
+            **LABEL,
+            "com.docker.compose.project": project,
+            "com.docker.compose.service": "backend",
+        },
+        network_disabled=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.attrs["RestartCount"] >= 1:
+            return container
+        time.sleep(0.3)
+    container.remove(force=True)
+    pytest.fail("the container never restarted")
+
+
+@pytest.fixture
+def crashlooping(
+    client: Any, crash_image: str, compose_project: tuple[str, Path]
+) -> Iterator[tuple[str, Path]]:
+    """The crash image run as compose would run service ``backend``, restarting always;
+    returned once it has crashed and restarted at least once."""
+    project, folder = compose_project
+    (folder / "compose.yaml").write_text(
+        f"name: {project}\nservices:\n  backend:\n    image: {crash_image}\n    build: .\n"
+        "  redis:\n    image: redis:7\n"
+    )
+    container = _run_as_service(client, crash_image, project)
+    try:
+        yield project, folder
+    finally:
+        container.remove(force=True)
+
+
+@pytest.fixture
+def tag_base(client: Any, base_image: str) -> Iterator[Callable[[str], str]]:
+    """``tag_base(repository) -> "repository:latest"``: the base image under another name
+    (an image compose would have built or pulled), untagged at the end."""
+    tags: list[str] = []
+
+    def _tag(repository: str) -> str:
+        client.images.get(base_image).tag(repository, "latest")
+        tags.append(f"{repository}:latest")
+        return tags[-1]
+
+    yield _tag
+    for tag in tags:
+        client.images.remove(tag)
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def test_a_crashlooping_service_is_diagnosed(
+    crashlooping: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, _ = crashlooping
+    code = main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    doc = json.loads(out)
+    jsonschema.validate(doc, _schema())
+    triage = doc["triage"]
+    assert (triage["project"], triage["service"], triage["status"]) == (
+        project,
+        "backend",
+        "crashlooping",
+    )
+    assert triage["image_source"] == "container"
+    assert triage["containers"][0]["restart_count"] >= 1
+    diagnosis = triage["diagnosis"]
+    assert diagnosis["failure_id"] == "bcrypt-72-bytes"  # not the harmless __about__ before it
+    assert diagnosis["evidence"].startswith("ValueError: password cannot be longer than 72 bytes")
+    assert "(trapped) error reading bcrypt version" in triage["log_tail"]
+    codes = {f["code"] for f in doc["findings"]}
+    assert {"IC701", "IC302"} <= codes  # the crash and the static check agree
+    assert doc["image"]["id"] == triage["containers"][0]["image_id"]
+    assert triage["commands"] == [
+        "docker compose build --no-cache backend",
+        "docker compose up -d --force-recreate backend",
+    ]
+
+
+def test_the_verdict_comes_first_with_smoke_tests(
+    crashlooping: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["backend", "--no-cache"])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    first = out.splitlines()[0]
+    assert first.startswith("CRASHLOOPING backend")
+    assert "bcrypt 5 breaks passlib's bcrypt hashing" in out
+    assert "logs: ValueError: password cannot be longer than 72 bytes" in out
+    assert "IC302" in out.split("run:")[0]  # the static finding is evidence in the verdict
+    assert "IC505" in out  # and the smoke probe fails the same way
+    assert "docker compose build --no-cache backend" in out
+
+
+@pytest.mark.parametrize(
+    "naming", [("-", "compose v2 name"), ("_", "compose v1 name")], ids=["v2", "v1"]
+)
+def test_a_build_only_service_without_container(
+    tag_base: Callable[[str], str],
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    naming: tuple[str, str],
+) -> None:
+    """No container and no image: the default name compose gave the build is checked."""
+    separator, source = naming
+    _, folder = compose_project
+    (folder / "compose.yaml").write_text("services:\n  backend:\n    build: .\n")
+    repository = f"{folder.name.lower()}{separator}backend"
+    tag_base(repository)
+    code = main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    jsonschema.validate(doc, _schema())
+    triage = doc["triage"]
+    assert (triage["status"], triage["image_source"]) == ("no-container", source)
+    assert triage["image_ref"] == f"{repository}:latest"
+    assert triage["build_context"] == str(folder)
+    assert [f["code"] for f in doc["findings"] if f["code"].startswith("IC7")] == ["IC706"]
+    assert code == 0, err
+
+
+def test_a_typo_lists_the_services(
+    crashlooping: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backnd"]) == 2
+    err = capsys.readouterr().err
+    assert "no service 'backnd' in compose.yaml (services: backend, redis)" in err
+
+
+def test_an_oom_killed_service(
+    client: Any,
+    base_image: str,
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The kernel's kill is in the state, not the logs: IC703."""
+    project, folder = compose_project
+    (folder / "compose.yaml").write_text(
+        f"name: {project}\nservices:\n  worker:\n    image: {base_image}\n"
+    )
+    container = client.containers.run(
+        base_image,
+        ["python3", "-c", "b = bytearray(400_000_000)"],
+        detach=True,
+        mem_limit="32m",
+        memswap_limit="32m",
+        labels={
+            **LABEL,
+            "com.docker.compose.project": project,
+            "com.docker.compose.service": "worker",
+        },
+        network_disabled=True,
+    )
+    try:
+        container.wait(timeout=60)
+        code = main(["worker", "--format", "json", "--no-smoke", "--no-cache"])
+    finally:
+        container.remove(force=True)
+    doc = json.loads(capsys.readouterr().out)
+    triage = doc["triage"]
+    assert triage["status"] == "exited"
+    assert triage["containers"][0]["oom_killed"] is True
+    assert (triage["diagnosis"]["failure_id"], triage["diagnosis"]["source"]) == (
+        "oom-killed",
+        "state",
+    )
+    assert [f["code"] for f in doc["findings"] if f["code"].startswith("IC7")] == ["IC703"]
+    assert code == 1
+
+
+def test_a_container_older_than_its_tag(
+    tag_base: Callable[[str], str],
+    crashlooping: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The tag was rebuilt (here: points to the base image) but the container not recreated."""
+    project, folder = crashlooping
+    tag = tag_base(f"{project}-backend")
+    (folder / "compose.yaml").write_text(
+        f"name: {project}\nservices:\n  backend:\n    image: {tag}\n    build: .\n"
+    )
+    main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["triage"]["newer_image"] == tag
+    assert doc["triage"]["image_source"] == "container"  # what crashes is what is checked
+    assert "IC709" in {f["code"] for f in doc["findings"]}
+    assert "docker compose up -d --force-recreate backend" in doc["triage"]["commands"]
+
+
+STORY = """\
+FROM BASE
+RUN apt-get update && apt-get install -y --no-install-recommends libexpat1 \\
+    && rm -rf /var/lib/apt/lists/*
+COPY wheels /wheels
+RUN pip install --no-index --find-links /wheels --break-system-packages python-magic
+COPY app.py /app/app.py
+CMD ["python3", "/app/app.py"]
+"""
+STORY_APP = 'import magic\n\nprint(magic.from_buffer(b"%PDF-1.4"))\n'
+
+
+def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
+    client: Any,
+    base_image: str,
+    build_dir: Callable[[Path, str], str],
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The Dockerfile lists libmagic1, the image lacks it (built before the line changed,
+    as a stale cached layer leaves it): the logs say why it crashes, the staleness
+    checks say why the image is like that, and the commands prune and rebuild."""
+    project, folder = compose_project
+    (folder / "wheels").mkdir()
+    shutil.copy(_wheel(WHEELS["magic"]), folder / "wheels")
+    (folder / "app.py").write_text(STORY_APP)
+    (folder / "Dockerfile").write_text(STORY.replace("BASE", base_image))
+    tag = build_dir(folder, "triage-story")
+    dockerfile = (folder / "Dockerfile").read_text()
+    (folder / "Dockerfile").write_text(dockerfile.replace("libexpat1 ", "libexpat1 libmagic1 "))
+    (folder / "compose.yaml").write_text(
+        f"name: {project}\nservices:\n  backend:\n    image: {tag}\n    build: .\n"
+    )
+    container = _run_as_service(client, tag, project)
+    try:
+        code = main(["backend", "--format", "json", "--no-smoke"])
+        out, err = capsys.readouterr()
+    finally:
+        container.remove(force=True)
+    assert code == 1, err
+    doc = json.loads(out)
+    assert doc["triage"]["status"] == "crashlooping"
+    assert doc["triage"]["diagnosis"]["failure_id"] == "libmagic"
+    assert "failed to find libmagic" in doc["triage"]["diagnosis"]["evidence"]
+    codes = {f["code"]: f for f in doc["findings"]}
+    assert codes["IC603"]["subject"] == "libmagic1"
+    assert "libmagic1" in codes["IC601"]["message"]
+    assert doc["stale"]["status"] == "stale"
+    assert doc["stale"]["how"].startswith("compose service 'backend'")
+    assert "docker compose build --no-cache backend" in doc["stale"]["commands"]
+    commands = doc["triage"]["commands"]
+    assert commands.index("docker builder prune -af") < commands.index(
+        "docker compose build --no-cache backend"
+    )

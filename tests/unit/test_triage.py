@@ -1,0 +1,396 @@
+"""Crashloop triage without an engine: the diagnosis of real-looking logs, container states,
+the findings and commands they become, and a compose service read with the engine down."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from imagecheck.api import placeholder_inventory
+from imagecheck.checks import run_checks
+from imagecheck.checks.context import Context
+from imagecheck.checks.triage import check_triage
+from imagecheck.failures import load_failures
+from imagecheck.model import ContainerState, Diagnosis, Finding, Inventory, TriageRun
+from imagecheck.triage import (
+    commands,
+    container_state,
+    container_status,
+    diagnose,
+    worst_container,
+)
+
+LOGS = Path(__file__).parent / "triage_logs"
+TABLE = load_failures()
+NOW = datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)
+
+
+def state(**changes: object) -> ContainerState:
+    fields: dict[str, object] = {
+        "id": "c0ffee",
+        "name": "demo-backend-1",
+        "status": "restarting",
+        "restarting": True,
+        "restart_count": 7,
+        "exit_code": 1,
+        "oom_killed": False,
+        "health": None,
+        "started_at": "2026-11-23T16:59:58.123456789Z",
+        "finished_at": "2026-11-23T16:59:59.5Z",
+        "image_id": "sha256:" + "ab" * 32,
+    }
+    fields.update(changes)
+    return ContainerState(**fields)  # type: ignore[arg-type]
+
+
+def diagnosis_of(name: str, st: ContainerState | None = None) -> Diagnosis:
+    found = diagnose((LOGS / name).read_text(), st or state(), TABLE)
+    assert found is not None
+    return found
+
+
+def test_numpy_abi_under_uvicorn_is_the_final_import_error() -> None:
+    d = diagnosis_of("numpy_abi.log")
+    assert d.failure_id == "numpy-abi"
+    assert d.evidence == "ImportError: numpy.core.multiarray failed to import"
+    assert "numpy<2" in d.fix
+
+
+def test_bcrypt_72_bytes_beats_the_harmless_about_warning_before_it() -> None:
+    d = diagnosis_of("bcrypt_72.log")
+    assert d.failure_id == "bcrypt-72-bytes"
+    assert not d.harmless
+    assert d.evidence.startswith("ValueError: password cannot be longer than 72 bytes")
+
+
+def test_the_about_warning_alone_is_harmless() -> None:
+    d = diagnosis_of("bcrypt_about.log", state(status="running", restarting=False))
+    assert d.failure_id == "bcrypt-about"
+    assert d.harmless
+    assert d.evidence == "AttributeError: module 'bcrypt' has no attribute '__about__'"
+
+
+def test_undefined_column_means_migrations() -> None:
+    d = diagnosis_of("undefined_column.log")
+    assert d.failure_id == "db-behind-models"
+    assert d.evidence.startswith(
+        "sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedColumn)"
+    )
+    assert "alembic upgrade head" in d.fix
+
+
+def test_redis_authentication() -> None:
+    d = diagnosis_of("redis_auth.log")
+    assert d.failure_id == "redis-auth"
+    assert d.evidence.startswith("redis.exceptions.AuthenticationError:")
+
+
+def test_module_not_found() -> None:
+    d = diagnosis_of("module_not_found.log")
+    assert (d.failure_id, d.evidence) == (
+        "module-not-found",
+        "ModuleNotFoundError: No module named 'magic'",
+    )
+
+
+def test_oom_killed_state_beats_the_logs() -> None:
+    d = diagnosis_of("module_not_found.log", state(oom_killed=True, exit_code=137))
+    assert (d.failure_id, d.source) == ("oom-killed", "state")
+    assert "137" in d.evidence
+
+
+def test_unknown_error_is_quoted_verbatim() -> None:
+    d = diagnosis_of("unknown.log")
+    assert d.failure_id is None
+    assert d.evidence == "RuntimeError: SETTINGS_MODULE is not configured"
+
+
+def test_the_last_real_error_wins() -> None:
+    text = (LOGS / "module_not_found.log").read_text() + (LOGS / "redis_auth.log").read_text()
+    assert diagnose(text, state(), TABLE).failure_id == "redis-auth"  # type: ignore[union-attr]
+    text = (LOGS / "redis_auth.log").read_text() + (LOGS / "unknown.log").read_text()
+    assert diagnose(text, state(), TABLE).failure_id is None  # type: ignore[union-attr]
+
+
+def test_a_wrapped_message_and_ansi_colours() -> None:
+    text = (
+        "\x1b[31mA module that was compiled using NumPy 1.x cannot be run in\x1b[0m\n"
+        "NumPy 2.1.0 as it may crash.\n"
+    )
+    d = diagnose(text, None, TABLE)
+    assert d is not None
+    assert d.failure_id == "numpy-abi"
+    assert d.evidence == "A module that was compiled using NumPy 1.x cannot be run in"
+
+
+def test_clean_logs_have_no_diagnosis() -> None:
+    assert diagnose("INFO: started\nINFO: 0 errors found\n", None, TABLE) is None
+
+
+def test_a_plain_error_line_counts_when_nothing_else_does() -> None:
+    d = diagnose("INFO: boot\nFATAL: config file /etc/app.toml missing\n", None, TABLE)
+    assert d is not None
+    assert (d.failure_id, d.evidence) == (None, "FATAL: config file /etc/app.toml missing")
+
+
+def test_container_state_from_inspect() -> None:
+    st = container_state(
+        {
+            "Id": "abc",
+            "Name": "/demo-backend-1",
+            "Image": "sha256:1",
+            "RestartCount": 3,
+            "State": {
+                "Status": "running",
+                "Restarting": False,
+                "ExitCode": 0,
+                "OOMKilled": False,
+                "StartedAt": "2026-11-23T16:59:30.1Z",
+                "FinishedAt": "0001-01-01T00:00:00Z",
+                "Health": {"Status": "unhealthy"},
+            },
+        }
+    )
+    assert (st.name, st.restart_count, st.health, st.finished_at) == (
+        "demo-backend-1",
+        3,
+        "unhealthy",
+        None,
+    )
+    assert container_status(st, NOW) == "crashlooping"  # restarted 30 s ago
+    assert container_status(state(status="running", restarting=False), NOW) == "crashlooping"
+    old = state(status="running", restarting=False, started_at="2026-11-23T10:00:00Z")
+    assert container_status(old, NOW) == "running"
+    assert container_status(state(status="exited", restarting=False, exit_code=0), NOW) == "clean"
+
+
+def test_the_worst_container_speaks_for_the_service() -> None:
+    ok = state(name="demo-backend-2", status="running", restarting=False, restart_count=0)
+    bad = state(name="demo-backend-1", status="exited", restarting=False, exit_code=3)
+    assert worst_container((ok, bad), NOW) == ("exited", bad)
+    assert worst_container((), NOW) == ("no-container", None)
+
+
+def run_of(status: str, log: str | None, st: ContainerState | None, **kw: object) -> TriageRun:
+    fields: dict[str, object] = {
+        "service": "backend",
+        "project": "demo",
+        "compose_files": ("/p/compose.yaml",),
+        "status": status,
+        "reason": "",
+        "image_ref": "sha256:" + "ab" * 32,
+        "containers": (st,) if st else (),
+        "diagnosis": diagnose((LOGS / log).read_text(), st, TABLE) if log else None,
+        "build_context": "/p",
+    }
+    fields.update(kw)
+    return TriageRun(**fields)  # type: ignore[arg-type]
+
+
+def triage_findings(run: TriageRun) -> list[Finding]:
+    return list(check_triage(Context(_empty_inventory(), triage=run)))
+
+
+def _empty_inventory() -> Inventory:
+    return placeholder_inventory("demo-backend:latest", "test")
+
+
+@pytest.mark.parametrize(
+    ("log", "st", "code"),
+    [
+        ("bcrypt_72.log", state(), "IC701"),
+        ("unknown.log", state(), "IC702"),
+        ("module_not_found.log", state(oom_killed=True, exit_code=137), "IC703"),
+    ],
+)
+def test_a_crashloop_is_an_error_finding(log: str, st: ContainerState, code: str) -> None:
+    found = triage_findings(run_of("crashlooping", log, st))
+    assert [(f.code, f.severity) for f in found] == [(code, "error")]
+    assert "crashlooping (7 restart(s)" in found[0].message
+
+
+def test_running_with_errors_harmless_and_no_container() -> None:
+    running = state(status="running", restarting=False, restart_count=0, exit_code=0)
+    found = triage_findings(run_of("running", "undefined_column.log", running))
+    assert [(f.code, f.severity) for f in found] == [("IC704", "warning")]
+    assert "alembic upgrade head" in found[0].hint
+    found = triage_findings(run_of("running", "bcrypt_about.log", running))
+    assert [(f.code, f.severity) for f in found] == [("IC705", "info")]
+    found = triage_findings(run_of("no-container", None, None))
+    assert [f.code for f in found] == ["IC706"]
+    found = triage_findings(run_of("no-container", None, None, image_ref=None))
+    assert [(f.code, f.hint) for f in found] == [
+        ("IC708", "docker compose build backend"),
+        ("IC706", found[1].hint),
+    ]
+
+
+def test_commands_rebuild_for_image_failures_and_migrate_for_the_database() -> None:
+    run = run_of("crashlooping", "bcrypt_72.log", state())
+    assert commands(run, (), has_build=True) == (
+        "docker compose build --no-cache backend",
+        "docker compose up -d --force-recreate backend",
+    )
+    run = run_of("running", "undefined_column.log", state(status="running", restarting=False))
+    assert commands(run, (), has_build=True) == (
+        "docker compose run --rm backend alembic upgrade head",
+        "docker compose up -d --force-recreate backend",
+    )
+    log = "ImportError: failed to find libmagic.  Check your installation\n"
+    libmagic = TriageRun(
+        "backend", "demo", (), "crashlooping", "", diagnosis=diagnose(log, None, TABLE)
+    )
+    assert commands(libmagic, (), has_build=True)[:2] == (
+        "docker builder prune -af",
+        "docker compose build --no-cache backend",
+    )
+    assert commands(libmagic, (), has_build=False)[0] == "docker compose pull backend"
+
+
+def test_the_triage_check_is_skipped_without_a_service() -> None:
+    ctx = Context(_empty_inventory())
+    _, results = run_checks(ctx, ("IC7",))
+    assert [(r.status, r.reason) for r in results if r.code.startswith("IC701")] == [
+        ("skipped", "no compose service (imagecheck SERVICE)")
+    ]
+
+
+COMPOSE = """\
+name: demo
+services:
+  backend:
+    build:
+      context: ./app
+      dockerfile: Dockerfile.prod
+  redis:
+    image: redis:7
+"""
+
+
+@pytest.fixture
+def no_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A compose project in tmp_path, the working folder, and an engine that never answers."""
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docker-compose.local.yml").write_text(COMPOSE)
+    return tmp_path
+
+
+def test_engine_down_reports_what_compose_says(
+    no_engine: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    from imagecheck.cli import main
+
+    code = main(["--file", "docker-compose.local.yml", "backend", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert err.count("\n") == 1
+    assert "cannot reach the Docker engine" in err
+    doc = json.loads(out)
+    schema = json.loads(
+        resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
+    )
+    jsonschema.validate(doc, schema)
+    triage = doc["triage"]
+    assert (triage["service"], triage["project"], triage["status"]) == (
+        "backend",
+        "demo",
+        "skipped",
+    )
+    assert triage["build_context"] == str(no_engine / "app")
+    assert triage["dockerfile"] == str(no_engine / "app" / "Dockerfile.prod")
+    assert triage["engine_error"]
+    assert [f["code"] for f in doc["findings"]] == ["IC707"]
+    skipped = {c["name"]: c["status"] for c in doc["checks"]}
+    assert skipped["pins"] == "skipped"
+    assert skipped["compose service containers"] == "failed"
+
+
+def test_a_typo_lists_the_services(no_engine: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imagecheck.cli import main
+
+    code = main(["-f", "docker-compose.local.yml", "backnd"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "services: backend, redis" in err
+    assert "did you mean 'backend'?" in err
+
+
+def test_a_bare_word_without_compose_file_is_an_image(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imagecheck.cli import main
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)  # tmp folders have no compose file up to /
+    assert main(["backend"]) == 3  # check: the image needs the engine
+    assert "cannot reach the Docker engine" in capsys.readouterr().err
+
+
+def test_junit_has_a_testcase_for_the_service_state() -> None:
+    import xml.etree.ElementTree as ET
+
+    from imagecheck.model import Report
+    from imagecheck.report.findings import junit
+
+    run = run_of("crashlooping", "bcrypt_72.log", state(), log_tail="ValueError: 72 bytes\n")
+    ctx = Context(_empty_inventory(), triage=run)
+    findings, results = run_checks(ctx, ("IC7",))
+    xml = junit(Report(ctx.inventory, findings, results, triage=run), "error")
+    root = ET.fromstring(xml)  # noqa: S314 - our own output
+    suite = root.find("testsuite[@name='imagecheck service backend']")
+    assert suite is not None
+    assert suite.get("failures") == "1"
+    failure = suite.find("testcase/failure")
+    assert failure is not None
+    assert failure.get("message", "").startswith("IC701: crashlooping")
+    assert suite.findtext("testcase/system-out") == "ValueError: 72 bytes\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "failure_id"),
+    [
+        ('psycopg2.errors.UndefinedTable: relation "invoices" does not exist', "db-behind-models"),
+        (
+            (
+                "sqlalchemy.exc.AmbiguousForeignKeysError: Could not determine join condition "
+                "between parent/child tables on relationship User.invoices"
+            ),
+            "sqlalchemy-ambiguous-fk",
+        ),
+        (
+            (
+                "sqlalchemy.exc.InvalidRequestError: Attribute name 'metadata' is reserved when "
+                "using the Declarative API."
+            ),
+            "sqlalchemy-metadata-reserved",
+        ),
+        ("redis.exceptions.ResponseError: NOAUTH Authentication required.", "redis-auth"),
+        ("ImportError: failed to find libmagic.  Check your installation", "libmagic"),
+        ("smtplib.SMTPAuthenticationError: (535, b'bad credentials')", None),
+    ],
+)
+def test_one_line_errors(line: str, failure_id: str | None) -> None:
+    d = diagnose(f"INFO: boot\n{line}\n", None, TABLE)
+    assert d is not None
+    assert (d.failure_id, d.evidence) == (failure_id, line)
+
+
+def test_a_broken_compose_file_is_reported_for_a_bare_word(
+    no_engine: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imagecheck.cli import main
+
+    (no_engine / "compose.yaml").write_text("services:\n  backend:\n    image: ${TAG:?set TAG}\n")
+    assert main(["backend"]) == 2
+    assert "required variable TAG is missing a value: set TAG" in capsys.readouterr().err
