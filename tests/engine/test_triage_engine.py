@@ -53,7 +53,7 @@ def compose_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[st
 
 def _run_as_service(client: Any, image: str, project: str) -> Any:
     """Run ``image`` as compose runs service ``backend`` with ``restart: always``, and
-    return once it has crashed and restarted at least once."""
+    return once it has crashed, logged an error and restarted at least once."""
     container = client.containers.run(
         image,
         detach=True,
@@ -69,7 +69,8 @@ def _run_as_service(client: Any, image: str, project: str) -> Any:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         container.reload()
-        if container.attrs["RestartCount"] >= 1:
+        # Restarted, and the first run's output is in the log (copied asynchronously).
+        if container.attrs["RestartCount"] >= 1 and b"Error" in container.logs():
             return container
         time.sleep(0.3)
     container.remove(force=True)
