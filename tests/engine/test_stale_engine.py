@@ -182,3 +182,35 @@ def test_prune_asks_first_and_says_what_it_freed(
     assert "MB freed" in err, err
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get(old_id)
+
+
+def test_base_image_moved_since_the_build(
+    client: Any, base_image: str, build_dir: Callable[[Path, str], str], tmp_path: Path
+) -> None:
+    """FROM a tag that now names another image: the next build starts elsewhere."""
+    base_tag = f"imagecheck-test/stale-base:{uuid.uuid4().hex[:8]}"
+    repo, _, version = base_tag.rpartition(":")
+    client.images.get(base_image).tag(repo, version)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {base_tag}\nCOPY a.txt /a.txt\n")
+    (ctx / "a.txt").write_text("a\n")
+    try:
+        tag = build_dir(ctx, "stale-base-user")
+        req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx)
+        fresh = stale(f"docker:{tag}", Options(cache_dir=tmp_path / "c"), req)
+        assert [f.code for f in fresh.findings] == []
+        # The base tag moves to a newer image (one more layer).
+        newer = ctx / "newer"
+        newer.mkdir()
+        (newer / "Dockerfile").write_text(f"FROM {base_image}\nRUN echo new > /new\n")
+        moved = build_dir(newer, "stale-base-new")
+        client.images.get(moved).tag(repo, version)
+        after = stale(f"docker:{tag}", Options(cache_dir=tmp_path / "c"), req)
+        (drift,) = [f for f in after.findings if f.code == "IC606"]
+        assert drift.subject == base_tag
+        assert "a rebuild would start from another base" in drift.message
+        assert after.stale is not None
+        assert after.stale.status == "stale"
+    finally:
+        client.images.remove(base_tag)

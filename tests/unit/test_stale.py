@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from imagecheck.api import BuildRequest, Options, _stale_facts, inventory, stale
+import pytest
+
+from imagecheck.api import BuildRequest, Options, _stale_facts, check, inventory, stale
 from imagecheck.checks.context import Context
 from imagecheck.checks.stale import check_stale
 from imagecheck.dockerfile import parse
@@ -162,3 +164,24 @@ def test_dockerignore_and_declared_packages(tmp_path: Path) -> None:
     ).stage()
     declared = [(d.manager, d.name, d.line) for d in declared_packages(stage)]
     assert declared == [("apt", "libmagic1", 2), ("apt", "curl", 2), ("apk", "musl-dev", 3)]
+
+
+def test_check_joins_the_staleness_checks_and_skips_an_unrelated_dockerfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image, ctx = _image(tmp_path), _context(tmp_path)
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
+    report = check(str(image), Options(use_cache=False), build=req)
+    assert report.stale is not None
+    assert report.stale.status == "stale"
+    assert {"IC603", "IC605"} <= {f.code for f in report.findings}
+    # ./Dockerfile of an unrelated project: never judged, said why.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "Dockerfile").write_text('FROM alpine\nRUN apk add curl\nCMD ["sh"]\n')
+    monkeypatch.chdir(other)
+    auto = check(str(image), Options(use_cache=False), build=BuildRequest(cwd=other))
+    assert auto.stale is not None
+    assert auto.stale.status == "skipped"
+    assert "./Dockerfile matches 0 of its 2 steps" in auto.stale.reason
+    assert not [f for f in auto.findings if f.code.startswith("IC60")]
