@@ -534,6 +534,8 @@ def triage(
     smoke: SmokeOptions | None = None,
     tail: int = 200,
     failures: tuple[Path, ...] = (),
+    image: str | None = None,
+    build: BuildRequest | None = None,
     progress: ProgressFn = no_progress,
 ) -> Report:
     """``imagecheck SERVICE``: the compose service's containers (state, logs, diagnosis),
@@ -567,6 +569,8 @@ def triage(
             engine.close()
     facts: StaleFacts | None = None
     skip = "the image was not read"
+    if image is not None:  # the user's own copy: an archive reads with no engine at all
+        run = replace(run, image_ref=image, image_source="--image")
     if run.image_ref is None:
         inv = placeholder_inventory(svc.image_candidates[0], run.reason)
         ctx = Context(inv, pins, unpinned, None, triage=run)
@@ -581,11 +585,15 @@ def triage(
         )
         smoke_ran = None
     else:
-        text = run.image_ref if run.image_source == "container" else svc.image_candidates[0]
-        tgt = Target(ENGINE, run.image_ref, None, text)
+        if image is not None:
+            tgt = parse_target(image)
+        else:
+            text = run.image_ref if run.image_source == "container" else svc.image_candidates[0]
+            tgt = Target(ENGINE, run.image_ref, None, text)
         inv = inventory(tgt, options, progress)
+        req = build or _service_build(svc, project.folder)
         try:
-            facts, skip = _stale_facts(tgt, inv, _service_build(svc, project.folder), options)
+            facts, skip = _stale_facts(tgt, inv, req, options)
         except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
             facts, skip = None, f"the service's build cannot be read: {exc}"
         smoke_ran = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None

@@ -226,6 +226,12 @@ def _triage_parser(sub: Any, chk: argparse.ArgumentParser) -> None:
         default=[],
         help="a TOML file of more [[failure]]s to explain logs with (repeatable)",
     )
+    grp.add_argument(
+        "--image",
+        metavar="TARGET",
+        help="check this image instead of the service's (e.g. a docker save archive of it, "
+        "which works with the engine down)",
+    )
 
 
 def _import_reporters() -> None:
@@ -492,6 +498,8 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
             smoke=None if args.no_smoke else _smoke_options(args),
             tail=args.tail,
             failures=tuple(args.failures),
+            image=args.image,
+            build=_build_request(args) if args.dockerfile or args.context else None,
             progress=bar,
         )
     finally:
@@ -500,7 +508,8 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
     if report.triage is not None and report.triage.engine_error is not None:
         from rich.text import Text
 
-        line = f"{report.triage.engine_error}; reported what the compose file says"
+        read = "the compose file and --image say" if args.image else "the compose file says"
+        line = f"{report.triage.engine_error}; reported what {read}"
         err.print(Text.assemble(("imagecheck: ", "bold red"), line), soft_wrap=True)
         return max(code, ExitCode.ENVIRONMENT)
     return code

@@ -394,3 +394,33 @@ def test_a_broken_compose_file_is_reported_for_a_bare_word(
     (no_engine / "compose.yaml").write_text("services:\n  backend:\n    image: ${TAG:?set TAG}\n")
     assert main(["backend"]) == 2
     assert "required variable TAG is missing a value: set TAG" in capsys.readouterr().err
+
+
+def test_engine_down_with_the_image_as_an_archive(
+    no_engine: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No engine, but a saved copy of the image: the image and staleness checks still
+    run against it and the service's build context."""
+    import json
+
+    from imagecheck.cli import main
+    from tests.unit.test_stale import DOCKERFILE, REQS, _image
+
+    archive = _image(no_engine)
+    app = no_engine / "app"
+    (app / "app").mkdir(parents=True)
+    (app / "Dockerfile.prod").write_text(DOCKERFILE)
+    (app / "requirements.txt").write_bytes(REQS)
+    (app / "app" / "__init__.py").write_text("print(1)\n")
+    argv = ["--file", "docker-compose.local.yml", "backend", "--image", str(archive)]
+    code = main([*argv, "--format", "json", "--no-smoke"])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert "reported what the compose file and --image say" in err
+    doc = json.loads(out)
+    assert doc["triage"]["image_source"] == "--image"
+    codes = {f["code"] for f in doc["findings"]}
+    assert {"IC707", "IC603", "IC605"} <= codes
+    assert doc["stale"]["status"] == "stale"
+    assert doc["stale"]["how"].startswith("compose service 'backend'")
+    assert doc["stale"]["reason"].startswith("IC603")
