@@ -30,7 +30,7 @@ STATUS = b"Package: libc6\nStatus: install ok installed\nVersion: 2.36\nArchitec
 OLD, NEW = "2024-01-01T10:00:00Z", "2024-03-01T10:00:00Z"
 
 
-def _image(tmp_path: Path, run_date: str = OLD) -> Path:
+def _image(tmp_path: Path, run_date: str = OLD, compression: str = "none") -> Path:
     """A BuildKit image whose apt layer lacks libmagic1 (an old cached layer)."""
     history: list[Layer | Empty] = [
         Layer([F("var/lib/dpkg/status", STATUS)], "/bin/sh -c #(nop) ADD file:abc in / ", OLD),
@@ -48,7 +48,7 @@ def _image(tmp_path: Path, run_date: str = OLD) -> Path:
     ]
     out = tmp_path / "image"
     out.mkdir()
-    return make_image(out, history, layout="oci-archive").path
+    return make_image(out, history, layout="oci-archive", compression=compression).path
 
 
 def _context(tmp_path: Path) -> Path:
@@ -62,12 +62,17 @@ def _context(tmp_path: Path) -> Path:
     return ctx
 
 
-def test_buildkit_history_matches_and_the_old_apt_layer_is_found(tmp_path: Path) -> None:
-    image, ctx = _image(tmp_path), _context(tmp_path)
+@pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
+def test_buildkit_history_matches_and_the_old_apt_layer_is_found(
+    tmp_path: Path, compression: str
+) -> None:
+    """As Docker 25+ and the containerd store save it: OCI layout, compressed layers."""
+    image, ctx = _image(tmp_path, compression=compression), _context(tmp_path)
+    (ctx / "app" / "__init__.py").write_text("print(3)\n")  # read from the compressed layer
     req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
     report = stale(str(image), Options(use_cache=False), req)
     codes = sorted(f.code for f in report.findings)
-    assert codes == ["IC603", "IC605"]  # history and files match; the apt layer is old
+    assert codes == ["IC602", "IC603", "IC605"]  # the history matches; the apt layer is old
     (apt,) = [f for f in report.findings if f.code == "IC603"]
     assert apt.subject == "libmagic1"
     assert apt.location == f"{ctx / 'Dockerfile'}:2"
