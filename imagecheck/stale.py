@@ -10,6 +10,8 @@ from the host's folder.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -56,6 +58,19 @@ class CopiedFile:
     status: str  # "same", "changed", "missing" (not in the layer), "unread" (same size)
     context_size: int
     image_size: int | None
+    layer: LayerRef | None
+
+
+@dataclass(frozen=True, slots=True)
+class CopyHash:
+    """The legacy builder's ``file:``/``dir:`` hash of a COPY, recomputed from the context.
+
+    It covers names, modes and contents of everything the COPY took, so a file added to
+    or removed from a copied folder shows even where no single file differs."""
+
+    line: int
+    recorded: str  # from the history: "file:<hex>" or "dir:<hex>"
+    context: str  # the same hash of the context as it is now
     layer: LayerRef | None
 
 
@@ -121,6 +136,7 @@ class StaleFacts:
     dockerfile_text: str
     match: HistoryMatch
     files: tuple[CopiedFile, ...]
+    hashes: tuple[CopyHash, ...]
     declared: tuple[Declared, ...]
     requirements: tuple[RequirementFile, ...]
     state: BuildState | None
@@ -338,6 +354,82 @@ def copied_files(
             else:
                 status = "unread"
             out.append(CopiedFile(ins.line, rel, target, status, size, image_size, layer))
+    return tuple(out)
+
+
+def _tarsum_v1(name: str, path: Path) -> str:
+    """sha256 of a tar header's fields (tarsum v1: no mtime; as the build context tar
+    carries them: uid and gid 0, no user names) and the file's bytes: what Docker's
+    legacy builder hashes per context file."""
+    st = path.lstat()
+    if path.is_symlink():
+        kind, size, link, data = "2", 0, os.readlink(path), b""
+    elif path.is_dir():
+        kind, size, link, data = "5", 0, "", b""
+        name = name.rstrip("/") + "/"
+    else:
+        data = path.read_bytes()
+        kind, size, link = "0", len(data), ""
+    fields = (
+        ("name", name),
+        ("mode", str(st.st_mode & 0o7777)),
+        ("uid", "0"),
+        ("gid", "0"),
+        ("size", str(size)),
+        ("typeflag", kind),
+        ("linkname", link),
+        ("uname", ""),
+        ("gname", ""),
+        ("devmajor", "0"),
+        ("devminor", "0"),
+    )
+    digest = hashlib.sha256("".join(k + v for k, v in fields).encode())
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def legacy_hash(context: Path, source: str) -> str | None:
+    """The legacy builder's ``file:`` or ``dir:`` hash of one COPY source as the context
+    has it now; None where it cannot be recomputed (globs, URLs, beyond the bounds)."""
+    matches = _context_matches(context, source)
+    if len(matches) != 1 or any(ch in source for ch in "*?["):
+        return None
+    rel, path = matches[0]
+    if not path.is_dir():
+        return "file:" + _tarsum_v1(rel, path) if path.is_file() else None
+    ignore = _ignore_patterns(context)
+    hashes: list[str] = []
+    for n, item in enumerate([path, *sorted(path.rglob("*"))]):
+        if n > MAX_FILES:
+            return None
+        sub = item.relative_to(context).as_posix() if item != context else "."
+        if item != path and _ignored(sub, ignore):
+            continue
+        if item.is_file() and item.stat().st_size > MAX_FILE_BYTES * 16:
+            return None
+        hashes.append(_tarsum_v1(sub, item))
+    return "dir:" + hashlib.sha256(",".join(sorted(hashes)).encode()).hexdigest()
+
+
+def copy_hashes(
+    match: HistoryMatch, build: BuildInput, layers: Mapping[int, LayerRef]
+) -> tuple[CopyHash, ...]:
+    """Each legacy single-source COPY/ADD whose recorded hash can be recomputed."""
+    out: list[CopyHash] = []
+    for step in match.steps:
+        recorded = step.content
+        if step.line is None or step.entry is None or not recorded:
+            continue
+        if not recorded.startswith(("file:", "dir:")) or "--from" in step.text:
+            continue
+        words = df.exec_form(df.flags(step.text.split(None, 1)[1])[1]) if " " in step.text else None
+        if words is None:
+            words = df.words(df.flags(step.text.split(None, 1)[1])[1])
+        if len(words) != 2:
+            continue
+        now = legacy_hash(build.context, words[0])
+        if now is not None:
+            out.append(CopyHash(step.line, recorded, now, layers.get(step.entry.index)))
     return tuple(out)
 
 

@@ -108,6 +108,21 @@ def _files(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
             f.layer,
             _where(facts, f.line),
         )
+    lines = {f.line for f in changed}
+    for h in facts.hashes:
+        if h.recorded == h.context or h.line in lines:
+            continue
+        yield Finding(
+            "IC602",
+            "error",
+            f"line {h.line}",
+            f"what the COPY at line {h.line} takes from the context changed since the build "
+            f"(the image recorded {h.recorded[:17]}..., the context is {h.context[:17]}... now): "
+            "a file added, removed or its mode changed",
+            f"rebuild: {_rebuild(ctx, facts)}",
+            h.layer,
+            _where(facts, h.line),
+        )
     if len(changed) > MAX_FILE_FINDINGS:
         rest = changed[MAX_FILE_FINDINGS:]
         yield Finding(

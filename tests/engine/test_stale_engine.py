@@ -214,3 +214,29 @@ def test_base_image_moved_since_the_build(
         assert after.stale.status == "stale"
     finally:
         client.images.remove(base_tag)
+
+
+def test_a_file_removed_from_a_copied_folder(
+    base_image: str, build_dir: Callable[[Path, str], str], tmp_path: Path
+) -> None:
+    """No single file differs, but the folder the COPY took lost one: only the legacy
+    builder's dir: hash, recomputed from the context, can tell."""
+    ctx = tmp_path / "ctx"
+    (ctx / "conf").mkdir(parents=True)
+    (ctx / "conf" / "a.ini").write_text("a = 1\n")
+    (ctx / "conf" / "b.ini").write_text("b = 2\n")
+    (ctx / "run.sh").write_text("#!/bin/sh\n")
+    (ctx / "run.sh").chmod(0o755)
+    (ctx / "Dockerfile").write_text(
+        f"FROM {base_image}\nCOPY conf /etc/app/\nCOPY run.sh /usr/local/bin/\n"
+    )
+    tag = build_dir(ctx, "stale-dirhash")
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx)
+    options = Options(cache_dir=tmp_path / "c")
+    assert stale(f"docker:{tag}", options, req).findings == ()
+    (ctx / "conf" / "b.ini").unlink()
+    (ctx / "run.sh").chmod(0o644)  # a mode change, same bytes
+    report = stale(f"docker:{tag}", options, req)
+    found = sorted((f.code, f.subject) for f in report.findings)
+    assert found == [("IC602", "line 2"), ("IC602", "line 3")]
+    assert "a file added, removed or its mode changed" in report.findings[0].message
