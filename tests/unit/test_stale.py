@@ -190,3 +190,35 @@ def test_check_joins_the_staleness_checks_and_skips_an_unrelated_dockerfile(
     assert auto.stale.status == "skipped"
     assert "./Dockerfile matches 0 of its 2 steps" in auto.stale.reason
     assert not [f for f in auto.findings if f.code.startswith("IC60")]
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "extra", "message"),
+    [
+        ("# nothing here\n", [], "has no FROM"),
+        (DOCKERFILE, ["--build-target", "nope"], "no stage named 'nope'"),
+        (None, [], "no such Dockerfile"),
+        (DOCKERFILE, ["--context", "missing-folder"], "is not a folder"),
+    ],
+)
+def test_bad_build_input_is_one_line_and_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    dockerfile: str | None,
+    extra: list[str],
+    message: str,
+) -> None:
+    from imagecheck.cli import main
+
+    image, ctx = _image(tmp_path), _context(tmp_path)
+    if dockerfile is None:
+        (ctx / "Dockerfile").unlink()
+    else:
+        (ctx / "Dockerfile").write_text(dockerfile)
+    argv = ["stale", str(image), "--dockerfile", str(ctx / "Dockerfile"), "--no-cache"]
+    if "--context" not in extra:
+        argv += ["--context", str(ctx)]
+    assert main([*argv, *[str(tmp_path / e) if e == "missing-folder" else e for e in extra]]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err
