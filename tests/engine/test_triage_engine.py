@@ -298,6 +298,7 @@ def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
         container.remove(force=True)
     assert code == 1, err
     doc = json.loads(out)
+    jsonschema.validate(doc, _schema())
     assert doc["triage"]["status"] == "crashlooping"
     assert doc["triage"]["diagnosis"]["failure_id"] == "libmagic"
     assert "failed to find libmagic" in doc["triage"]["diagnosis"]["evidence"]
