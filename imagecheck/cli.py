@@ -160,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
         "images, after asking",
     )
     stale.add_argument("--yes", action="store_true", help="prune without asking (CI)")
+    stale.set_defaults(fail_on="warning")  # exit 1 exactly when the verdict is "stale"
     lint = sub.add_parser(
         "lint",
         parents=[output, policy],

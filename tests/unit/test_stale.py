@@ -4,6 +4,7 @@ tmp_path, and BuildKit build cache records as ``/system/df`` writes them."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ STATUS = b"Package: libc6\nStatus: install ok installed\nVersion: 2.36\nArchitec
 OLD, NEW = "2024-01-01T10:00:00Z", "2024-03-01T10:00:00Z"
 
 
-def _image(tmp_path: Path, run_date: str = OLD, compression: str = "none") -> Path:
+def _image(
+    tmp_path: Path, run_date: str = OLD, compression: str = "none", package: str = "libmagic1"
+) -> Path:
     """A BuildKit image whose apt layer lacks libmagic1 (an old cached layer)."""
     history: list[Layer | Empty] = [
         Layer([F("var/lib/dpkg/status", STATUS)], "/bin/sh -c #(nop) ADD file:abc in / ", OLD),
@@ -38,7 +41,7 @@ def _image(tmp_path: Path, run_date: str = OLD, compression: str = "none") -> Pa
         Layer(
             [F("var/lib/apt/lists/x", b"x")],
             "RUN /bin/sh -c apt-get update     && apt-get install -y --no-install-recommends "
-            "libmagic1 # buildkit",
+            f"{package} # buildkit",
             run_date,
         ),
         Empty("WORKDIR /app", NEW),
@@ -222,3 +225,31 @@ def test_bad_build_input_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert message in err
+
+
+def test_stale_exits_1_exactly_when_the_verdict_is_stale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imagecheck.cli import main
+
+    image, ctx = _image(tmp_path, run_date=NEW), _context(tmp_path)
+    (ctx / "Dockerfile").write_text(DOCKERFILE.replace(" libmagic1", ""))
+    argv = ["stale", str(image), "--context", str(ctx), "--no-cache", "--format", "json"]
+    # The history differs (the RUN line): an error, stale, exit 1.
+    assert main(argv) == 1
+    assert json.loads(capsys.readouterr().out)["stale"]["status"] == "stale"
+    # Only a warning (an old apt layer, IC605): still stale, still exit 1.
+    old = tmp_path / "old"
+    old.mkdir()
+    image2, ctx2 = _image(old, package="libc6"), _context(old)
+    (ctx2 / "Dockerfile").write_text(DOCKERFILE.replace(" libmagic1", " libc6"))
+    code = main(["stale", str(image2), "--context", str(ctx2), "--no-cache", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert [(f["code"], f["severity"]) for f in doc["findings"]] == [("IC605", "warning")]
+    assert doc["stale"]["status"] == "stale"
+    assert code == 1
+    # --fail-on error: the same warning no longer fails the run.
+    assert (
+        main(["stale", str(image2), "--context", str(ctx2), "--no-cache", "--fail-on", "error"])
+        == 0
+    )
