@@ -50,8 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     selection.add_argument(
         "--fail-on",
         choices=("error", "warning", "info"),
-        default="error",
-        help="exit 1 when a finding is at least this severe (default: error)",
+        help="exit 1 when a finding is at least this severe (default: error; for stale: "
+        "warning, so that 1 means a stale verdict)",
     )
     policy = argparse.ArgumentParser(add_help=False, parents=[selection])
     policy.add_argument(
@@ -160,7 +160,6 @@ def _parser() -> argparse.ArgumentParser:
         "images, after asking",
     )
     stale.add_argument("--yes", action="store_true", help="prune without asking (CI)")
-    stale.set_defaults(fail_on="warning")  # exit 1 exactly when the verdict is "stale"
     lint = sub.add_parser(
         "lint",
         parents=[output, policy],
@@ -531,6 +530,8 @@ def _lint(args: argparse.Namespace, out: Console) -> int:
 
 def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -> int:
     """Write a check or lint report in ``--format``; the exit code says whether it failed."""
+    if args.fail_on is None:  # argparse parents share actions: the default is set here
+        args.fail_on = "warning" if args.command == "stale" else "error"
     from .report.findings import failing, junit, lint_document, report_document
     from .report.terminal import render_lint, render_report
 

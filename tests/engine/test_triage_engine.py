@@ -51,9 +51,9 @@ def compose_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[st
     return name, tmp_path
 
 
-def _run_as_service(client: Any, image: str, project: str) -> Any:
+def _run_as_service(client: Any, image: str, project: str, last_words: bytes) -> Any:
     """Run ``image`` as compose runs service ``backend`` with ``restart: always``, and
-    return once it has crashed, logged an error and restarted at least once."""
+    return once it has crashed, logged ``last_words`` and restarted at least once."""
     container = client.containers.run(
         image,
         detach=True,
@@ -69,8 +69,9 @@ def _run_as_service(client: Any, image: str, project: str) -> Any:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         container.reload()
-        # Restarted, and the first run's output is in the log (copied asynchronously).
-        if container.attrs["RestartCount"] >= 1 and b"Error" in container.logs():
+        # Restarted, and the whole of the first run's output is in the log (the log is
+        # copied asynchronously: a traceback can be read half written).
+        if container.attrs["RestartCount"] >= 1 and last_words in container.logs():
             return container
         time.sleep(0.3)
     container.remove(force=True)
@@ -88,7 +89,7 @@ def crashlooping(
         f"name: {project}\nservices:\n  backend:\n    image: {crash_image}\n    build: .\n"
         "  redis:\n    image: redis:7\n"
     )
-    container = _run_as_service(client, crash_image, project)
+    container = _run_as_service(client, crash_image, project, b"truncate manually if necessary")
     try:
         yield project, folder
     finally:
@@ -135,7 +136,7 @@ def test_a_crashlooping_service_is_diagnosed(
     assert triage["image_source"] == "container"
     assert triage["containers"][0]["restart_count"] >= 1
     diagnosis = triage["diagnosis"]
-    assert diagnosis["failure_id"] == "bcrypt-72-bytes"  # not the harmless __about__ before it
+    assert diagnosis["failure_id"] == "bcrypt-72-bytes", triage["log_tail"]  # not the __about__
     assert diagnosis["evidence"].startswith("ValueError: password cannot be longer than 72 bytes")
     assert "(trapped) error reading bcrypt version" in triage["log_tail"]
     codes = {f["code"] for f in doc["findings"]}
@@ -290,7 +291,7 @@ def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
     (folder / "compose.yaml").write_text(
         f"name: {project}\nservices:\n  backend:\n    image: {tag}\n    build: .\n"
     )
-    container = _run_as_service(client, tag, project)
+    container = _run_as_service(client, tag, project, b"failed to find libmagic")
     try:
         code = main(["backend", "--format", "json", "--no-smoke"])
         out, err = capsys.readouterr()
