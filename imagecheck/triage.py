@@ -128,6 +128,7 @@ class _Block:
     text: str
     evidence: str
     traceback: bool
+    complete: bool = True  # a traceback that reached its exception line
 
 
 def _blocks(lines: list[str]) -> Iterator[_Block]:
@@ -159,7 +160,7 @@ def _blocks(lines: list[str]) -> Iterator[_Block]:
             ):
                 continue
             break
-        yield _Block("\n".join(lines[start:i]), last or lines[i - 1].strip(), True)
+        yield _Block("\n".join(lines[start:i]), last or lines[i - 1].strip(), True, bool(last))
 
 
 def _chained(lines: list[str], i: int) -> bool:
@@ -206,7 +207,7 @@ def diagnose(
             harmless = _from_failure(failure, block.evidence)
         elif failure is not None:
             real = _from_failure(failure, block.evidence)
-        elif block.traceback:
+        elif block.traceback and not _cut_short(block, real):
             real = _unknown(block.evidence)
         elif _ERRORISH.search(block.evidence):
             loose = block.evidence
@@ -215,6 +216,15 @@ def diagnose(
     if loose is not None:
         return _unknown(loose)
     return harmless
+
+
+def _cut_short(block: _Block, earlier: Diagnosis | None) -> bool:
+    """The newest run's traceback read while it was still being written (the log is
+    copied asynchronously): no exception line yet, or the start of the earlier one.
+    The earlier, whole report of the same crash is the better evidence."""
+    if earlier is None:
+        return False
+    return not block.complete or earlier.evidence.startswith(block.evidence)
 
 
 def _unknown(line: str) -> Diagnosis:

@@ -65,6 +65,35 @@ def test_bcrypt_72_bytes_beats_the_harmless_about_warning_before_it() -> None:
     assert d.evidence.startswith("ValueError: password cannot be longer than 72 bytes")
 
 
+@pytest.mark.parametrize(
+    "cut",
+    [
+        # the newest run's traceback has no exception line yet
+        'Traceback (most recent call last):\n  File "/app/app.py", line 4, in <module>\n',
+        # or half of it
+        (
+            'Traceback (most recent call last):\n  File "/app/app.py", line 4, in <module>\n'
+            "ValueError: password cannot be lon"
+        ),
+    ],
+)
+def test_a_traceback_read_half_written_does_not_hide_the_whole_one(cut: str) -> None:
+    whole = (LOGS / "bcrypt_72.log").read_text()
+    found = diagnose(whole + "seeding the admin user\n" + cut, state(), TABLE)
+    assert found is not None
+    assert found.failure_id == "bcrypt-72-bytes"
+    assert found.evidence.endswith("(e.g. my_password[:72])")  # the whole line
+
+
+def test_a_new_unknown_error_after_a_known_one_still_wins() -> None:
+    whole = (LOGS / "bcrypt_72.log").read_text()
+    newer = "Traceback (most recent call last):\n  File \"x\", line 1\nKeyError: 'DATABASE_URL'\n"
+    found = diagnose(whole + newer, state(), TABLE)
+    assert found is not None
+    assert found.failure_id is None
+    assert found.evidence == "KeyError: 'DATABASE_URL'"
+
+
 def test_the_about_warning_alone_is_harmless() -> None:
     d = diagnosis_of("bcrypt_about.log", state(status="running", restarting=False))
     assert d.failure_id == "bcrypt-about"
