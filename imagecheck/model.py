@@ -254,6 +254,8 @@ class ContainerState:
     started_at: str | None
     finished_at: str | None
     image_id: str  # the image the container runs (sha256:...), which may be older than the tag
+    health_log: str | None = None  # the last health check's exit code and output
+    failing_streak: int = 0  # health checks failed in a row
 
 
 @dataclass(frozen=True, slots=True)

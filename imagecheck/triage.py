@@ -68,6 +68,21 @@ def container_state(info: dict[str, Any]) -> ContainerState:
         started_at=_timestamp(state.get("StartedAt")),
         finished_at=_timestamp(state.get("FinishedAt")),
         image_id=str(info.get("Image", "")),
+        health_log=_last_check(health),
+        failing_streak=int(health.get("FailingStreak") or 0),
+    )
+
+
+def _last_check(health: dict[str, Any]) -> str | None:
+    """What the newest health check printed, one line: why the engine calls it unhealthy."""
+    log = health.get("Log") or []
+    if not log or not isinstance(log[-1], dict):
+        return None
+    output = " ".join(str(log[-1].get("Output") or "").split())
+    return (
+        f"exit {log[-1].get('ExitCode')}: {output[:300]}"
+        if output
+        else f"exit {log[-1].get('ExitCode')}"
     )
 
 

@@ -11,7 +11,18 @@ from collections.abc import Iterator
 from ..model import ContainerState, Finding, TriageRun
 from .context import Context
 
-CODES = ("IC701", "IC702", "IC703", "IC704", "IC705", "IC706", "IC707", "IC708", "IC709")
+CODES = (
+    "IC701",
+    "IC702",
+    "IC703",
+    "IC704",
+    "IC705",
+    "IC706",
+    "IC707",
+    "IC708",
+    "IC709",
+    "IC710",
+)
 
 
 def _state(run: TriageRun) -> ContainerState | None:
@@ -93,6 +104,18 @@ def check_triage(ctx: Context) -> Iterator[Finding]:
         )
     if d is not None and d.harmless:
         yield Finding("IC705", "info", run.service, f"{d.title}; log: {d.evidence}", d.fix)
+    for c in run.containers:
+        if c.health == "unhealthy" and c.status == "running":
+            yield Finding(
+                "IC710",
+                "error",
+                run.service,
+                f"{c.name} runs but its health check fails ({c.failing_streak} in a row); "
+                f"last check: {c.health_log or 'no output'}",
+                f"docker inspect --format '{{{{json .State.Health}}}}' {c.name} shows every "
+                "check; fix what the HEALTHCHECK tests (or the check itself: its command, "
+                "port, start period)",
+            )
     if run.newer_image is not None:
         yield Finding(
             "IC709",

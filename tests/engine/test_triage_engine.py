@@ -51,20 +51,37 @@ def compose_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[st
     return name, tmp_path
 
 
-def _run_as_service(client: Any, image: str, project: str, last_words: bytes) -> Any:
-    """Run ``image`` as compose runs service ``backend`` with ``restart: always``, and
-    return once it has crashed, logged ``last_words`` and restarted at least once."""
-    container = client.containers.run(
+def _one_service(compose_project: tuple[str, Path], service: str, image: str) -> str:
+    """compose.yaml naming one service of ``image``; the project's name."""
+    project, folder = compose_project
+    (folder / "compose.yaml").write_text(
+        f"name: {project}\nservices:\n  {service}:\n    image: {image}\n"
+    )
+    return project
+
+
+def _service_container(
+    client: Any, image: str, project: str, service: str = "backend", **kwargs: Any
+) -> Any:
+    """A container of ``image`` labelled as compose labels service ``service``'s."""
+    return client.containers.run(
         image,
         detach=True,
-        name=f"{project}-backend-1",
-        restart_policy={"Name": "always"},
         labels={
             **LABEL,
             "com.docker.compose.project": project,
-            "com.docker.compose.service": "backend",
+            "com.docker.compose.service": service,
         },
         network_disabled=True,
+        **kwargs,
+    )
+
+
+def _run_as_service(client: Any, image: str, project: str, last_words: bytes) -> Any:
+    """Run ``image`` as compose runs service ``backend`` with ``restart: always``, and
+    return once it has crashed, logged ``last_words`` and restarted at least once."""
+    container = _service_container(
+        client, image, project, name=f"{project}-backend-1", restart_policy={"Name": "always"}
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -205,22 +222,15 @@ def test_an_oom_killed_service(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The kernel's kill is in the state, not the logs: IC703."""
-    project, folder = compose_project
-    (folder / "compose.yaml").write_text(
-        f"name: {project}\nservices:\n  worker:\n    image: {base_image}\n"
-    )
-    container = client.containers.run(
+    project = _one_service(compose_project, "worker", base_image)
+    container = _service_container(
+        client,
         base_image,
-        ["python3", "-c", "b = bytearray(400_000_000)"],
-        detach=True,
+        project,
+        "worker",
+        command=["python3", "-c", "b = bytearray(400_000_000)"],
         mem_limit="32m",
         memswap_limit="32m",
-        labels={
-            **LABEL,
-            "com.docker.compose.project": project,
-            "com.docker.compose.service": "worker",
-        },
-        network_disabled=True,
     )
     try:
         container.wait(timeout=60)
@@ -313,3 +323,42 @@ def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
     assert commands.index("docker builder prune -af") < commands.index(
         "docker compose build --no-cache backend"
     )
+
+
+def test_a_running_but_unhealthy_service(
+    client: Any,
+    base_image: str,
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _one_service(compose_project, "backend", base_image)
+    container = _service_container(
+        client,
+        base_image,
+        project,
+        command=["sleep", "60"],
+        name=f"{project}-backend-1",
+        healthcheck={
+            "test": ["CMD-SHELL", "echo 'connection refused on :8000'; exit 1"],
+            "interval": 300_000_000,
+            "retries": 1,
+        },
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.attrs["State"].get("Health", {}).get("Status") == "unhealthy":
+                break
+            time.sleep(0.2)
+        code = main(["backend", "--format", "json", "--no-smoke"])
+        out, _ = capsys.readouterr()
+    finally:
+        container.remove(force=True)
+    doc = json.loads(out)
+    jsonschema.validate(doc, _schema())
+    assert code == 1
+    (unhealthy,) = [f for f in doc["findings"] if f["code"] == "IC710"]
+    assert "connection refused on :8000" in unhealthy["message"]
+    assert doc["triage"]["containers"][0]["health"] == "unhealthy"
+    assert doc["triage"]["containers"][0]["failing_streak"] >= 1
