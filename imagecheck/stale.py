@@ -27,6 +27,7 @@ from .model import HistoryEntry, ImageInfo, LayerRef
 
 MAX_FILE_BYTES = 4 << 20  # context files larger than this are not compared
 MAX_FILES = 5000  # per COPY: a context that copies more is compared up to this many
+MAX_HASH_BYTES = 64 << 20  # per COPY: beyond this the legacy hash is not recomputed
 CACHE_AGE_DAYS = 1.0  # an entry this much older than the newest one came from the cache
 # A RUN whose result depends on the network: rebuilt from the cache, it is as old
 # as the cache entry, whatever the Dockerfile says now.
@@ -399,14 +400,19 @@ def legacy_hash(context: Path, source: str) -> str | None:
         return "file:" + _tarsum_v1(rel, path) if path.is_file() else None
     ignore = _ignore_patterns(context)
     hashes: list[str] = []
-    for n, item in enumerate([path, *sorted(path.rglob("*"))]):
+    budget = MAX_HASH_BYTES  # a check runs on every `imagecheck check`: keep it quick
+    # A copied folder's own entry counts; the context root's does not (seen on 20.10).
+    top = [path] if rel else []
+    for n, item in enumerate([*top, *sorted(path.rglob("*"))]):
         if n > MAX_FILES:
             return None
         sub = item.relative_to(context).as_posix() if item != context else "."
         if item != path and _ignored(sub, ignore):
             continue
-        if item.is_file() and item.stat().st_size > MAX_FILE_BYTES * 16:
-            return None
+        if item.is_file() and not item.is_symlink():
+            budget -= item.stat().st_size
+            if budget < 0:
+                return None
         hashes.append(_tarsum_v1(sub, item))
     return "dir:" + hashlib.sha256(",".join(sorted(hashes)).encode()).hexdigest()
 

@@ -244,3 +244,30 @@ def test_a_file_removed_from_a_copied_folder(
     found = sorted((f.code, f.subject) for f in report.findings)
     assert found == [("IC602", "line 2"), ("IC602", "line 3")]
     assert "a file added, removed or its mode changed" in report.findings[0].message
+
+
+def test_copy_of_the_whole_context_is_fresh_then_a_file_goes(
+    base_image: str, build_dir: Callable[[Path, str], str], tmp_path: Path
+) -> None:
+    """``COPY . /app/`` with a .dockerignore: the context root's own entry is not in the
+    legacy dir: hash, the ignored Dockerfile is not either (a false alarm otherwise)."""
+    ctx = tmp_path / "whole"
+    (ctx / "pkg").mkdir(parents=True)
+    (ctx / "pkg" / "mod.py").write_text("x = 1\n")
+    (ctx / "main.py").write_text("import pkg.mod\n")
+    (ctx / "notes.txt").write_text("kept\n")
+    (ctx / ".dockerignore").write_text("Dockerfile\n*.log\n")
+    (ctx / "build.log").write_text("ignored\n")
+    (ctx / "Dockerfile").write_text(f"FROM {base_image}\nCOPY . /app/\n")
+    tag = build_dir(ctx, "stale-whole")
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx)
+    options = Options(cache_dir=tmp_path / "c")
+    fresh = stale(f"docker:{tag}", options, req)
+    assert fresh.findings == ()
+    assert fresh.stale is not None
+    assert fresh.stale.status == "fresh"
+    (ctx / "build.log").write_text("ignored, and changed\n")  # still ignored: still fresh
+    assert stale(f"docker:{tag}", options, req).findings == ()
+    (ctx / "notes.txt").unlink()
+    gone = stale(f"docker:{tag}", options, req)
+    assert [(f.code, f.subject) for f in gone.findings] == [("IC602", "line 2")]
