@@ -11,7 +11,6 @@ from the host's folder.
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -363,9 +362,7 @@ def _tarsum_v1(name: str, path: Path) -> str:
     carries them: uid and gid 0, no user names) and the file's bytes: what Docker's
     legacy builder hashes per context file."""
     st = path.lstat()
-    if path.is_symlink():
-        kind, size, link, data = "2", 0, os.readlink(path), b""
-    elif path.is_dir():
+    if path.is_dir():
         kind, size, link, data = "5", 0, "", b""
         name = name.rstrip("/") + "/"
     else:
@@ -396,6 +393,8 @@ def legacy_hash(context: Path, source: str) -> str | None:
     if len(matches) != 1 or any(ch in source for ch in "*?["):
         return None
     rel, path = matches[0]
+    if path.is_symlink():
+        return None
     if not path.is_dir():
         return "file:" + _tarsum_v1(rel, path) if path.is_file() else None
     ignore = _ignore_patterns(context)
@@ -409,7 +408,9 @@ def legacy_hash(context: Path, source: str) -> str | None:
         sub = item.relative_to(context).as_posix() if item != context else "."
         if item != path and _ignored(sub, ignore):
             continue
-        if item.is_file() and not item.is_symlink():
+        if item.is_symlink():
+            return None  # how 20.10 hashes a symlink was not pinned down: never guess
+        if item.is_file():
             budget -= item.stat().st_size
             if budget < 0:
                 return None

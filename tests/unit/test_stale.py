@@ -13,7 +13,14 @@ from imagecheck.api import BuildRequest, Options, _stale_facts, check, inventory
 from imagecheck.checks.context import Context
 from imagecheck.checks.stale import check_stale
 from imagecheck.dockerfile import parse
-from imagecheck.stale import BuildState, _ignore_patterns, _ignored, _records, declared_packages
+from imagecheck.stale import (
+    BuildState,
+    _ignore_patterns,
+    _ignored,
+    _records,
+    declared_packages,
+    legacy_hash,
+)
 from imagecheck.target import parse_target
 from tests.builders import Empty, F, Layer, make_image
 
@@ -253,3 +260,44 @@ def test_stale_exits_1_exactly_when_the_verdict_is_stale(
         main(["stale", str(image2), "--context", str(ctx2), "--no-cache", "--fail-on", "error"])
         == 0
     )
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def test_legacy_hashes_match_what_docker_20_10_recorded(tmp_path: Path) -> None:
+    """The expected values are COPY hashes docker 20.10's legacy builder wrote into
+    history for exactly these files (modes included)."""
+    _write(tmp_path / "requirements.txt", "six==1.16.0\n")
+    _write(tmp_path / "sub" / "run.sh", "#!/bin/sh\necho hi\n", 0o755)
+    (tmp_path / "sub").chmod(0o755)
+    assert legacy_hash(tmp_path, "requirements.txt") == (
+        "file:1a66706b08005a149b0089a17b311414d39071a804461fa53d98e188e9630217"
+    )
+    assert legacy_hash(tmp_path, "sub/run.sh") == (
+        "file:2198927986252506b2da7c14e3110ab515592953b291b7652996db9ac8422694"
+    )
+    assert legacy_hash(tmp_path, "sub") == (
+        "dir:872660fdb70761a9055e0cbf027055dec9a0e4d2f935bd8ee9cf318290f9167d"
+    )
+    whole = tmp_path / "whole"
+    _write(whole / "a.txt", "a\n")
+    _write(whole / "sub" / "b.txt", "b\n")
+    (whole / "sub").chmod(0o755)
+    _write(whole / ".dockerignore", "Dockerfile\n")
+    _write(whole / "Dockerfile", "FROM x\nCOPY . /app/\n")
+    assert legacy_hash(whole, ".") == (
+        "dir:b84a94482d8aec92614dbe4628664a379717211623abfc28b12edf9cbdc255a3"
+    )
+    # A mode change alone changes the hash; a symlink is never guessed at.
+    (tmp_path / "sub" / "run.sh").chmod(0o644)
+    assert legacy_hash(tmp_path, "sub/run.sh") != (
+        "file:2198927986252506b2da7c14e3110ab515592953b291b7652996db9ac8422694"
+    )
+    (tmp_path / "sub" / "link").symlink_to("run.sh")
+    assert legacy_hash(tmp_path, "sub") is None
+    assert legacy_hash(tmp_path, "sub/link") is None
+    assert legacy_hash(tmp_path, "*.txt") is None  # globs: not recomputed
