@@ -27,6 +27,9 @@ from .model import HistoryEntry, ImageInfo, LayerRef
 MAX_FILE_BYTES = 4 << 20  # context files larger than this are not compared
 MAX_FILES = 5000  # per COPY: a context that copies more is compared up to this many
 MAX_HASH_BYTES = 64 << 20  # per COPY: beyond this the legacy hash is not recomputed
+_NOISE_DIRS = frozenset(
+    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".DS_Store"}
+)
 CACHE_AGE_DAYS = 1.0  # an entry this much older than the newest one came from the cache
 # A RUN whose result depends on the network: rebuilt from the cache, it is as old
 # as the cache entry, whatever the Dockerfile says now.
@@ -334,6 +337,8 @@ def copied_files(
                 continue  # fetched, or unpacked by ADD: not a copy of a context file
             for rel, target, path in _files_of(build.context, source, dest, to_folder, ignore):
                 size = path.stat().st_size
+                if is_noise(rel) and _layer_file(index, target)[0] is None:
+                    continue  # bytecode made since the build: not a change
                 if size <= MAX_FILE_BYTES:
                     step_files.append((rel, target, path, size, *_layer_file(index, target)))
         # Same size and no captured bytes: ask the source for the layer's copies, once.
@@ -386,9 +391,17 @@ def _tarsum_v1(name: str, path: Path) -> str:
     return digest.hexdigest()
 
 
-def legacy_hash(context: Path, source: str) -> str | None:
+def is_noise(rel: str) -> bool:
+    """Files local tools leave in a context (bytecode, tool caches): a context that
+    differs from the image only by them is not a stale image."""
+    parts = rel.split("/")
+    return rel.endswith((".pyc", ".pyo")) or any(p in _NOISE_DIRS for p in parts)
+
+
+def legacy_hash(context: Path, source: str, *, noise: bool = True) -> str | None:
     """The legacy builder's ``file:`` or ``dir:`` hash of one COPY source as the context
-    has it now; None where it cannot be recomputed (globs, URLs, beyond the bounds)."""
+    has it now (``noise=False``: as if bytecode and tool caches were not there); None
+    where it cannot be recomputed (globs, URLs, symlinks, beyond the bounds)."""
     matches = _context_matches(context, source)
     if len(matches) != 1 or any(ch in source for ch in "*?["):
         return None
@@ -406,7 +419,7 @@ def legacy_hash(context: Path, source: str) -> str | None:
         if n > MAX_FILES:
             return None
         sub = item.relative_to(context).as_posix() if item != context else "."
-        if item != path and _ignored(sub, ignore):
+        if item != path and (_ignored(sub, ignore) or (not noise and is_noise(sub))):
             continue
         if item.is_symlink():
             return None  # how 20.10 hashes a symlink was not pinned down: never guess
@@ -435,6 +448,9 @@ def copy_hashes(
         if len(words) != 2:
             continue
         now = legacy_hash(build.context, words[0])
+        if now is not None and now != recorded and recorded.startswith("dir:"):
+            # bytecode or tool caches made since the build are not a change
+            now = legacy_hash(build.context, words[0], noise=False) or now
         if now is not None:
             out.append(CopyHash(step.line, recorded, now, layers.get(step.entry.index)))
     return tuple(out)

@@ -267,6 +267,8 @@ def test_copy_of_the_whole_context_is_fresh_then_a_file_goes(
     assert fresh.stale is not None
     assert fresh.stale.status == "fresh"
     (ctx / "build.log").write_text("ignored, and changed\n")  # still ignored: still fresh
+    (ctx / "pkg" / "__pycache__").mkdir()  # the tests ran here since the build
+    (ctx / "pkg" / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"\x00" * 64)
     assert stale(f"docker:{tag}", options, req).findings == ()
     (ctx / "notes.txt").unlink()
     gone = stale(f"docker:{tag}", options, req)
