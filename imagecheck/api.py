@@ -192,9 +192,7 @@ def check(
     run = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
     ctx = Context(inv, pins, unpinned, run, facts, skip)
     findings, results = run_checks(ctx, select, ignore)
-    return Report(
-        inv, findings, results, pins.files, run, stale_verdict(facts, skip, findings, inv)
-    )
+    return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,35 +341,13 @@ def _stale_facts(
     )
 
 
-def stale_verdict(
+def _verdict(
     facts: StaleFacts | None, skip: str, findings: tuple[Finding, ...], inv: Inventory
 ) -> StaleVerdict:
-    """Fresh, or stale with the reasons and the commands, in the order to run them."""
-    from .checks.stale import rebuild_command
+    """``stale.stale_verdict``, imported when needed: the smoke path never loads stale.py."""
+    from .stale import stale_verdict
 
-    if facts is None:
-        return StaleVerdict("skipped", skip)
-    build = facts.build
-    bad = [f for f in findings if f.code.startswith("IC60") and f.severity != "info"]
-    where = (str(build.dockerfile), str(build.context), build.how)
-    if not bad:
-        compared = sum(1 for f in facts.files if f.status == "same")
-        reason = (
-            f"the history matches {build.dockerfile.name} and {compared} context file(s) "
-            "match their copies"
-        )
-        if facts.state_note:
-            reason += f"; {facts.state_note}"
-        return StaleVerdict("fresh", reason, *where)
-    commands: list[str] = []
-    codes = {f.code for f in bad}
-    if facts.state is not None and facts.state.records and codes & {"IC603", "IC605", "IC607"}:
-        commands.append("docker builder prune -af")
-    if facts.state is not None and facts.state.cached_images and "IC607" in codes:
-        commands.append("docker image prune -f")
-    tags = inv.image.repo_tags
-    commands.append(rebuild_command(build, tags[0] if tags else None))
-    return StaleVerdict("stale", f"{bad[0].code}: {bad[0].message}", *where, tuple(commands))
+    return stale_verdict(facts, skip, findings, inv)
 
 
 def smoke(
@@ -421,7 +397,7 @@ def stale(
     if facts is None:
         raise BadInput(skip)
     findings, results = _only("IC60", Context(inv, stale=facts), select, ignore)
-    return Report(inv, findings, results, (), None, stale_verdict(facts, skip, findings, inv))
+    return Report(inv, findings, results, (), None, _verdict(facts, skip, findings, inv))
 
 
 @dataclass(frozen=True, slots=True)
@@ -602,7 +578,7 @@ def triage(
         ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
         findings, results = run_checks(ctx, select, ignore)
     run = replace(run, commands=commands(run, findings, svc.build is not None))
-    verdict = stale_verdict(facts, skip, findings, inv)
+    verdict = _verdict(facts, skip, findings, inv)
     return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)
 
 

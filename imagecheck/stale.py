@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from .engine import Engine
 from .errors import BadInput, ImageNotFound
 from .history import Aligned, HistoryMatch, compare
 from .layerindex import FILE, LayerIndex
-from .model import HistoryEntry, ImageInfo, LayerRef
+from .model import Finding, HistoryEntry, ImageInfo, Inventory, LayerRef, StaleVerdict
 
 MAX_FILE_BYTES = 4 << 20  # context files larger than this are not compared
 MAX_FILES = 5000  # per COPY: a context that copies more is compared up to this many
@@ -598,3 +599,50 @@ def build_state(engine: Engine, match: HistoryMatch, image: ImageInfo, builder: 
                 )
             )
     return BuildState(match.base, base_id, base_layers, base_note, builder, records, tuple(cached))
+
+
+# ---------------------------------------------------------------- the verdict
+
+
+def rebuild_command(build: BuildInput, tag: str | None) -> str:
+    """The rebuild that ignores every cached layer."""
+    if build.service:
+        return f"docker compose build --no-cache {build.service}"
+    words = ["docker", "build", "--no-cache", "-f", str(build.dockerfile)]
+    for name, value in build.args:
+        words += ["--build-arg", f"{name}={value}"]
+    if build.target:
+        words += ["--target", build.target]
+    if tag:
+        words += ["-t", tag]
+    words.append(str(build.context))
+    return shlex.join(words)
+
+
+def stale_verdict(
+    facts: StaleFacts | None, skip: str, findings: tuple[Finding, ...], inv: Inventory
+) -> StaleVerdict:
+    """Fresh, or stale with the reasons and the commands, in the order to run them."""
+    if facts is None:
+        return StaleVerdict("skipped", skip)
+    build = facts.build
+    bad = [f for f in findings if f.code.startswith("IC60") and f.severity != "info"]
+    where = (str(build.dockerfile), str(build.context), build.how)
+    if not bad:
+        compared = sum(1 for f in facts.files if f.status == "same")
+        reason = (
+            f"the history matches {build.dockerfile.name} and {compared} context file(s) "
+            "match their copies"
+        )
+        if facts.state_note:
+            reason += f"; {facts.state_note}"
+        return StaleVerdict("fresh", reason, *where)
+    commands: list[str] = []
+    codes = {f.code for f in bad}
+    if facts.state is not None and facts.state.records and codes & {"IC603", "IC605", "IC607"}:
+        commands.append("docker builder prune -af")
+    if facts.state is not None and facts.state.cached_images and "IC607" in codes:
+        commands.append("docker image prune -f")
+    tags = inv.image.repo_tags
+    commands.append(rebuild_command(build, tags[0] if tags else None))
+    return StaleVerdict("stale", f"{bad[0].code}: {bad[0].message}", *where, tuple(commands))

@@ -7,7 +7,6 @@ result again, the prune.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -16,26 +15,11 @@ from ..dockerfile import flags
 from ..errors import BadInput
 from ..history import Aligned
 from ..model import Finding, LayerRef
-from ..stale import BuildInput, StaleFacts, fetches
+from ..stale import StaleFacts, fetches, rebuild_command
 from .context import Context
 from .pins import _applies, satisfies
 
 MAX_FILE_FINDINGS = 20
-
-
-def rebuild_command(build: BuildInput, tag: str | None) -> str:
-    """The rebuild that ignores every cached layer."""
-    if build.service:
-        return f"docker compose build --no-cache {build.service}"
-    words = ["docker", "build", "--no-cache", "-f", str(build.dockerfile)]
-    for name, value in build.args:
-        words += ["--build-arg", f"{name}={value}"]
-    if build.target:
-        words += ["--target", build.target]
-    if tag:
-        words += ["-t", tag]
-    words.append(str(build.context))
-    return shlex.join(words)
 
 
 def _rebuild(ctx: Context, facts: StaleFacts) -> str:
