@@ -399,16 +399,29 @@ def is_noise(rel: str) -> bool:
     return rel.endswith((".pyc", ".pyo")) or any(p in _NOISE_DIRS for p in parts)
 
 
-def legacy_hash(context: Path, source: str, *, noise: bool = True) -> str | None:
-    """The legacy builder's ``file:`` or ``dir:`` hash of one COPY source as the context
-    has it now (``noise=False``: as if bytecode and tool caches were not there); None
-    where it cannot be recomputed (globs, URLs, symlinks, beyond the bounds)."""
-    matches = _context_matches(context, source)
-    if len(matches) != 1 or any(ch in source for ch in "*?["):
-        return None
-    rel, path = matches[0]
+def legacy_hash(context: Path, sources: Sequence[str], *, noise: bool = True) -> str | None:
+    """The legacy builder's hash of a COPY's sources as the context has them now:
+    ``file:``/``dir:`` for one path, ``multi:`` over several (globs expanded in name
+    order); ``noise=False`` as if bytecode and tool caches were not there. None where it
+    cannot be recomputed (URLs, symlinks, nothing matched, beyond the bounds)."""
+    parts: list[str] = []
+    for source in sources:
+        matches = _context_matches(context, source)
+        if not matches or "://" in source:
+            return None
+        for rel, path in matches:
+            one = _path_hash(context, rel, path, noise)
+            if one is None:
+                return None
+            parts.append(one)
+    if len(parts) == 1:
+        return parts[0]
+    return "multi:" + hashlib.sha256(",".join(parts).encode()).hexdigest()
+
+
+def _path_hash(context: Path, rel: str, path: Path, noise: bool) -> str | None:
     if path.is_symlink():
-        return None
+        return None  # how 20.10 hashes a symlink was not pinned down: never guess
     if not path.is_dir():
         return "file:" + _tarsum_v1(rel, path) if path.is_file() else None
     ignore = _ignore_patterns(context)
@@ -423,7 +436,7 @@ def legacy_hash(context: Path, source: str, *, noise: bool = True) -> str | None
         if item != path and (_ignored(sub, ignore) or (not noise and is_noise(sub))):
             continue
         if item.is_symlink():
-            return None  # how 20.10 hashes a symlink was not pinned down: never guess
+            return None
         if item.is_file():
             budget -= item.stat().st_size
             if budget < 0:
@@ -435,23 +448,25 @@ def legacy_hash(context: Path, source: str, *, noise: bool = True) -> str | None
 def copy_hashes(
     match: HistoryMatch, build: BuildInput, layers: Mapping[int, LayerRef]
 ) -> tuple[CopyHash, ...]:
-    """Each legacy single-source COPY/ADD whose recorded hash can be recomputed."""
+    """Each legacy COPY/ADD from the context whose recorded hash can be recomputed."""
     out: list[CopyHash] = []
     for step in match.steps:
         recorded = step.content
-        if step.line is None or step.entry is None or not recorded:
+        if step.line is None or step.entry is None or not recorded or " " not in step.text:
             continue
-        if not recorded.startswith(("file:", "dir:")) or "--from" in step.text:
+        if not recorded.startswith(("file:", "dir:", "multi:")):
             continue
-        words = df.exec_form(df.flags(step.text.split(None, 1)[1])[1]) if " " in step.text else None
-        if words is None:
-            words = df.words(df.flags(step.text.split(None, 1)[1])[1])
-        if len(words) != 2:
+        options, rest = df.flags(step.text.split(None, 1)[1])
+        if "from" in options:
             continue
-        now = legacy_hash(build.context, words[0])
-        if now is not None and now != recorded and recorded.startswith("dir:"):
+        words = df.exec_form(rest)
+        words = df.words(rest) if words is None else words
+        if len(words) < 2 or any("$" in w for w in words[:-1]):
+            continue
+        now = legacy_hash(build.context, words[:-1])
+        if now is not None and now != recorded and not recorded.startswith("file:"):
             # bytecode or tool caches made since the build are not a change
-            now = legacy_hash(build.context, words[0], noise=False) or now
+            now = legacy_hash(build.context, words[:-1], noise=False) or now
         if now is not None:
             out.append(CopyHash(step.line, recorded, now, layers.get(step.entry.index)))
     return tuple(out)

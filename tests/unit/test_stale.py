@@ -274,13 +274,13 @@ def test_legacy_hashes_match_what_docker_20_10_recorded(tmp_path: Path) -> None:
     _write(tmp_path / "requirements.txt", "six==1.16.0\n")
     _write(tmp_path / "sub" / "run.sh", "#!/bin/sh\necho hi\n", 0o755)
     (tmp_path / "sub").chmod(0o755)
-    assert legacy_hash(tmp_path, "requirements.txt") == (
+    assert legacy_hash(tmp_path, ["requirements.txt"]) == (
         "file:1a66706b08005a149b0089a17b311414d39071a804461fa53d98e188e9630217"
     )
-    assert legacy_hash(tmp_path, "sub/run.sh") == (
+    assert legacy_hash(tmp_path, ["sub/run.sh"]) == (
         "file:2198927986252506b2da7c14e3110ab515592953b291b7652996db9ac8422694"
     )
-    assert legacy_hash(tmp_path, "sub") == (
+    assert legacy_hash(tmp_path, ["sub"]) == (
         "dir:872660fdb70761a9055e0cbf027055dec9a0e4d2f935bd8ee9cf318290f9167d"
     )
     whole = tmp_path / "whole"
@@ -289,15 +289,27 @@ def test_legacy_hashes_match_what_docker_20_10_recorded(tmp_path: Path) -> None:
     (whole / "sub").chmod(0o755)
     _write(whole / ".dockerignore", "Dockerfile\n")
     _write(whole / "Dockerfile", "FROM x\nCOPY . /app/\n")
-    assert legacy_hash(whole, ".") == (
+    assert legacy_hash(whole, ["."]) == (
         "dir:b84a94482d8aec92614dbe4628664a379717211623abfc28b12edf9cbdc255a3"
     )
     # A mode change alone changes the hash; a symlink is never guessed at.
     (tmp_path / "sub" / "run.sh").chmod(0o644)
-    assert legacy_hash(tmp_path, "sub/run.sh") != (
+    assert legacy_hash(tmp_path, ["sub/run.sh"]) != (
         "file:2198927986252506b2da7c14e3110ab515592953b291b7652996db9ac8422694"
     )
     (tmp_path / "sub" / "link").symlink_to("run.sh")
-    assert legacy_hash(tmp_path, "sub") is None
-    assert legacy_hash(tmp_path, "sub/link") is None
-    assert legacy_hash(tmp_path, "*.txt") is None  # globs: not recomputed
+    assert legacy_hash(tmp_path, ["sub"]) is None
+    assert legacy_hash(tmp_path, ["sub/link"]) is None
+    # Several sources, and globs: multi: over each match's hash, in order.
+    many = tmp_path / "many"
+    _write(many / "a.txt", "a\n")
+    _write(many / "b.txt", "b\n")
+    _write(many / "sub" / "c.txt", "c\n")
+    (many / "sub").chmod(0o755)
+    assert legacy_hash(many, ["b.txt", "sub/", "a.txt"]) == (
+        "multi:b198ac92e65792be7762a35e1d021ff7904879f6777f56b105b663adca3ba4d8"
+    )
+    assert legacy_hash(many, ["*.txt"]) == (
+        "multi:59e3963f5e7d6137120d6afcd1a6ca6a02dfe35f6ed41d7b8cbee2bf80896577"
+    )
+    assert legacy_hash(many, ["nothing-*.txt"]) is None
