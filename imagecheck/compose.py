@@ -2,7 +2,8 @@
 
 We only need what decides which images a project builds or pulls: the files compose would
 pick, the environment it would interpolate with, the project name and, per service, the
-image (or the names compose would give a built one), its build context, Dockerfile and args.
+image (or the names compose would give a built one), its build context, Dockerfile and args,
+with `include:` and `extends:` followed.
 The rules follow compose-go (file discovery, .env parsing, interpolation, merging, project
 names) so that ``imagecheck`` checks the very image ``docker compose build`` made.
 """
@@ -603,6 +604,16 @@ def load_project(
     for path, document in zip(paths, documents, strict=True):
         services = _merge(services, _canonical_services(document, _display(path, cwd)))
     services = _untag(services)
+    reader = _Reader(env, unset, cwd)
+    for path, document in zip(paths, documents, strict=True):
+        for name, body in reader.included(document.get("include"), path).items():
+            if name in services:
+                raise BadInput(
+                    f"{_display(path, cwd)}: services.{name} conflicts with the service of the "
+                    "same name an included file defines"
+                )
+            services[name] = body
+    services = {k: reader.extended(services, k, folder, ()) for k in services}
 
     name = _project_name(project_name, env, documents, folder)
     label = ", ".join(_display(p, cwd) for p in paths)
@@ -611,18 +622,78 @@ def load_project(
         for k, v in services.items()
     )
     warnings = [f'The "{var}" variable is not set. Defaulting to a blank string.' for var in unset]
-    # Not followed (yet): say so rather than silently list fewer services or wrong images.
-    warnings += [
-        f"{_display(p, cwd)}: include is not followed; services of included files are missing"
-        for p, document in zip(paths, documents, strict=True)
-        if document.get("include")
-    ]
-    warnings += [
-        f"services.{k}: extends is not followed; its image and build may be incomplete"
-        for k, v in services.items()
-        if isinstance(v, dict) and v.get("extends")
-    ]
     return ComposeProject(name, folder, paths, built, tuple(warnings))
+
+
+class _Reader:
+    """``include:`` and ``extends:``: more files, read and interpolated as the main ones,
+    their relative build contexts resolved against their own folders."""
+
+    def __init__(self, env: Mapping[str, str], unset: list[str], cwd: Path) -> None:
+        self._env, self._unset, self._cwd = env, unset, cwd
+
+    def services(self, path: Path, base: Path | None = None) -> dict[str, Any]:
+        label = _display(path, self._cwd)
+        if not path.is_file():
+            raise BadInput(f"no such compose file: {label}")
+        document = _interpolate_tree(_read_yaml(path, label), self._env, "", self._unset, label)
+        services = _untag(_canonical_services(document, label))
+        folder = base or path.parent
+        return {k: _rebased(v, folder) for k, v in services.items()}
+
+    def included(self, include: Any, path: Path) -> dict[str, Any]:
+        """Services of the files ``include:`` names (strings, or ``path``/
+        ``project_directory`` mappings), relative to ``path``'s folder."""
+        found: dict[str, Any] = {}
+        for item in include if isinstance(include, list) else ([include] if include else []):
+            spec = item if isinstance(item, dict) else {"path": item}
+            names = spec.get("path")
+            names = names if isinstance(names, list) else [names]
+            base = spec.get("project_directory")
+            for name in names:
+                if not isinstance(name, str):
+                    raise BadInput(f"{_display(path, self._cwd)}: include entries need a path")
+                included = _absolute(Path(name), path.parent)
+                root = _absolute(Path(str(base)), path.parent) if base else None
+                found.update(self.services(included, root))
+        return found
+
+    def extended(
+        self, services: dict[str, Any], name: str, folder: Path, stack: tuple[str, ...]
+    ) -> Any:
+        """``services[name]`` with what it ``extends`` merged under it (its own keys win)."""
+        body = services[name]
+        ext = body.get("extends") if isinstance(body, dict) else None
+        if not ext:
+            return body
+        spec = {"service": ext} if isinstance(ext, str) else ext
+        if not isinstance(spec, dict) or not isinstance(spec.get("service"), str):
+            raise BadInput(f"services.{name}.extends must name a service")
+        own = {k: v for k, v in body.items() if k != "extends"}
+        target = spec["service"]
+        if spec.get("file"):
+            path = _absolute(Path(str(spec["file"])), folder)
+            others = self.services(path)
+            if target not in others:
+                raise BadInput(f"services.{name} extends {target!r}, which {path.name} lacks")
+            base = self.extended(others, target, path.parent, ())
+        else:
+            if target not in services:
+                raise BadInput(f"services.{name} extends {target!r}, which is not a service")
+            if target in stack or target == name:
+                raise BadInput(f"services.{name}: circular extends through {target!r}")
+            base = self.extended(services, target, folder, (*stack, name))
+        return _merge(base, own)
+
+
+def _rebased(service: Any, folder: Path) -> Any:
+    """A service read from another file: its relative build context made absolute."""
+    build = service.get("build") if isinstance(service, dict) else None
+    if isinstance(build, dict):
+        context = str(build.get("context") or ".")
+        if "://" not in context and not context.startswith("git@"):
+            return {**service, "build": {**build, "context": str(_absolute(Path(context), folder))}}
+    return service
 
 
 def _display(path: Path, cwd: Path) -> str:

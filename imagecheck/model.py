@@ -292,7 +292,7 @@ class TriageRun:
     log_tail: str = ""  # the last lines of the container the diagnosis is about
     diagnosis: Diagnosis | None = None
     commands: tuple[str, ...] = ()  # what to run, in order
-    warnings: tuple[str, ...] = ()  # compose's (unset variables, include not followed)
+    warnings: tuple[str, ...] = ()  # compose's own (unset variables)
     engine_error: str | None = None  # set when the engine could not be reached
     newer_image: str | None = None  # the service's tag, when it names a newer image than runs
 

@@ -850,16 +850,64 @@ def test_relative_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert project.files == (tmp_path / "app" / "compose.yaml",)
 
 
-def test_include_and_extends_are_reported_as_not_followed(tmp_path: Path) -> None:
+def test_include_adds_the_services_of_other_files(tmp_path: Path) -> None:
     write(
         tmp_path / "compose.yaml",
-        "include:\n  - other/compose.yaml\n"
-        "services:\n  web:\n    extends:\n      service: base\n  base:\n    image: b\n",
+        "include:\n  - infra/compose.yaml\n  - path: [jobs/compose.yaml]\n"
+        "services:\n  web:\n    image: web:${TAG:-1}\n",
     )
-    assert load(tmp_path).warnings == (
-        "compose.yaml: include is not followed; services of included files are missing",
-        "services.web: extends is not followed; its image and build may be incomplete",
+    write(tmp_path / "infra" / "compose.yaml", "services:\n  db:\n    build: ./db\n")
+    write(tmp_path / "jobs" / "compose.yaml", "services:\n  worker:\n    image: w:${TAG:-1}\n")
+    project = load(tmp_path)
+    assert project.service_names == ("web", "db", "worker")
+    db = project.service("db").build
+    assert db is not None
+    assert db.context == tmp_path / "infra" / "db"  # relative to the included file
+    assert project.service("worker").image == "w:1"  # interpolated as the main file
+    assert project.warnings == ()
+
+
+def test_include_of_a_service_defined_twice_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "compose.yaml", "include: [other.yaml]\nservices:\n  web:\n    image: a\n")
+    write(tmp_path / "other.yaml", "services:\n  web:\n    image: b\n")
+    with pytest.raises(BadInput, match=r"services\.web conflicts"):
+        load(tmp_path)
+    write(tmp_path / "compose.yaml", "include: [missing.yaml]\nservices: {}\n")
+    with pytest.raises(BadInput, match=r"no such compose file: missing\.yaml"):
+        load(tmp_path)
+
+
+def test_extends_in_the_same_file_and_from_another(tmp_path: Path) -> None:
+    write(
+        tmp_path / "compose.yaml",
+        "services:\n"
+        "  base:\n    build:\n      context: ./app\n      args: {MODE: dev}\n"
+        "  web:\n    extends: base\n    build:\n      args: {MODE: prod}\n"
+        "  api:\n    extends:\n      file: common/services.yaml\n      service: backend\n"
+        "    image: api:2\n",
     )
+    write(
+        tmp_path / "common" / "services.yaml",
+        "services:\n  backend:\n    image: api:1\n    build: ../app\n",
+    )
+    project = load(tmp_path)
+    web = project.service("web").build
+    assert web is not None
+    assert web.context == tmp_path / "app"
+    assert web.args == (("MODE", "prod"),)  # its own keys win over the base's
+    api = project.service("api")
+    assert api.image == "api:2"
+    assert api.build is not None
+    assert api.build.context == tmp_path / "app"  # relative to common/services.yaml
+
+
+def test_extends_errors(tmp_path: Path) -> None:
+    write(tmp_path / "compose.yaml", "services:\n  a:\n    extends: b\n  b:\n    extends: a\n")
+    with pytest.raises(BadInput, match="circular extends"):
+        load(tmp_path)
+    write(tmp_path / "compose.yaml", "services:\n  a:\n    extends: nope\n")
+    with pytest.raises(BadInput, match="extends 'nope', which is not a service"):
+        load(tmp_path)
 
 
 def test_yaml_1_2_booleans_as_in_compose(tmp_path: Path) -> None:
