@@ -3,7 +3,7 @@
 We only need what decides which images a project builds or pulls: the files compose would
 pick, the environment it would interpolate with, the project name and, per service, the
 image (or the names compose would give a built one), its build context, Dockerfile and args,
-with `include:` and `extends:` followed.
+with ``include:`` and ``extends:`` followed.
 The rules follow compose-go (file discovery, .env parsing, interpolation, merging, project
 names) so that ``imagecheck`` checks the very image ``docker compose build`` made.
 """
