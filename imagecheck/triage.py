@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import EngineUnavailable, ImageNotFound
 from .failures import Failure, classify
 from .model import ContainerState, Diagnosis, Finding, TriageRun
+from .timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     from .compose import ComposeProject, ComposeService
@@ -93,16 +94,6 @@ def _timestamp(value: Any) -> str | None:
     return str(value)
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?", value)
-    if match is None:
-        return None
-    fraction = (match.group(2) or "0")[:6].ljust(6, "0")
-    return datetime.fromisoformat(f"{match.group(1)}.{fraction}+00:00")
-
-
 def service_containers(engine: Engine, project: str, service: str) -> tuple[ContainerState, ...]:
     """The service's containers, found by the labels compose (v1 and v2) puts on them."""
     listed = engine.list_containers([f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"])
@@ -115,7 +106,7 @@ def container_status(state: ContainerState, now: datetime | None = None) -> str:
     if state.restarting:
         return "crashlooping"
     if state.status in ("running", "paused"):
-        started = _parse_time(state.started_at)
+        started = parse_timestamp(state.started_at)
         now = now or datetime.now(timezone.utc)
         recent = started is not None and (now - started).total_seconds() < RECENT_RESTART_SECONDS
         return "crashlooping" if state.restart_count and recent else "running"

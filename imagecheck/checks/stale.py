@@ -16,6 +16,7 @@ from ..errors import BadInput
 from ..history import Aligned
 from ..model import Finding, LayerRef
 from ..stale import StaleFacts, fetches, rebuild_command
+from ..timestamps import parse_timestamp
 from .context import Context
 from .pins import _applies, satisfies
 
@@ -25,15 +26,6 @@ MAX_FILE_FINDINGS = 20
 def _rebuild(ctx: Context, facts: StaleFacts) -> str:
     tags = ctx.inventory.image.repo_tags
     return rebuild_command(facts.build, tags[0] if tags else None)
-
-
-def _when(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text[:26].rstrip("Z") if "." in text else text.rstrip("Z"))
-    except ValueError:
-        return None
 
 
 def _layer(ctx: Context, step: Aligned) -> LayerRef | None:
@@ -174,12 +166,12 @@ def _requirements(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
 
 def _cached_layers(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
     own = [s for s in facts.match.steps if s.entry is not None and s.line is not None]
-    dates = [d for d in (_when(s.entry.created) for s in own if s.entry) if d]
+    dates = [d for d in (parse_timestamp(s.entry.created) for s in own if s.entry) if d]
     if not dates:
         return
     newest = max(dates)
     for step in own:
-        created = _when(step.entry.created if step.entry else None)
+        created = parse_timestamp(step.entry.created if step.entry else None)
         if created is None or not fetches(step):
             continue
         age = (newest - created).total_seconds() / 86400
@@ -241,11 +233,10 @@ def _cache(ctx: Context, facts: StaleFacts, stale: bool) -> Iterator[Finding]:
     for step in (s for s in facts.match.steps if fetches(s)):
         needle = _script(step)
         for rec in state.records:
-            created = _when(rec.created_at)
+            created = parse_timestamp(rec.created_at)
             if not needle or needle not in _squash(rec.description) or created is None:
                 continue
-            old = now - created.replace(tzinfo=created.tzinfo or timezone.utc)
-            if old.total_seconds() / 86400 < facts.cache_age_days:
+            if (now - created).total_seconds() / 86400 < facts.cache_age_days:
                 continue
             yield Finding(
                 "IC607",
