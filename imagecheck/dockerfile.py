@@ -223,6 +223,24 @@ class Dockerfile:
         raise ValueError(f"no stage named {target!r}")
 
 
+def scoped(
+    stage: BuildStage, build_args: Mapping[str, str]
+) -> Iterator[tuple[Instruction, str, dict[str, str]]]:
+    """Each instruction of ``stage`` with the WORKDIR and variables in effect for it
+    (ENV, ARG defaults and ``build_args``; an unset variable expands to nothing)."""
+    env: dict[str, str] = dict(build_args)
+    workdir = "/"
+    for ins in stage.instructions:
+        if ins.keyword == "ENV":
+            env.update(env_pairs(substitute(ins.text, env, missing="")))
+        elif ins.keyword == "ARG":
+            for name, value in arg_pairs(ins.text):
+                env.setdefault(name, value or "")
+        elif ins.keyword == "WORKDIR":
+            workdir = absolute(workdir, substitute(ins.text.strip(), env, missing=""))
+        yield ins, workdir, env
+
+
 def parse(text: str, build_args: Mapping[str, str] | None = None) -> Dockerfile:
     """Split a Dockerfile into stages; ``build_args`` override ARG defaults."""
     build_args = build_args or {}

@@ -307,17 +307,8 @@ def copied_files(
     size ("unread")."""
     ignore = _ignore_patterns(build.context)
     steps = {s.line: s for s in match.steps if s.line is not None}
-    env: dict[str, str] = dict(build.args)
-    workdir = "/"
     out: list[CopiedFile] = []
-    for ins in stage.instructions:
-        if ins.keyword == "ENV":
-            env.update(df.env_pairs(df.substitute(ins.text, env, missing="")))
-        elif ins.keyword == "ARG":
-            for name, value in df.arg_pairs(ins.text):
-                env.setdefault(name, value or "")
-        elif ins.keyword == "WORKDIR":
-            workdir = df.absolute(workdir, df.substitute(ins.text.strip(), env, missing=""))
+    for ins, workdir, env in df.scoped(stage, dict(build.args)):
         if ins.keyword not in ("COPY", "ADD"):
             continue
         parsed = _copy_args(ins, env)
@@ -528,13 +519,7 @@ def requirement_files(
     COPY that put them there to the context's current copy."""
     by_dest = {f.dest: f for f in files}
     out: list[RequirementFile] = []
-    workdir = "/"
-    env: dict[str, str] = dict(build.args)
-    for ins in stage.instructions:
-        if ins.keyword == "WORKDIR":
-            workdir = df.absolute(workdir, df.substitute(ins.text.strip(), env, missing=""))
-        elif ins.keyword == "ENV":
-            env.update(df.env_pairs(df.substitute(ins.text, env, missing="")))
+    for ins, workdir, env in df.scoped(stage, dict(build.args)):
         if ins.keyword != "RUN":
             continue
         _, script = df.flags(ins.text)
