@@ -9,6 +9,7 @@ at once never see half a file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import marshal
 import os
@@ -30,6 +31,7 @@ _PACKAGE = Path(__file__).resolve().parent
 _CATALOG_CODE = ("api.py", "model.py", "imagefs.py", "layerindex.py", "elf.py", "catalog", "data")
 
 
+@functools.cache  # the code a process runs does not change under it: stat it once
 def _catalog_fingerprint() -> str:
     """A cached inventory is only as good as the code that made it: key it by the
     version and by the size and mtime of every file of that code (stat only, fast),
