@@ -17,7 +17,8 @@ from .context import Context
 BOOTSTRAP = frozenset({"pip", "setuptools", "wheel", "distribute", "pkg-resources"})
 
 
-def _applies(marker: str | None, ctx: Context, extras: tuple[str, ...] = ("",)) -> bool:
+def applies(marker: str | None, ctx: Context, extras: tuple[str, ...] = ("",)) -> bool:
+    """Whether a PEP 508 marker holds for the image's interpreter (never the host's)."""
     if not marker:
         return True
     try:
@@ -45,7 +46,7 @@ def check_pins(ctx: Context) -> Iterator[Finding]:
     """IC101 pinned but missing, IC102 wrong version, IC103 installed but unpinned."""
     pinned: set[str] = set()
     for pin in ctx.constraints.pins:
-        if not _applies(pin.marker, ctx):
+        if not applies(pin.marker, ctx):
             continue
         pinned.add(pin.name)
         dist = ctx.by_key.get(pin.name)
@@ -119,7 +120,7 @@ def check_requires(ctx: Context) -> Iterator[Finding]:
     for dist in ctx.runtime:
         for text in dist.requires_dist:
             req = _requirement(text)
-            if req is None or not _applies(str(req.marker) if req.marker else None, ctx):
+            if req is None or not applies(str(req.marker) if req.marker else None, ctx):
                 continue
             have = ctx.by_key.get(canonical(req.name))
             if have is None:

@@ -18,7 +18,7 @@ from ..model import Finding, LayerRef
 from ..stale import StaleFacts, fetches, rebuild_command
 from ..timestamps import parse_timestamp
 from .context import Context
-from .pins import _applies, satisfies
+from .pins import applies, satisfies
 
 MAX_FILE_FINDINGS = 20
 
@@ -139,7 +139,7 @@ def _requirements(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
         except BadInput:
             continue  # IC602 already says the file is not what the image has
         for pin in pins:
-            if pin.constraint_only or pin.url or not _applies(pin.marker, ctx):
+            if pin.constraint_only or pin.url or not applies(pin.marker, ctx):
                 continue
             dist = ctx.by_key.get(canonical(pin.name))
             if dist is None:
