@@ -6,7 +6,7 @@ never prints and reports progress through a callback.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,7 @@ from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 if TYPE_CHECKING:
     from .checks.context import Context
     from .compose import ComposeService
+    from .history import HistoryMatch
     from .stale import BuildInput, StaleFacts
 
 
@@ -79,18 +80,21 @@ def open_source(target: Target, options: Options, cache: Cache, progress: Progre
 
 
 def _load_indexes(
-    source: Source, diff_ids: tuple[str, ...], cache: Cache, progress: ProgressFn
-) -> list[LayerIndex]:
+    source: Callable[[], Source], diff_ids: Iterable[str], cache: Cache, progress: ProgressFn
+) -> dict[str, LayerIndex]:
+    """Layer indexes by diff_id: from the cache, the rest read from ``source()`` (called
+    only when something is missing) and cached."""
     found: dict[str, LayerIndex] = {}
     for diff_id in dict.fromkeys(diff_ids):
         cached = cache.get_layer(diff_id)
         if cached is not None:
             found[diff_id] = cached
     missing = [d for d in dict.fromkeys(diff_ids) if d not in found]
-    for index in source.index_layers(missing, progress):
-        cache.put_layer(index)
-        found[index.diff_id] = index
-    return [found[d] for d in dict.fromkeys(diff_ids)]
+    if missing:
+        for index in source().index_layers(missing, progress):
+            cache.put_layer(index)
+            found[index.diff_id] = index
+    return found
 
 
 def inventory(
@@ -105,10 +109,9 @@ def inventory(
         info = source.image()
         cached = cache.get_inventory(info.id)
         if cached is not None:  # the same image ID: the same layers, the same catalog
-            for _ in source.index_layers([], progress):  # nothing to read; says so
-                pass
             return replace(cached, image=info, notes=source.notes())
-        indexes = _load_indexes(source, info.diff_ids, cache, progress)
+        found = _load_indexes(lambda: source, info.diff_ids, cache, progress)
+        indexes = [found[d] for d in dict.fromkeys(info.diff_ids)]
         notes = source.notes()
     finally:
         source.close()
@@ -210,36 +213,55 @@ class BuildRequest:
     engine: bool = True  # read the base image and build cache from the engine
 
 
-def find_build(req: BuildRequest, inv: Inventory) -> tuple[BuildInput | None, str]:
-    """The Dockerfile and context to judge the image by, or why there is none.
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    """The Dockerfile and context to judge the image by, read and matched once."""
+
+    build: BuildInput
+    text: str
+    match: HistoryMatch
+
+
+def _choose_build(req: BuildRequest, inv: Inventory) -> _Chosen | str:
+    """The build to judge the image by, or why there is none.
 
     Given ones are used as they are; ``./Dockerfile`` and ``.`` only when the image's
     history matches most of its final stage, so a folder's unrelated Dockerfile never
     turns into a wall of false alarms."""
     from .stale import BuildInput, match_history, read_dockerfile
 
-    if req.dockerfile is not None or req.context is not None:
+    given = req.dockerfile is not None or req.context is not None
+    if given:
         context = req.context or (req.dockerfile.parent if req.dockerfile else req.cwd)
         dockerfile = req.dockerfile or context / "Dockerfile"
         how = req.how or "--dockerfile/--context"
-        return BuildInput(dockerfile, context, req.args, req.target, req.service, how), ""
-    candidate = req.cwd / "Dockerfile"
-    if not candidate.is_file():
-        return None, "no Dockerfile given (--dockerfile, --context) and none in this folder"
-    build = BuildInput(candidate, req.cwd, req.args, req.target, req.service, "")
+        build = BuildInput(dockerfile, context, req.args, req.target, req.service, how)
+        if not context.is_dir():
+            raise BadInput(f"the build context {context} is not a folder")
+    else:
+        candidate = req.cwd / "Dockerfile"
+        if not candidate.is_file():
+            return "no Dockerfile given (--dockerfile, --context) and none in this folder"
+        build = BuildInput(candidate, req.cwd, req.args, req.target, req.service, "")
     try:
-        match = match_history(build, read_dockerfile(build), inv.image.history)
+        text = read_dockerfile(build)
+        match = match_history(build, text, inv.image.history)
     except BadInput as exc:
-        return None, f"./Dockerfile cannot be read ({exc})"
-    same = sum(1 for s in match.steps if s.status == "same" and s.line is not None)
-    own = sum(1 for s in match.steps if s.line is not None)
-    if not own or same * 2 < own:
-        return None, (
-            f"./Dockerfile matches {same} of its {own} steps in this image's history: "
-            "not its Dockerfile? (--dockerfile to say it is)"
+        if given:
+            raise
+        return f"./Dockerfile cannot be read ({exc})"
+    if not given:
+        same = sum(1 for s in match.steps if s.status == "same" and s.line is not None)
+        own = sum(1 for s in match.steps if s.line is not None)
+        if not own or same * 2 < own:
+            return (
+                f"./Dockerfile matches {same} of its {own} steps in this image's history: "
+                "not its Dockerfile? (--dockerfile to say it is)"
+            )
+        build = replace(
+            build, how=f"./Dockerfile: {same} of its {own} steps match the image's history"
         )
-    how = f"./Dockerfile: {same} of its {own} steps match the image's history"
-    return BuildInput(candidate, req.cwd, req.args, req.target, req.service, how), ""
+    return _Chosen(build, text, match)
 
 
 class _LayerReader:
@@ -259,12 +281,7 @@ class _LayerReader:
         return self._source
 
     def indexes(self, diff_ids: list[str]) -> dict[str, LayerIndex]:
-        found = {d: idx for d in diff_ids if (idx := self._cache.get_layer(d)) is not None}
-        missing = [d for d in dict.fromkeys(diff_ids) if d not in found]
-        if missing:
-            for index in self._open().index_layers(missing, no_progress):
-                found[index.diff_id] = index
-        return found
+        return _load_indexes(self._open, diff_ids, self._cache, no_progress)
 
     def files(self, diff_id: str, paths: set[str]) -> dict[str, bytes]:
         return self._open().read_files(diff_id, paths)
@@ -286,18 +303,13 @@ def _stale_facts(
         copied_files,
         copy_hashes,
         declared_packages,
-        match_history,
-        read_dockerfile,
         requirement_files,
     )
 
-    build, skip = find_build(req, inv)
-    if build is None:
-        return None, skip
-    if not build.context.is_dir():
-        raise BadInput(f"the build context {build.context} is not a folder")
-    text = read_dockerfile(build)
-    match = match_history(build, text, inv.image.history)
+    chosen = _choose_build(req, inv)
+    if isinstance(chosen, str):
+        return None, chosen
+    build, text, match = chosen.build, chosen.text, chosen.match
     stage = parse(text, dict(build.args)).stage(build.target)
     copies = [
         s.entry.diff_id

@@ -11,6 +11,7 @@ one stream and each layer's diff_id is computed while it is indexed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
@@ -86,6 +87,7 @@ class DaemonSource:
         self._id = str(self._inspect.get("Id", ""))
         layers = (self._inspect.get("RootFS") or {}).get("Layers") or []
         self._dirs = _layer_dirs(self._inspect, len(layers)) if direct else None
+        self._read = False  # whether any layer was read (else the notes say none was)
         self._why_export = (
             "asked for" if not direct else "the engine's overlay2 folders are not readable here"
         )
@@ -119,23 +121,29 @@ class DaemonSource:
         self._cache.put_blob(self._id, config)
         return config
 
+    @functools.cached_property
+    def _dir_of(self) -> dict[str, str]:
+        """Each layer's overlay2 folder by diff_id (none when read by export)."""
+        return dict(zip(self._info.diff_ids, self._dirs or (), strict=False))
+
     def image(self) -> ImageInfo:
         return self._info
 
     def notes(self) -> tuple[str, ...]:
-        return tuple(self._notes)
+        if self._read:
+            return tuple(self._notes)
+        return (*self._notes, "every layer was indexed before: nothing read from the engine")
 
     def index_layers(self, diff_ids: Iterable[str], progress: ProgressFn) -> Iterator[LayerIndex]:
         wanted = list(dict.fromkeys(diff_ids))
         if not wanted:
-            self._notes.append("every layer was indexed before: nothing read from the engine")
             return
         if self._exported is None and self._dirs is not None:
             self._notes.append("layers read in place from the engine's overlay2 folders")
-            by_diff = dict(zip(self._info.diff_ids, self._dirs, strict=False))
+            self._read = True
             for n, diff_id in enumerate(wanted):
                 progress(Progress("index", n, len(wanted), short(diff_id)))
-                yield index_directory(by_diff[diff_id], diff_id)
+                yield index_directory(self._dir_of[diff_id], diff_id)
             progress(Progress("index", len(wanted), len(wanted)))
             return
         if self._exported is None:
@@ -149,12 +157,12 @@ class DaemonSource:
     def read_files(self, diff_id: str, paths: set[str]) -> dict[str, bytes]:
         """Files of one layer, read in place from its overlay2 folder; with the export
         stream only, nothing (the caller then compares by size)."""
-        if self._dirs is None:
-            return {}
-        folder = dict(zip(self._info.diff_ids, self._dirs, strict=False)).get(diff_id)
+        folder = self._dir_of.get(diff_id)
         found: dict[str, bytes] = {}
-        for path in paths if folder else ():
-            full = os.path.join(folder, path)  # type: ignore[arg-type]
+        if folder is None:
+            return found
+        for path in paths:
+            full = os.path.join(folder, path)
             if os.path.isfile(full) and not os.path.islink(full):
                 with contextlib.suppress(OSError):
                     found[path] = Path(full).read_bytes()
@@ -163,6 +171,7 @@ class DaemonSource:
     def _export(self) -> tuple[bytes, dict[str, LayerIndex]]:
         """Read ``docker save`` as one stream: every layer indexed, the config kept."""
         self._notes.append(f"layers read from the engine's export stream ({self._why_export})")
+        self._read = True
         total = int(self._inspect.get("Size") or 0)
         stream = self._engine.export_image(self._id)
         json_blobs: dict[str, bytes] = {}
