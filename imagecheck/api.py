@@ -339,7 +339,6 @@ def _stale_facts(
     return (
         StaleFacts(
             build,
-            text,
             match,
             files,
             copy_hashes(match, build, refs),

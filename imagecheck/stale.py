@@ -137,7 +137,6 @@ class BuildState:
 @dataclass(frozen=True, slots=True)
 class StaleFacts:
     build: BuildInput
-    dockerfile_text: str
     match: HistoryMatch
     files: tuple[CopiedFile, ...]
     hashes: tuple[CopyHash, ...]
