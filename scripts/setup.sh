@@ -43,6 +43,18 @@ if ! engine_up; then
 fi
 say "engine: $(docker version --format '{{.Server.Version}}')"
 
+if ! command -v docker-compose >/dev/null && ! docker compose version >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
+    say "installing Debian's docker-compose (the tests run real compose stacks)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq docker-compose >/dev/null
+  else
+    echo "setup: install Docker Compose (v2 plugin or docker-compose v1) for the stack tests" >&2
+    exit 3
+  fi
+fi
+
 if ! docker image inspect imagecheck-test/base:bookworm >/dev/null 2>&1; then
   if ! command -v mmdebstrap >/dev/null; then
     if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then

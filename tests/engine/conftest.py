@@ -112,6 +112,16 @@ def build_dir(client: Any) -> Iterator[Callable[[Path, str], str]]:
     client.images.prune(filters={"dangling": True, "label": "imagecheck.test=1"})
 
 
+STACKS = Path(__file__).resolve().parent / "stacks"
+
+
+@pytest.fixture(scope="session")
+def postgres_image(build_dir: Callable[[Path, str], str]) -> str:
+    """PostgreSQL 15 from Debian's package (stacks/postgres), configured like the official
+    image: POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB; ``pg_isready`` for health checks."""
+    return build_dir(STACKS / "postgres", "postgres")
+
+
 @pytest.fixture(scope="session")
 def build(
     base_image: str,
