@@ -583,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("imagecheck: interrupted")
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:
         if args.debug or os.environ.get("IMAGECHECK_DEBUG"):
             raise

@@ -13,6 +13,7 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 2
     ENVIRONMENT = 3
     INTERNAL = 4
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 class ImagecheckError(Exception):
