@@ -551,12 +551,48 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
     return ExitCode.FINDINGS if failing(report, args.fail_on) else ExitCode.OK
 
 
+def _takes_value(parser: argparse.ArgumentParser) -> dict[str, bool]:
+    """Every option of every command, and whether it is followed by a value."""
+    table: dict[str, bool] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                table.update(_takes_value(command))
+        for option in action.option_strings:
+            table[option] = action.nargs != 0
+    return table
+
+
+def _command_first(argv: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], bool]:
+    """Options typed before the command word go after it (``imagecheck -f x.yml triage
+    backend``, as docker and git take them), so that each command's parser sees its own.
+    Without a command word the line is ``imagecheck TARGET``: ``triage``, which falls back
+    to ``check``. Returns the reordered words and whether the command was implicit."""
+    if argv and argv[0] in ("-h", "--help", "--version"):
+        return argv, False
+    table = _takes_value(parser)
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
+        word = argv[i]
+        name = word.partition("=")[0] if word.startswith("--") else word
+        if name in table:
+            i += 2 if table[name] and name == word else 1
+        elif word[:2] in table and not word.startswith("--"):
+            i += 1  # -fcompose.yml, -vv
+        else:
+            break  # unknown: argparse says so
+    if i < len(argv) and argv[i] in COMMANDS:
+        return [argv[i], *argv[:i], *argv[i + 1 :]], False
+    if not argv:
+        return argv, False
+    if i == len(argv) and any(w in ("-h", "--help") for w in argv):
+        return ["--help"], False  # imagecheck --format json -h: the commands' list
+    return ["triage", *argv], True  # plain ``imagecheck SERVICE`` or ``imagecheck TARGET``
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    implicit = bool(argv) and argv[0] not in (*COMMANDS, "-h", "--help", "--version")
-    if implicit:
-        argv.insert(0, "triage")  # plain ``imagecheck SERVICE`` or ``imagecheck TARGET``
     parser = _parser()
+    argv, implicit = _command_first(list(sys.argv[1:] if argv is None else argv), parser)
     args = parser.parse_args(argv)
     args.implicit = implicit
     if args.command is None:

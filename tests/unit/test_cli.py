@@ -157,3 +157,34 @@ def test_check_exit_codes_json_and_junit(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_text("passlib==1.7.4\n===\n")
     _assert_one_line_error(run("check", str(built.path), "-c", str(bad)), 2, "bad.txt:2")
+
+
+def test_options_before_the_command(archive: Path, tmp_path: Path) -> None:
+    """Global options anywhere, as docker and git users type them."""
+    after = run("inventory", str(archive), "--format", "json", "--no-cache")
+    assert after.returncode == 0, after.stderr
+    for argv in (
+        ("--format", "json", "inventory", str(archive), "--no-cache"),
+        ("--format=json", "--no-cache", "inventory", str(archive)),
+        ("--no-cache", "inventory", "--format", "json", str(archive)),
+    ):
+        before = run(*argv)
+        assert before.returncode == 0, (argv, before.stderr)
+        assert before.stdout == after.stdout
+    # an option whose value is a command word takes that word as its value
+    out = tmp_path / "check"
+    written = run("-o", str(out), "--format", "json", "layers", str(archive), "--no-cache")
+    assert written.returncode == 0, written.stderr
+    assert json.loads(out.read_text())["schema_version"] == 1
+    # without a command word it is ``imagecheck TARGET``: check, options first
+    implicit = run("--format", "json", "--no-smoke", str(archive), "--no-cache")
+    usual = run(str(archive), "--format", "json", "--no-smoke", "--no-cache")
+    assert (implicit.returncode, implicit.stderr) == (usual.returncode, usual.stderr)
+    assert json.loads(implicit.stdout)["image"]["ref"] == str(archive)
+    # compose options before triage reach triage (here: a compose file that is not there)
+    missing = tmp_path / "nope.yml"
+    _assert_one_line_error(run("-f", str(missing), "triage", "backend"), 2, "nope.yml")
+    # an option the command does not have is still refused, naming it
+    wrong = run("--tail", "5", "layers", str(archive))
+    assert wrong.returncode == 2
+    assert "--tail" in wrong.stderr
