@@ -440,37 +440,67 @@ def _prune(args: argparse.Namespace) -> None:
     )
 
 
-def _is_service(args: argparse.Namespace) -> bool:
-    """Whether ``imagecheck WORD`` means a compose service: a compose file is found (or
-    named) and has that service; else WORD is an image, unless compose options were given
-    or WORD is neither a service nor an image (then the services are listed)."""
+def _is_service(args: argparse.Namespace, err: Console) -> bool:
+    """Whether ``imagecheck WORD`` means a compose service. A bare word that is a service
+    of the project found from here is that service, even where a folder of that name holds
+    its build context; when WORD also names an image (a layout or archive here, an engine
+    image), one line on stderr says which was chosen and how to ask for the other. A word
+    spelled as a path or with a prefix is an image; so is a word that is no service but an
+    image. Else the services are listed. Compose options always mean a service."""
     from .api import engine_has_image
     from .compose import find_files, load_project
-    from .target import PREFIXES
+    from .target import PREFIXES, image_at, spelled_as_path
 
     word: str = args.target
     compose_asked = bool(args.file or args.project_name or args.env_file)
     if args.implicit and not compose_asked:
-        if word.partition(":")[0] in PREFIXES or "/" in word or Path(word).exists():
+        if word.partition(":")[0] in PREFIXES or spelled_as_path(word):
             return False
         try:
             find_files(Path.cwd())
         except BadInput:
-            return False  # no compose file here: an engine image
+            return False  # no compose file here: an image
         try:
             project = load_project(Path.cwd())
         except BadInput:
-            if engine_has_image(word):
+            if image_at(word) or engine_has_image(word):
                 return False  # a broken compose file does not hide an image
             raise
     else:
         project = load_project(Path.cwd(), args.file, args.project_name, args.env_file)
     if word in project.service_names:
+        if args.implicit and not compose_asked:
+            _say_other_image(err, word, project.name, project.service(word).image_candidates)
         return True
-    if args.implicit and engine_has_image(word):
+    if args.implicit and (image_at(word) or engine_has_image(word)):
         return False
     project.service(word)  # raises: the one line that lists the services
     return True  # pragma: no cover - service() raised
+
+
+def _say_other_image(err: Console, word: str, project: str, candidates: tuple[str, ...]) -> None:
+    """A service that is also an image by name: say which was chosen, and the other spelling."""
+    from rich.text import Text
+
+    from .api import engine_has_image
+    from .target import DOCKER_ARCHIVE, ENGINE, OCI_ARCHIVE, OCI_DIR, image_at
+
+    kind = image_at(word)
+    if kind is None and word not in candidates and f"{word}:latest" not in candidates:
+        kind = ENGINE if engine_has_image(word) else None
+    if kind is None:
+        return
+    what = {
+        ENGINE: "an engine image",
+        OCI_DIR: "an OCI layout folder",
+        DOCKER_ARCHIVE: "a docker save archive",
+        OCI_ARCHIVE: "an OCI archive",
+    }[kind]
+    line = (
+        f"{word} is a service of compose project {project} and {what}: checking the service; "
+        f"'imagecheck check {kind}:{word}' checks the image"
+    )
+    err.print(Text.assemble(("imagecheck: ", "yellow"), line), highlight=False, soft_wrap=True)
 
 
 def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, bar: _Bar) -> int:
@@ -478,7 +508,7 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
     from .api import triage
     from .errors import ExitCode
 
-    if not _is_service(args):
+    if not _is_service(args, err):
         args.command = "check"
         return _check(args, options, out, bar)
     if args.tail < 1:

@@ -188,3 +188,76 @@ def test_options_before_the_command(archive: Path, tmp_path: Path) -> None:
     wrong = run("--tail", "5", "layers", str(archive))
     assert wrong.returncode == 2
     assert "--tail" in wrong.stderr
+
+
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent.sock"}
+
+
+def run_in(
+    folder: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-m", "imagecheck", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+        cwd=folder,
+        env={
+            **os.environ,
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+            "PYTHONPATH": str(root),
+            **(env or {}),
+        },
+    )
+
+
+def _project(tmp_path: Path) -> Path:
+    """compose.yaml at the root, backend/ holding the backend's build context."""
+    (tmp_path / "compose.yaml").write_text(
+        "name: shop\nservices:\n  backend:\n    build: ./backend\n  db:\n    image: postgres:16\n"
+    )
+    (tmp_path / "backend").mkdir()
+    (tmp_path / "backend" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    return tmp_path
+
+
+def test_a_service_beside_its_build_folder_is_the_service(tmp_path: Path) -> None:
+    folder = _project(tmp_path)
+    result = run_in(folder, "backend", "--format", "json", "--no-cache", env=NO_ENGINE)
+    assert result.returncode == 3, result.stderr  # the engine is down: what compose says
+    assert "not an OCI image layout" not in result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["triage"]["project"], doc["triage"]["service"]) == ("shop", "backend")
+    assert doc["triage"]["build_context"] == str(folder / "backend")
+    # a word that is no service lists the services, folder or not
+    (folder / "frontend").mkdir()
+    other = run_in(folder, "frontend", env=NO_ENGINE)
+    assert other.returncode == 2
+    assert "backend" in other.stderr, other.stderr
+    assert "db" in other.stderr, other.stderr
+    # a folder spelled as a path is an image or an error, never a service
+    path = run_in(folder, "inventory", "./backend", env=NO_ENGINE)
+    _assert_one_line_error(path, 2, "not an OCI image layout")
+
+
+def test_a_service_that_is_also_an_image_says_which_was_chosen(tmp_path: Path) -> None:
+    folder = _project(tmp_path)
+    (folder / "backend" / "Dockerfile").unlink()
+    (folder / "backend").rmdir()
+    built = make_image(folder, HISTORY, layout="oci-dir", config=CONFIG)
+    built.path.rename(folder / "backend")
+    result = run_in(folder, "backend", "--format", "json", "--no-cache", env=NO_ENGINE)
+    assert json.loads(result.stdout)["triage"]["service"] == "backend"
+    notes = [line for line in result.stderr.splitlines() if "checking the service" in line]
+    want = (
+        "imagecheck: backend is a service of compose project shop and an OCI layout folder: "
+        "checking the service; 'imagecheck check oci-dir:backend' checks the image"
+    )
+    assert notes == [want], result.stderr
+    layout = run_in(folder, "inventory", "oci-dir:backend", "--format", "json", "--no-cache")
+    assert layout.returncode == 0, layout.stderr
+    assert [d["name"] for d in json.loads(layout.stdout)["python"]] == ["idna"]
+    assert layout.stderr == ""
