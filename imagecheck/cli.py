@@ -326,7 +326,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.format == "json":
         from .report.json import dumps, inventory_document
 
-        out.file.write(dumps(inventory_document(inv)))
+        _write(out, dumps(inventory_document(inv)))
         return ExitCode.OK
     from .report.terminal import render_inventory, render_layers
 
@@ -569,16 +569,46 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
         from .report.json import dumps
 
         if isinstance(report, LintReport):
-            out.file.write(dumps(lint_document(report, args.fail_on)))
+            _write(out, dumps(lint_document(report, args.fail_on)))
         else:
-            out.file.write(dumps(report_document(report, args.fail_on)))
+            _write(out, dumps(report_document(report, args.fail_on)))
     elif args.format == "junit":
-        out.file.write(junit(report, args.fail_on))
+        _write(out, junit(report, args.fail_on))
     elif isinstance(report, LintReport):
         render_lint(out, report, args.fail_on, verbose=args.verbose)
     else:
         render_report(out, report, args.fail_on, verbose=args.verbose)
     return ExitCode.FINDINGS if failing(report, args.fail_on) else ExitCode.OK
+
+
+def _reader_gone(console: Console) -> None:
+    """stdout's reader went away (``imagecheck check IMG | head -3``). That is no failure
+    of the check: the rest of the report goes nowhere and the exit code stays the verdict's
+    (rich's own answer would be exit 1; Python's a traceback)."""
+    console.quiet = True
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail either
+    os.close(devnull)
+
+
+def _stdout() -> Console:
+    """The report's console: rich decides colour and width, and a closed pipe is quiet."""
+    from rich.console import Console
+
+    class Stdout(Console):
+        def on_broken_pipe(self) -> None:
+            _reader_gone(self)
+
+    return Stdout()
+
+
+def _write(out: Console, text: str) -> None:
+    """A machine-readable report, written as it is (no rich markup or wrapping)."""
+    try:
+        out.file.write(text)
+        out.file.flush()
+    except BrokenPipeError:
+        _reader_gone(out)
 
 
 def _takes_value(parser: argparse.ArgumentParser) -> dict[str, bool]:
@@ -641,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise BadInput(f"cannot write {args.output}: {exc.strerror}") from exc
             out = Console(file=handle, no_color=True, width=160)
         else:
-            out = Console()
+            out = _stdout()
         return _run(args, out, err)
     except ImagecheckError as exc:
         line = " ".join(str(exc).split())  # one line, whatever a library put in the message

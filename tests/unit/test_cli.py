@@ -261,3 +261,54 @@ def test_a_service_that_is_also_an_image_says_which_was_chosen(tmp_path: Path) -
     assert layout.returncode == 0, layout.stderr
     assert [d["name"] for d in json.loads(layout.stdout)["python"]] == ["idna"]
     assert layout.stderr == ""
+
+
+@pytest.fixture
+def big_archive(tmp_path: Path) -> Path:
+    """An image whose report is far longer than a pipe's buffer (64 kB)."""
+    from tests.unit.test_checks import PY, dist
+
+    dists = [f for n in range(1500) for f in dist(f"package-number-{n:04d}", "1.0.0")]
+    built = make_image(tmp_path, [Layer(PY), Layer(dists)], layout="docker-oci")
+    return built.path
+
+
+def _piped_into_head(*args: str, cwd: Path) -> tuple[int, str, str]:
+    """``imagecheck ARGS | head -3``: the reader takes three lines and goes away."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imagecheck", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    head = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()  # as head exits: every later write meets a closed pipe
+    err = proc.stderr.read()
+    code = proc.wait(timeout=120)
+    return code, b"".join(head).decode(), err.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("check", "--no-smoke", "-c", "pins.txt"), 0),  # 1499 x IC103 (info): unpinned
+        (("check", "--no-smoke", "-c", "pins.txt", "--fail-on", "info"), 1),
+        (("check", "--no-smoke", "-c", "pins.txt", "--fail-on", "info", "--format", "json"), 1),
+        (("inventory",), 0),
+        (("inventory", "--format", "json"), 0),
+    ],
+)
+def test_a_closed_pipe_is_no_failure(
+    big_archive: Path, tmp_path: Path, args: tuple[str, ...], code: int
+) -> None:
+    command, *rest = args
+    (tmp_path / "pins.txt").write_text("package-number-0000==1.0.0\n")
+    full = run_in(tmp_path, command, str(big_archive), *rest, "--no-cache")
+    assert full.returncode == code, full.stderr
+    assert len(full.stdout) > 100_000  # the pipe fills up: writes after the close fail
+    got, head, err = _piped_into_head(command, str(big_archive), *rest, "--no-cache", cwd=tmp_path)
+    assert (got, err) == (code, "")  # the verdict's code, nothing said, no traceback
+    assert head == "".join(full.stdout.splitlines(keepends=True)[:3])
