@@ -272,11 +272,11 @@ class _Bar:
                 TimeElapsedColumn,
             )
 
-            self._progress = Progress(
-                TextColumn("{task.description}"),
+            self._progress = Progress(  # stages and details are data (layer names): no markup
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[detail]}"),
+                TextColumn("{task.fields[detail]}", markup=False),
                 TimeElapsedColumn(),
                 console=self._console,
                 transient=True,
@@ -428,7 +428,7 @@ def _prune(args: argparse.Namespace) -> None:
                 soft_wrap=True,
             )
             return
-        answer = err.input(f"Remove {what}? [y/N] ")
+        answer = err.input(f"Remove {what}? [y/N] ", markup=False)
         if answer.strip().lower() not in ("y", "yes"):
             err.print("imagecheck: not pruned", soft_wrap=True)
             return
@@ -684,8 +684,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug or os.environ.get("IMAGECHECK_DEBUG"):
             raise
         err.print(
-            f"[bold red]imagecheck: internal error:[/bold red] {type(exc).__name__}: {exc} "
-            "(rerun with --debug and report it)",
+            Text.assemble(
+                ("imagecheck: internal error: ", "bold red"),
+                f"{type(exc).__name__}: {exc} (rerun with --debug and report it)",
+            ),
             highlight=False,
             soft_wrap=True,
         )
