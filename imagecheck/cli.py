@@ -558,6 +558,31 @@ def _lint(args: argparse.Namespace, out: Console) -> int:
     return _emit(args, out, report)
 
 
+def _for_host(report: Report) -> Report:
+    """The report's commands as this host runs them (README, "Commands for this host"):
+    for people at this terminal; JSON and JUnit keep the spelling every host shares."""
+    from dataclasses import replace
+
+    from .host import built_with_buildkit, spell
+
+    kit = built_with_buildkit(report.inventory.image.history)
+
+    def fix(text: str) -> str:
+        return spell(text, kit)
+
+    stale, triage = report.stale, report.triage
+    if stale is not None:
+        stale = replace(stale, commands=tuple(map(fix, stale.commands)))
+    if triage is not None:
+        diagnosis = triage.diagnosis
+        if diagnosis is not None:
+            diagnosis = replace(diagnosis, fix=fix(diagnosis.fix))
+        commands = tuple(map(fix, triage.commands))
+        triage = replace(triage, reason=fix(triage.reason), commands=commands, diagnosis=diagnosis)
+    findings = tuple(replace(f, hint=fix(f.hint)) for f in report.findings)
+    return replace(report, findings=findings, stale=stale, triage=triage)
+
+
 def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -> int:
     """Write a check or lint report in ``--format``; the exit code says whether it failed."""
     if args.fail_on is None:  # argparse parents share actions: the default is set here
@@ -577,7 +602,7 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
     elif isinstance(report, LintReport):
         render_lint(out, report, args.fail_on, verbose=args.verbose)
     else:
-        render_report(out, report, args.fail_on, verbose=args.verbose)
+        render_report(out, _for_host(report), args.fail_on, verbose=args.verbose)
     return ExitCode.FINDINGS if failing(report, args.fail_on) else ExitCode.OK
 
 
