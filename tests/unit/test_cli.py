@@ -312,3 +312,51 @@ def test_a_closed_pipe_is_no_failure(
     got, head, err = _piped_into_head(command, str(big_archive), *rest, "--no-cache", cwd=tmp_path)
     assert (got, err) == (code, "")  # the verdict's code, nothing said, no traceback
     assert head == "".join(full.stdout.splitlines(keepends=True)[:3])
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    """What ``imagecheck ARGS`` writes to a real terminal (a pseudo-terminal)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    environ.update({"TERM": "xterm-256color", "COLUMNS": "200", **env})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imagecheck", *args],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env=environ,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0
+    return b"".join(chunks).decode()
+
+
+def _colours(text: str) -> set[int]:
+    """The colour codes (SGR 30-38, 40-48, 90-107) among the escape sequences of ``text``."""
+    import re
+
+    found = set()
+    for params in re.findall(r"\x1b\[([\d;]*)m", text):
+        found |= {int(p) for p in params.split(";") if p}
+    return {p for p in found if 30 <= p <= 48 or 90 <= p <= 107}
+
+
+def test_colour_on_a_terminal_unless_no_color(archive: Path) -> None:
+    args = ["layers", str(archive), "--no-cache"]  # +idna in green, -six in red
+    coloured = _on_a_terminal(args, {})
+    assert "idna" in coloured
+    assert _colours(coloured)
+    plain = _on_a_terminal(args, {"NO_COLOR": "1"})
+    assert "idna" in plain
+    assert not _colours(plain)  # bold and italic may stay, as NO_COLOR allows
