@@ -272,11 +272,11 @@ class _Bar:
                 TimeElapsedColumn,
             )
 
-            self._progress = Progress(
-                TextColumn("{task.description}"),
+            self._progress = Progress(  # stages and details are data (layer names): no markup
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[detail]}"),
+                TextColumn("{task.fields[detail]}", markup=False),
                 TimeElapsedColumn(),
                 console=self._console,
                 transient=True,
@@ -326,7 +326,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.format == "json":
         from .report.json import dumps, inventory_document
 
-        out.file.write(dumps(inventory_document(inv)))
+        _write(out, dumps(inventory_document(inv)))
         return ExitCode.OK
     from .report.terminal import render_inventory, render_layers
 
@@ -428,7 +428,7 @@ def _prune(args: argparse.Namespace) -> None:
                 soft_wrap=True,
             )
             return
-        answer = err.input(f"Remove {what}? [y/N] ")
+        answer = err.input(f"Remove {what}? [y/N] ", markup=False)
         if answer.strip().lower() not in ("y", "yes"):
             err.print("imagecheck: not pruned", soft_wrap=True)
             return
@@ -440,37 +440,67 @@ def _prune(args: argparse.Namespace) -> None:
     )
 
 
-def _is_service(args: argparse.Namespace) -> bool:
-    """Whether ``imagecheck WORD`` means a compose service: a compose file is found (or
-    named) and has that service; else WORD is an image, unless compose options were given
-    or WORD is neither a service nor an image (then the services are listed)."""
+def _is_service(args: argparse.Namespace, err: Console) -> bool:
+    """Whether ``imagecheck WORD`` means a compose service. A bare word that is a service
+    of the project found from here is that service, even where a folder of that name holds
+    its build context; when WORD also names an image (a layout or archive here, an engine
+    image), one line on stderr says which was chosen and how to ask for the other. A word
+    spelled as a path or with a prefix is an image; so is a word that is no service but an
+    image. Else the services are listed. Compose options always mean a service."""
     from .api import engine_has_image
     from .compose import find_files, load_project
-    from .target import PREFIXES
+    from .target import PREFIXES, image_at, spelled_as_path
 
     word: str = args.target
     compose_asked = bool(args.file or args.project_name or args.env_file)
     if args.implicit and not compose_asked:
-        if word.partition(":")[0] in PREFIXES or "/" in word or Path(word).exists():
+        if word.partition(":")[0] in PREFIXES or spelled_as_path(word):
             return False
         try:
             find_files(Path.cwd())
         except BadInput:
-            return False  # no compose file here: an engine image
+            return False  # no compose file here: an image
         try:
             project = load_project(Path.cwd())
         except BadInput:
-            if engine_has_image(word):
+            if image_at(word) or engine_has_image(word):
                 return False  # a broken compose file does not hide an image
             raise
     else:
         project = load_project(Path.cwd(), args.file, args.project_name, args.env_file)
     if word in project.service_names:
+        if args.implicit and not compose_asked:
+            _say_other_image(err, word, project.name, project.service(word).image_candidates)
         return True
-    if args.implicit and engine_has_image(word):
+    if args.implicit and (image_at(word) or engine_has_image(word)):
         return False
     project.service(word)  # raises: the one line that lists the services
     return True  # pragma: no cover - service() raised
+
+
+def _say_other_image(err: Console, word: str, project: str, candidates: tuple[str, ...]) -> None:
+    """A service that is also an image by name: say which was chosen, and the other spelling."""
+    from rich.text import Text
+
+    from .api import engine_has_image
+    from .target import DOCKER_ARCHIVE, ENGINE, OCI_ARCHIVE, OCI_DIR, image_at
+
+    kind = image_at(word)
+    if kind is None and word not in candidates and f"{word}:latest" not in candidates:
+        kind = ENGINE if engine_has_image(word) else None
+    if kind is None:
+        return
+    what = {
+        ENGINE: "an engine image",
+        OCI_DIR: "an OCI layout folder",
+        DOCKER_ARCHIVE: "a docker save archive",
+        OCI_ARCHIVE: "an OCI archive",
+    }[kind]
+    line = (
+        f"{word} is a service of compose project {project} and {what}: checking the service; "
+        f"'imagecheck check {kind}:{word}' checks the image"
+    )
+    err.print(Text.assemble(("imagecheck: ", "yellow"), line), highlight=False, soft_wrap=True)
 
 
 def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, bar: _Bar) -> int:
@@ -478,7 +508,7 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
     from .api import triage
     from .errors import ExitCode
 
-    if not _is_service(args):
+    if not _is_service(args, err):
         args.command = "check"
         return _check(args, options, out, bar)
     if args.tail < 1:
@@ -528,6 +558,31 @@ def _lint(args: argparse.Namespace, out: Console) -> int:
     return _emit(args, out, report)
 
 
+def _for_host(report: Report) -> Report:
+    """The report's commands as this host runs them (README, "Commands for this host"):
+    for people at this terminal; JSON and JUnit keep the spelling every host shares."""
+    from dataclasses import replace
+
+    from .host import built_with_buildkit, spell
+
+    kit = built_with_buildkit(report.inventory.image.history)
+
+    def fix(text: str) -> str:
+        return spell(text, kit)
+
+    stale, triage = report.stale, report.triage
+    if stale is not None:
+        stale = replace(stale, commands=tuple(map(fix, stale.commands)))
+    if triage is not None:
+        diagnosis = triage.diagnosis
+        if diagnosis is not None:
+            diagnosis = replace(diagnosis, fix=fix(diagnosis.fix))
+        commands = tuple(map(fix, triage.commands))
+        triage = replace(triage, reason=fix(triage.reason), commands=commands, diagnosis=diagnosis)
+    findings = tuple(replace(f, hint=fix(f.hint)) for f in report.findings)
+    return replace(report, findings=findings, stale=stale, triage=triage)
+
+
 def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -> int:
     """Write a check or lint report in ``--format``; the exit code says whether it failed."""
     if args.fail_on is None:  # argparse parents share actions: the default is set here
@@ -539,24 +594,90 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
         from .report.json import dumps
 
         if isinstance(report, LintReport):
-            out.file.write(dumps(lint_document(report, args.fail_on)))
+            _write(out, dumps(lint_document(report, args.fail_on)))
         else:
-            out.file.write(dumps(report_document(report, args.fail_on)))
+            _write(out, dumps(report_document(report, args.fail_on)))
     elif args.format == "junit":
-        out.file.write(junit(report, args.fail_on))
+        _write(out, junit(report, args.fail_on))
     elif isinstance(report, LintReport):
         render_lint(out, report, args.fail_on, verbose=args.verbose)
     else:
-        render_report(out, report, args.fail_on, verbose=args.verbose)
+        render_report(out, _for_host(report), args.fail_on, verbose=args.verbose)
     return ExitCode.FINDINGS if failing(report, args.fail_on) else ExitCode.OK
 
 
+def _reader_gone(console: Console) -> None:
+    """stdout's reader went away (``imagecheck check IMG | head -3``). That is no failure
+    of the check: the rest of the report goes nowhere and the exit code stays the verdict's
+    (rich's own answer would be exit 1; Python's a traceback)."""
+    console.quiet = True
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail either
+    os.close(devnull)
+
+
+def _stdout() -> Console:
+    """The report's console: rich decides colour and width, and a closed pipe is quiet."""
+    from rich.console import Console
+
+    class Stdout(Console):
+        def on_broken_pipe(self) -> None:
+            _reader_gone(self)
+
+    return Stdout()
+
+
+def _write(out: Console, text: str) -> None:
+    """A machine-readable report, written as it is (no rich markup or wrapping)."""
+    try:
+        out.file.write(text)
+        out.file.flush()
+    except BrokenPipeError:
+        _reader_gone(out)
+
+
+def _takes_value(parser: argparse.ArgumentParser) -> dict[str, bool]:
+    """Every option of every command, and whether it is followed by a value."""
+    table: dict[str, bool] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                table.update(_takes_value(command))
+        for option in action.option_strings:
+            table[option] = action.nargs != 0
+    return table
+
+
+def _command_first(argv: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], bool]:
+    """Options typed before the command word go after it (``imagecheck -f x.yml triage
+    backend``, as docker and git take them), so that each command's parser sees its own.
+    Without a command word the line is ``imagecheck TARGET``: ``triage``, which falls back
+    to ``check``. Returns the reordered words and whether the command was implicit."""
+    if argv and argv[0] in ("-h", "--help", "--version"):
+        return argv, False
+    table = _takes_value(parser)
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
+        word = argv[i]
+        name = word.partition("=")[0] if word.startswith("--") else word
+        if name in table:
+            i += 2 if table[name] and name == word else 1
+        elif word[:2] in table and not word.startswith("--"):
+            i += 1  # -fcompose.yml, -vv
+        else:
+            break  # unknown: argparse says so
+    if i < len(argv) and argv[i] in COMMANDS:
+        return [argv[i], *argv[:i], *argv[i + 1 :]], False
+    if not argv:
+        return argv, False
+    if i == len(argv) and any(w in ("-h", "--help") for w in argv):
+        return ["--help"], False  # imagecheck --format json -h: the commands' list
+    return ["triage", *argv], True  # plain ``imagecheck SERVICE`` or ``imagecheck TARGET``
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    implicit = bool(argv) and argv[0] not in (*COMMANDS, "-h", "--help", "--version")
-    if implicit:
-        argv.insert(0, "triage")  # plain ``imagecheck SERVICE`` or ``imagecheck TARGET``
     parser = _parser()
+    argv, implicit = _command_first(list(sys.argv[1:] if argv is None else argv), parser)
     args = parser.parse_args(argv)
     args.implicit = implicit
     if args.command is None:
@@ -575,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise BadInput(f"cannot write {args.output}: {exc.strerror}") from exc
             out = Console(file=handle, no_color=True, width=160)
         else:
-            out = Console()
+            out = _stdout()
         return _run(args, out, err)
     except ImagecheckError as exc:
         line = " ".join(str(exc).split())  # one line, whatever a library put in the message
@@ -588,8 +709,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug or os.environ.get("IMAGECHECK_DEBUG"):
             raise
         err.print(
-            f"[bold red]imagecheck: internal error:[/bold red] {type(exc).__name__}: {exc} "
-            "(rerun with --debug and report it)",
+            Text.assemble(
+                ("imagecheck: internal error: ", "bold red"),
+                f"{type(exc).__name__}: {exc} (rerun with --debug and report it)",
+            ),
             highlight=False,
             soft_wrap=True,
         )

@@ -1,9 +1,11 @@
 """What the user typed, turned into a ``Target``: which kind of source, and where.
 
 Prefixes are spelled as syft spells them. Without one, an existing path is sniffed
-(a folder with ``index.json`` is an OCI layout; a tar with ``manifest.json`` a
-``docker save`` archive, with only ``index.json`` an OCI archive) and anything else
-is an engine reference.
+(a folder with ``index.json`` and ``oci-layout`` is an OCI layout; a tar with
+``manifest.json`` a ``docker save`` archive, with only ``index.json`` an OCI archive)
+and anything else is an engine reference. A bare word naming a folder that is no image
+layout (``backend``, a build context beside compose.yaml) is an engine reference too:
+only a path spelled as one (``./backend``, ``/x/backend``) must be an image.
 """
 
 from __future__ import annotations
@@ -65,11 +67,41 @@ def parse_target(text: str) -> Target:
         return _split_tag(prefix, rest, text)
     path = Path(text)
     if path.is_dir():
-        if (path / "index.json").is_file():
+        if is_layout(path):
             return Target(OCI_DIR, text, None, text)
-        raise BadInput(f"{text} is a folder but not an OCI image layout (no index.json)")
+        if spelled_as_path(text):
+            raise BadInput(
+                f"{text} is a folder but not an OCI image layout (no index.json and oci-layout)"
+            )
+        return Target(ENGINE, text, None, text)  # ``backend``: a build context, not an image
     if path.is_file():
         return Target(_sniff_tar(path), text, None, text)
     if text.endswith((".tar", ".tar.gz", ".tgz")) or ("/" in text and text.startswith((".", "/"))):
         raise BadInput(f"no such file: {text}")
     return Target(ENGINE, text, None, text)
+
+
+def is_layout(folder: Path) -> bool:
+    """An OCI image layout has both files the spec requires; a folder with only one of
+    them (a project's ``index.json``) is not one."""
+    return (folder / "index.json").is_file() and (folder / "oci-layout").is_file()
+
+
+def spelled_as_path(text: str) -> bool:
+    """Whether the user wrote a path (``./x``, ``x/``, ``/x``, ``x.tar``), not a bare name
+    that may be a compose service or an engine image."""
+    return "/" in text or text.startswith(".") or text.endswith((".tar", ".tar.gz", ".tgz"))
+
+
+def image_at(text: str) -> str | None:
+    """The prefix that reads the image at path ``text`` (``oci-dir``, ``docker-archive``,
+    ``oci-archive``), or None when no image is there."""
+    path = Path(text)
+    if path.is_dir():
+        return OCI_DIR if is_layout(path) else None
+    if path.is_file():
+        try:
+            return _sniff_tar(path)
+        except CorruptArchive:
+            return None
+    return None

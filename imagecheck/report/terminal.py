@@ -1,8 +1,17 @@
-"""Rich tables for people. Rich decides colour: NO_COLOR, TERM=dumb and pipes are honoured."""
+"""Rich tables for people. Rich decides colour: NO_COLOR, TERM=dumb and pipes are honoured.
+
+Everything shown is data from images, logs and config files, where ``[bold]``, ``[/]`` and
+``[[failure]]`` are text. Rich reads a plain ``str`` as console markup, so no ``str`` of
+data reaches it: lines are printed with ``_line`` (parts assembled into a ``Text``), and
+tables are ``_Table``s, which make every title, caption and cell a ``Text``.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +28,36 @@ from ..model import (
     StaleVerdict,
     TriageRun,
 )
+
+
+class _Table(Table):
+    """A table of plain text: a title, caption or cell given as ``str`` is never markup."""
+
+    def __init__(self, title: str, caption: str | None = None, **kw: Any) -> None:
+        super().__init__(
+            title=Text(title, style="table.title"),
+            caption=None if caption is None else _caption(caption),
+            title_justify="left",
+            **kw,
+        )
+
+    def add_row(
+        self,
+        *renderables: RenderableType | None,
+        style: StyleType | None = None,
+        end_section: bool = False,
+    ) -> None:
+        cells = [Text(c) if isinstance(c, str) else c for c in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
+
+
+def _caption(text: str) -> Text:
+    return Text(text, style="table.caption")
+
+
+def _line(console: Console, *parts: str | tuple[str, str], soft_wrap: bool = False) -> None:
+    """One line of plain text: ``str`` parts as they are, ``(text, style)`` parts styled."""
+    console.print(Text.assemble(*parts), highlight=False, soft_wrap=soft_wrap)
 
 
 def human_bytes(n: int) -> str:
@@ -72,30 +111,24 @@ def _header(console: Console, inv: Inventory, verbose: bool) -> None:
     img = inv.image
     if not img.id:  # a service's image that could not be read (api.placeholder_inventory)
         for note in inv.notes:
-            console.print(Text.assemble((img.ref, "bold"), f"  {note}"), highlight=False)
+            _line(console, (img.ref, "bold"), f"  {note}")
         return
     tags = ", ".join(img.repo_tags) or "untagged"
-    console.print(
-        Text.assemble((img.ref, "bold"), f"  {short(img.id)}  {img.platform}  ({tags})"),
-        highlight=False,
-    )
+    _line(console, (img.ref, "bold"), f"  {short(img.id)}  {img.platform}  ({tags})")
     interp = inv.interpreter
     if interp is not None:
         venv = f", venv {interp.venv}" if interp.venv else ""
-        console.print(
-            f"Python {interp.version or '?'}: {interp.path} ({interp.reason}{venv})",
-            highlight=False,
-        )
+        _line(console, f"Python {interp.version or '?'}: {interp.path} ({interp.reason}{venv})")
     else:
-        console.print("No Python interpreter found on the image's PATH.")
+        _line(console, "No Python interpreter found on the image's PATH.")
     if verbose:
         for note in inv.notes:
-            console.print(Text(f"· {note}", style="dim"), highlight=False)
+            _line(console, (f"· {note}", "dim"))
 
 
 def render_layers(console: Console, inv: Inventory, verbose: bool = False) -> None:
     _header(console, inv, verbose)
-    table = Table(title="Layers", title_justify="left", expand=False)
+    table = _Table("Layers", expand=False)
     for col, kw in (
         ("#", {"justify": "right"}),
         ("created", {}),
@@ -112,10 +145,10 @@ def render_layers(console: Console, inv: Inventory, verbose: bool = False) -> No
         total_wasted += s.wasted_bytes
     console.print(table)
     total = sum(s.size for s in inv.layers)
-    console.print(
+    _line(
+        console,
         f"{len(inv.layers)} history entries, {sum(1 for s in inv.layers if s.entry.diff_id)} "
         f"layers, {human_bytes(total)} written, {human_bytes(total_wasted)} wasted",
-        highlight=False,
     )
 
 
@@ -140,7 +173,7 @@ def render_inventory(
     console: Console, inv: Inventory, verbose: bool = False, show_all: bool = False
 ) -> None:
     _header(console, inv, verbose)
-    envs = Table(title="Python environments", title_justify="left")
+    envs = _Table("Python environments")
     for col in ("folder", "kind", "python", "on runtime path", "distributions"):
         envs.add_column(col)
     counts: dict[str, int] = {}
@@ -151,12 +184,12 @@ def render_inventory(
             e.path,
             e.kind + (f" ({e.venv})" if e.venv else ""),
             e.python_version or "",
-            "yes" if e.on_runtime_path else "[dim]no[/dim]",
+            "yes" if e.on_runtime_path else Text("no", style="dim"),
             str(counts.get(e.path, 0)),
         )
     console.print(envs)
 
-    dists = Table(title=f"Python distributions ({len(inv.python)})", title_justify="left")
+    dists = _Table(f"Python distributions ({len(inv.python)})")
     for col in ("name", "version", "environment", "live", "layer"):
         dists.add_column(col, overflow="fold")
     for d in inv.python:
@@ -165,7 +198,7 @@ def render_inventory(
     console.print(dists)
 
     if inv.removed:
-        removed = Table(title="Removed by a later layer", title_justify="left")
+        removed = _Table("Removed by a later layer")
         for col in ("kind", "name", "version", "added by", "removed by"):
             removed.add_column(col, overflow="fold")
         for r in inv.removed:
@@ -175,7 +208,7 @@ def render_inventory(
         console.print(removed)
 
     if inv.debian:
-        deb = Table(title=f"Debian packages ({len(inv.debian)})", title_justify="left")
+        deb = _Table(f"Debian packages ({len(inv.debian)})")
         for col in ("name", "version", "arch", "layer"):
             deb.add_column(col, overflow="fold")
         base = inv.debian[0].layer.index if not show_all else None
@@ -184,11 +217,11 @@ def render_inventory(
             deb.add_row(p.name, p.version, p.architecture, layer_label(p.layer))
         hidden = len(inv.debian) - len(shown)
         if hidden:
-            deb.caption = f"{hidden} more from the base layer #{base}: --all lists them"
+            deb.caption = _caption(f"{hidden} more from the base layer #{base}: --all lists them")
         console.print(deb)
 
     if show_all:
-        table = Table(title=f"Shared libraries ({len(inv.libraries)})", title_justify="left")
+        table = _Table(f"Shared libraries ({len(inv.libraries)})")
         for col in ("path", "soname", "needed", "layer"):
             table.add_column(col, overflow="fold")
         for lib in inv.libraries:
@@ -198,9 +231,8 @@ def render_inventory(
     groups: dict[tuple[str, int], list[str]] = {}
     for lib in inv.libraries:
         groups.setdefault((_library_group(lib.path), lib.layer.index), []).append(lib.path)
-    table = Table(
-        title=f"Shared libraries ({len(inv.libraries)})",
-        title_justify="left",
+    table = _Table(
+        f"Shared libraries ({len(inv.libraries)})",
         caption="--all lists each library with its SONAME and NEEDED",
     )
     for col, justify in (("where", "left"), ("count", "right"), ("layer", "left")):
@@ -230,34 +262,31 @@ def render_report(console: Console, report: Report, fail_on: str, verbose: bool 
     if report.triage is not None:
         render_triage(console, report.triage, bad, verbose)
     if bad:
-        console.print(
-            Text.assemble(
-                ("FAIL ", "bold red"), f"{img.ref}: {len(bad)} finding(s) at or above {fail_on}"
-            ),
-            highlight=False,
+        _line(
+            console,
+            ("FAIL ", "bold red"),
+            f"{img.ref}: {len(bad)} finding(s) at or above {fail_on}",
         )
         for f in bad[:5]:
             where = f" (layer #{f.layer.index})" if f.layer else ""
-            console.print(
-                Text.assemble(
-                    ("  • ", _STYLE[f.severity]),
-                    (f"{f.code} ", "bold"),
-                    f"{f.subject}{where}: ",
-                    f.hint,
-                ),
-                highlight=False,
+            _line(
+                console,
+                ("  • ", _STYLE[f.severity]),
+                (f"{f.code} ", "bold"),
+                f"{f.subject}{where}: ",
+                f.hint,
             )
     elif not img.id:  # the service's image could not be read: nothing passed
-        console.print(Text.assemble(("NOT CHECKED ", "yellow"), img.ref), highlight=False)
+        _line(console, ("NOT CHECKED ", "yellow"), img.ref)
     else:
-        console.print(Text.assemble(("PASS ", "bold green"), f"{img.ref}"), highlight=False)
+        _line(console, ("PASS ", "bold green"), img.ref)
     if report.stale is not None:
         render_stale(console, report.stale)
     _header(console, report.inventory, verbose)
     if report.constraints_files:
-        console.print(Text(f"constraints: {', '.join(report.constraints_files)}", style="dim"))
+        _line(console, (f"constraints: {', '.join(report.constraints_files)}", "dim"))
     if report.findings:
-        table = Table(title=f"Findings ({len(report.findings)})", title_justify="left")
+        table = _Table(f"Findings ({len(report.findings)})")
         for col in ("code", "severity", "subject", "message", "hint", "layer"):
             table.add_column(col, overflow="fold")
         for f in report.findings:
@@ -270,7 +299,7 @@ def render_report(console: Console, report: Report, fail_on: str, verbose: bool 
                 layer_label(f.layer) if f.layer else "",
             )
         console.print(table)
-    checks = Table(title="Checks", title_justify="left")
+    checks = _Table("Checks")
     for col in ("codes", "check", "status", "detail"):
         checks.add_column(col)
     marks = {"passed": "green", "failed": "red", "skipped": "dim"}
@@ -287,7 +316,7 @@ _SMOKE_STYLE = {"ok": "green", "error": "bold red", "timeout": "red", "crash": "
 def render_smoke(console: Console, run: SmokeRun, verbose: bool = False) -> None:
     """Failures and the slowest imports; every item with ``-v``."""
     if run.status == "skipped":
-        console.print(Text(f"smoke tests skipped: {run.reason}", style="dim"))
+        _line(console, (f"smoke tests skipped: {run.reason}", "dim"))
         return
     ok = [r for r in run.results if r.status == "ok"]
     shown = list(run.results) if verbose else [r for r in run.results if r.status != "ok"]
@@ -296,7 +325,7 @@ def render_smoke(console: Console, run: SmokeRun, verbose: bool = False) -> None
         f"Smoke: {len(ok)} of {len(run.results)} ok in {run.seconds:.1f} s "
         f"({run.interpreter}, Python {run.python_version or '?'})"
     )
-    table = Table(title=title, title_justify="left")
+    table = _Table(title)
     for col in ("kind", "name", "distribution", "status", "seconds", "detail"):
         table.add_column(col, overflow="fold")
     for r in [*shown, *slow]:
@@ -315,18 +344,16 @@ def render_smoke(console: Console, run: SmokeRun, verbose: bool = False) -> None
 def render_lint(console: Console, report: LintReport, fail_on: str, verbose: bool = False) -> None:
     """A line per finding as compilers write them (``file:line: CODE ...``), then the verdict."""
     for f in report.findings:
-        console.print(
-            Text.assemble(
-                f"{f.location}: " if f.location else "",
-                (f.code, "bold"),
-                " ",
-                (f.severity, _STYLE.get(f.severity, "")),
-                f" {f.subject}: {f.message}",
-            ),
-            highlight=False,
+        _line(
+            console,
+            f"{f.location}: " if f.location else "",
+            (f.code, "bold"),
+            " ",
+            (f.severity, _STYLE.get(f.severity, "")),
+            f" {f.subject}: {f.message}",
             soft_wrap=True,
         )
-        console.print(Text(f"    fix: {f.hint}", style="dim"), highlight=False, soft_wrap=True)
+        _line(console, (f"    fix: {f.hint}", "dim"), soft_wrap=True)
     from .findings import failing
 
     bad = failing(report, fail_on)
@@ -342,23 +369,20 @@ def render_lint(console: Console, report: LintReport, fail_on: str, verbose: boo
     console.print(head, highlight=False, soft_wrap=True)
     if verbose:
         for c in report.checks:
-            line = f"  {c.code} {c.name}: {c.status} ({c.reason})"
-            console.print(line, highlight=False, soft_wrap=True)
+            _line(console, f"  {c.code} {c.name}: {c.status} ({c.reason})", soft_wrap=True)
 
 
 def render_stale(console: Console, verdict: StaleVerdict) -> None:
     """One line for the verdict; the commands to run, in order, when stale."""
     if verdict.status == "skipped":
-        console.print(Text(f"staleness not checked: {verdict.reason}", style="dim"))
+        _line(console, (f"staleness not checked: {verdict.reason}", "dim"))
         return
     style = "bold green" if verdict.status == "fresh" else "bold yellow"
-    console.print(
-        Text.assemble((f"{verdict.status.upper()} ", style), verdict.reason), highlight=False
-    )
+    _line(console, (f"{verdict.status.upper()} ", style), verdict.reason)
     if verdict.how:
-        console.print(Text(f"  Dockerfile: {verdict.how}", style="dim"), highlight=False)
+        _line(console, (f"  Dockerfile: {verdict.how}", "dim"))
     for command in verdict.commands:
-        console.print(Text.assemble(("  $ ", "dim"), (command, "bold")), highlight=False)
+        _line(console, ("  $ ", "dim"), (command, "bold"))
 
 
 _TRIAGE_STYLE = {
@@ -377,45 +401,43 @@ def render_triage(
     d = run.diagnosis
     failed = any(f.code in ("IC701", "IC702", "IC703") for f in bad)
     status = run.status.upper() if failed or run.status != "exited" else "EXITED (code 0)"
-    head = Text.assemble(
-        (f"{status} ", _TRIAGE_STYLE.get(run.status, "")), (run.service, "bold"), f": {run.reason}"
+    _line(
+        console,
+        (f"{status} ", _TRIAGE_STYLE.get(run.status, "")),
+        (run.service, "bold"),
+        f": {run.reason}",
+        soft_wrap=True,
     )
-    console.print(head, highlight=False, soft_wrap=True)
     if d is not None:
         label = "harmless" if d.harmless else "cause"
-        console.print(Text.assemble((f"  {label}: ", "bold"), f"{d.title}. {d.cause}"))
-    console.print(Text("  evidence:", style="bold"))
+        _line(console, (f"  {label}: ", "bold"), f"{d.title}. {d.cause}")
+    _line(console, ("  evidence:", "bold"))
     if d is not None:
-        console.print(Text(f"    {d.source}: {d.evidence}"), highlight=False, soft_wrap=True)
+        _line(console, f"    {d.source}: {d.evidence}", soft_wrap=True)
     for f in [f for f in bad if f.code not in ("IC701", "IC702", "IC703")][:4]:
         where = f" (layer {layer_label(f.layer)})" if f.layer else ""
-        console.print(
-            Text.assemble("    ", (f.code, "bold"), f" {f.subject}{where}: {f.message}"),
-            highlight=False,
-        )
+        _line(console, "    ", (f.code, "bold"), f" {f.subject}{where}: {f.message}")
     if d is None and not bad:
-        console.print(Text("    nothing failing found", style="dim"))
+        _line(console, ("    nothing failing found", "dim"))
     if d is not None and not d.harmless:
-        console.print(Text.assemble(("  fix: ", "bold"), d.fix), highlight=False)
+        _line(console, ("  fix: ", "bold"), d.fix)
     if run.commands:
-        console.print(Text("  run:", style="bold"))
+        _line(console, ("  run:", "bold"))
         for command in run.commands:
-            console.print(Text(f"    {command}", style="cyan"), highlight=False, soft_wrap=True)
+            _line(console, (f"    {command}", "cyan"), soft_wrap=True)
     image = run.image_ref or "none found"
     source = f" ({run.image_source})" if run.image_source else ""
     build = f"; build {run.build_context} ({run.dockerfile})" if run.build_context else ""
-    console.print(
-        Text(
-            f"project {run.project}: {', '.join(run.compose_files)}; image {image}{source}{build}",
-            style="dim",
-        ),
-        highlight=False,
+    files = ", ".join(run.compose_files)
+    _line(
+        console,
+        (f"project {run.project}: {files}; image {image}{source}{build}", "dim"),
         soft_wrap=True,
     )
     for warning in run.warnings:
-        console.print(Text(f"compose: {warning}", style="yellow"), highlight=False)
+        _line(console, (f"compose: {warning}", "yellow"))
     if run.containers:
-        table = Table(title="Containers", title_justify="left")
+        table = _Table("Containers")
         for col in ("name", "status", "restarts", "exit", "OOM", "health", "started", "finished"):
             table.add_column(col, overflow="fold")
         for c in run.containers:
@@ -434,6 +456,6 @@ def render_triage(
     shown = lines if verbose else lines[-12:]
     if shown:
         more = "" if verbose or len(lines) <= 12 else f" ({len(lines)} read: -v shows them)"
-        console.print(Text(f"Last log lines{more}:", style="bold"))
+        _line(console, (f"Last log lines{more}:", "bold"))
         for line in shown:
-            console.print(Text(f"  {line}", style="dim"), highlight=False, soft_wrap=True)
+            _line(console, (f"  {line}", "dim"), soft_wrap=True)

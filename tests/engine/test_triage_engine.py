@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 
 from imagecheck.cli import main
+from imagecheck.host import compose_command
 
 from .conftest import LABEL, WHEELS, Builder, _wheel
 from .test_broken_images import HARMLESS
@@ -177,7 +178,7 @@ def test_the_verdict_comes_first_with_smoke_tests(
     assert "logs: ValueError: password cannot be longer than 72 bytes" in out
     assert "IC302" in out.split("run:")[0]  # the static finding is evidence in the verdict
     assert "IC505" in out  # and the smoke probe fails the same way
-    assert "docker compose build --no-cache backend" in out
+    assert f"{compose_command()} build --no-cache backend" in out  # as this host spells it
 
 
 @pytest.mark.parametrize(

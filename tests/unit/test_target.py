@@ -49,6 +49,7 @@ def test_bare_paths_are_sniffed(tmp_path: Path) -> None:
     layout = tmp_path / "layout"
     layout.mkdir()
     (layout / "index.json").write_text("{}")
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     assert parse_target(str(legacy)).kind == DOCKER_ARCHIVE
     assert parse_target(str(oci)).kind == OCI_ARCHIVE
     assert parse_target(str(layout)).kind == OCI_DIR
@@ -70,3 +71,21 @@ def test_bare_paths_that_are_not_images(tmp_path: Path) -> None:
         parse_target("docker:")
     with pytest.raises(BadInput):
         parse_target("  ")
+
+
+def test_a_folder_is_a_layout_only_with_index_and_oci_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project folder with an index.json of its own is no image; a bare word naming a
+    folder (``backend``, a build context) is an engine image, a path spelled as one an error."""
+    monkeypatch.chdir(tmp_path)
+    backend = tmp_path / "backend"
+    backend.mkdir()
+    (backend / "index.json").write_text("{}")
+    assert (parse_target("backend").kind, parse_target("backend").location) == (ENGINE, "backend")
+    for spelled in ("./backend", "backend/", str(backend)):
+        with pytest.raises(BadInput, match=r"no index\.json and oci-layout"):
+            parse_target(spelled)
+    (backend / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    assert parse_target("backend").kind == OCI_DIR
+    assert parse_target("oci-dir:backend").location == "backend"
