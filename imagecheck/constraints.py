@@ -2,7 +2,8 @@
 
 Requirement files are read as pip-compile writes them (``==`` pins, ``--hash``,
 markers, extras, ``-r``/``-c`` includes, ``# via`` comments) and as people write
-them (ranges, bare names, URLs); ``[project.dependencies]`` of a pyproject too.
+them (ranges, bare names, URLs); lock files and pyproject dependencies through
+``lockfiles``.
 System needs (shared libraries by SONAME, Debian packages) live in a small TOML file
 beside the pins (README, "Constraints"). A malformed line is one error naming the
 file and line.
@@ -80,6 +81,7 @@ class Constraints:
     pins: tuple[Pin, ...] = ()
     system: tuple[SystemNeed, ...] = ()
     files: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()  # canonical names of the application's own distributions
 
     def pin(self, name: str) -> Pin | None:
         key = canonical(name)
@@ -113,7 +115,8 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _requirement(text: str, source: str, constraint_only: bool) -> Pin:
+def requirement(text: str, source: str, constraint_only: bool) -> Pin:
+    """One PEP 508 requirement (or a bare URL) as a pin; a malformed one is ``BadInput``."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     text = re.sub(r"\s--hash[=\s]\S+", "", f" {text}").strip()
@@ -171,16 +174,8 @@ def read_requirements(
             if line.split("=")[0].split()[0] in _IGNORED_OPTIONS:
                 continue
             raise BadInput(f"{source}: unknown option {line.split()[0]!r}")
-        pins.append(_requirement(line, source, constraint_only))
+        pins.append(requirement(line, source, constraint_only))
     return pins
-
-
-def read_pyproject_dependencies(path: Path) -> list[Pin]:
-    data = load_toml_file(path)
-    deps = data.get("project", {}).get("dependencies", [])
-    if not isinstance(deps, list):
-        raise BadInput(f"{path}: [project] dependencies is not a list")
-    return [_requirement(str(d), f"{path}:[project.dependencies]", False) for d in deps]
 
 
 def load_toml_text(text: str) -> dict[str, Any]:
@@ -233,25 +228,46 @@ def read_system(path: Path) -> list[SystemNeed]:
     return needs
 
 
-def _from_path(path: Path) -> tuple[list[Pin], list[SystemNeed], list[str]]:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    pins: list[Pin]
+    system: list[SystemNeed]
+    files: list[str]
+    projects: list[str]
+
+    def add(self, other: _Read) -> None:
+        self.pins.extend(other.pins)
+        self.system.extend(other.system)
+        self.files.extend(other.files)
+        self.projects.extend(other.projects)
+
+
+def _from_path(path: Path) -> _Read:
+    from .lockfiles import is_lock_file, read_lock, read_pyproject
+
     if path.is_dir():
-        pins: list[Pin] = []
-        system: list[SystemNeed] = []
-        files: list[str] = []
+        read = _Read([], [], [], [])
         for child in sorted(path.iterdir()):
-            if child.suffix in (".txt", ".toml") and child.is_file():
-                p, s, f = _from_path(child)
-                pins += p
-                system += s
-                files += f
-        return pins, system, files
-    if path.name == "pyproject.toml":
-        return read_pyproject_dependencies(path), [], [str(path)]
+            if child.is_file() and (child.suffix in (".txt", ".toml") or is_lock_file(child)):
+                read.add(_from_path(child))
+        return read
+    if path.name == "pyproject.toml" or is_lock_file(path):
+        locked = read_pyproject(path) if path.name == "pyproject.toml" else read_lock(path)
+        return _Read(list(locked.pins), [], [str(path)], list(locked.projects))
     if path.suffix == ".toml":
-        return [], read_system(path), [str(path)]
+        return _Read([], read_system(path), [str(path)], [])
     if not path.exists():
         raise BadInput(f"no such constraints file or folder: {path}")
-    return read_requirements(path), [], [str(path)]
+    return _Read(read_requirements(path), [], [str(path)], [])
+
+
+def _constraints(paths: list[Path]) -> Constraints:
+    read = _Read([], [], [], [])
+    for path in paths:
+        read.add(_from_path(path))
+    return Constraints(
+        tuple(read.pins), tuple(read.system), tuple(read.files), tuple(dict.fromkeys(read.projects))
+    )
 
 
 def load_constraints(paths: list[Path], cwd: Path | None = None) -> Constraints:
@@ -270,12 +286,4 @@ def load_constraints(paths: list[Path], cwd: Path | None = None) -> Constraints:
             paths = [cwd / str(p) for p in configured]
         elif (cwd / "constraints").is_dir():
             paths = [cwd / "constraints"]
-    pins: list[Pin] = []
-    system: list[SystemNeed] = []
-    files: list[str] = []
-    for path in paths:
-        p, s, f = _from_path(path)
-        pins += p
-        system += s
-        files += f
-    return Constraints(tuple(pins), tuple(system), tuple(files))
+    return _constraints(paths)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -25,7 +26,10 @@ def applies(marker: str | None, ctx: Context, extras: tuple[str, ...] = ("",)) -
         parsed = Marker(marker)
     except InvalidMarker:
         return True
-    return any(parsed.evaluate({**ctx.marker_env, "extra": e}) for e in extras)
+    # A lock's markers may ask for extras or dependency groups (PEP 751): none are chosen.
+    env: dict[str, str | AbstractSet[str]] = {**ctx.marker_env}
+    env.update(extras=frozenset(), dependency_groups=frozenset())
+    return any(parsed.evaluate({**env, "extra": e}) for e in extras)
 
 
 def satisfies(version: str, specifier: str) -> bool | None:

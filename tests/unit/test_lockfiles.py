@@ -1,0 +1,204 @@
+"""Lock files as pin sources, on files the real tools wrote (tests/unit/locks/).
+
+``uv lock`` and ``uv export --format pylock.toml`` (uv/), ``pip lock .`` (uv/pylock.pip.toml),
+``poetry lock`` (poetry/) and ``pipenv lock`` (pipenv/) ran on the small projects whose
+pyproject.toml and Pipfile sit beside the locks: click, tqdm (which needs colorama on
+Windows only), idna with a marker, six as an extra and iniconfig as a dev group.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imagecheck.constraints import Constraints, Pin, load_constraints
+from imagecheck.errors import BadInput
+from imagecheck.lockfiles import poetry_specifier
+from tests.builders import Layer, make_image
+from tests.unit.test_checks import PY, codes, dist
+
+LOCKS = Path(__file__).parent / "locks"
+
+
+def by_name(c: Constraints) -> dict[str, Pin]:
+    return {p.name: p for p in c.pins}
+
+
+def test_uv_lock_main_dependencies_extras_dev_and_its_own_project() -> None:
+    loaded = load_constraints([LOCKS / "uv" / "uv.lock"])
+    pins = by_name(loaded)
+    assert loaded.projects == ("demo-app",)
+    assert "demo-app" not in pins  # the application, not a pin
+    assert {n: p.exact for n, p in pins.items()} == {
+        "click": "8.5.1",
+        "colorama": "0.4.6",
+        "idna": "3.20",
+        "iniconfig": "2.3.1",
+        "six": "1.17.0",
+        "tqdm": "4.70.1",
+    }
+    # tqdm needs colorama on Windows only: the edge's marker is the pin's
+    assert pins["colorama"].marker == 'sys_platform == "win32"'
+    assert not pins["colorama"].constraint_only
+    # an extra (six) and a dev group (iniconfig) limit versions, require nothing
+    assert pins["six"].constraint_only
+    assert pins["iniconfig"].constraint_only
+    assert not pins["click"].constraint_only
+    assert pins["click"].marker is None
+    assert pins["click"].source.endswith("uv.lock:[[package]] click")
+
+
+def test_uv_lock_markers_follow_the_path_and_extras_an_edge_asks_for(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text(
+        "version = 1\n"
+        '[[package]]\nname = "app"\nversion = "1.0"\nsource = { virtual = "." }\n'
+        'dependencies = [{ name = "a", marker = "python_version < \'3.12\'" },'
+        ' { name = "passlib", extra = ["bcrypt"] }]\n'
+        '[[package]]\nname = "a"\nversion = "1"\nsource = { registry = "x" }\n'
+        'dependencies = [{ name = "b", marker = "sys_platform == \'linux\'" }]\n'
+        '[[package]]\nname = "b"\nversion = "2"\nsource = { registry = "x" }\n'
+        '[[package]]\nname = "passlib"\nversion = "1.7.4"\nsource = { registry = "x" }\n'
+        '[package.optional-dependencies]\nbcrypt = [{ name = "bcrypt" }]\n'
+        '[[package]]\nname = "bcrypt"\nversion = "4.0.1"\nsource = { registry = "x" }\n'
+    )
+    pins = by_name(load_constraints([tmp_path / "uv.lock"]))
+    assert pins["b"].marker == 'python_version < "3.12" and sys_platform == "linux"'
+    assert not pins["bcrypt"].constraint_only  # asked for through passlib[bcrypt]
+
+
+@pytest.mark.parametrize("name", ["pylock.toml", "pylock.pip.toml"])
+def test_pylock_from_uv_and_pip(name: str) -> None:
+    loaded = load_constraints([LOCKS / "uv" / name])
+    pins = by_name(loaded)
+    assert loaded.projects == ("demo-app",)  # its directory source: the application
+    assert pins["click"].exact == "8.5.1"
+    assert "demo-app" not in pins
+    if name == "pylock.toml":
+        assert pins["colorama"].marker == 'sys_platform == "win32"'
+
+
+def test_pylock_extras_and_groups_are_optional(tmp_path: Path) -> None:
+    (tmp_path / "pylock.toml").write_text(
+        'lock-version = "1.0"\n'
+        '[[packages]]\nname = "pytest"\nversion = "8.0"\nmarker = "\'dev\' in dependency_groups"\n'
+    )
+    assert by_name(load_constraints([tmp_path / "pylock.toml"]))["pytest"].constraint_only
+
+
+def test_poetry_lock_groups_optional_and_its_project() -> None:
+    loaded = load_constraints([LOCKS / "poetry" / "poetry.lock"])
+    pins = by_name(loaded)
+    assert loaded.projects == ("poet-app",)  # from the pyproject.toml beside the lock
+    assert pins["tqdm"].marker == 'sys_platform == "linux"'
+    assert not pins["tqdm"].constraint_only
+    assert pins["iniconfig"].constraint_only  # group dev
+    assert pins["six"].constraint_only  # optional (the extra fast)
+    assert pins["click"].exact == "8.5.1"
+
+
+def test_pipfile_lock_default_develop_and_the_editable_project() -> None:
+    loaded = load_constraints([LOCKS / "pipenv" / "Pipfile.lock"])
+    pins = by_name(loaded)
+    assert loaded.projects == ("penv-app",)
+    assert set(pins) == {"click", "tqdm", "iniconfig"}
+    assert pins["tqdm"].exact == "4.70.1"
+    assert pins["tqdm"].marker == 'sys_platform == "linux"'
+    assert pins["iniconfig"].constraint_only
+    assert not pins["click"].constraint_only
+
+
+def test_pyproject_pep621_and_poetry_dependencies() -> None:
+    pep621 = load_constraints([LOCKS / "uv" / "pyproject.toml"])
+    assert pep621.projects == ("demo-app",)
+    assert {p.name: p.specifier for p in pep621.pins} == {"click": ">=8", "tqdm": "", "idna": ""}
+    poetry = load_constraints([LOCKS / "poetry" / "pyproject.toml"])
+    assert poetry.projects == ("poet-app",)
+    specs = {p.name: p.specifier for p in poetry.pins}
+    assert specs == {"click": "<9,>=8.1", "tqdm": ">=4.60", "idna": "==3.*"}  # six: optional
+    assert by_name(poetry)["tqdm"].marker == 'sys_platform == "linux"'
+
+
+@pytest.mark.parametrize(
+    ("poetry", "pep440"),
+    [
+        ("^1.2.3", ">=1.2.3,<2"),
+        ("^0.2.3", ">=0.2.3,<0.3"),
+        ("^0.0.3", ">=0.0.3,<0.0.4"),
+        ("~1.2.3", ">=1.2.3,<1.3"),
+        ("~1", ">=1,<2"),
+        ("1.2.3", "==1.2.3"),
+        ("*", ""),
+        (">=1.2 <2", ">=1.2,<2"),
+        ("~=1.4", "~=1.4"),
+        ("^1 || ^2", None),
+    ],
+)
+def test_poetry_specifier(poetry: str, pep440: str | None) -> None:
+    assert poetry_specifier(poetry) == pep440
+
+
+def test_a_folder_of_constraints_reads_its_locks(tmp_path: Path) -> None:
+    shutil.copy(LOCKS / "pipenv" / "Pipfile.lock", tmp_path)
+    assert "tqdm" in by_name(load_constraints([tmp_path]))
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "error"),
+    [
+        ("uv.lock", "[[package]\n", "not valid TOML"),
+        ("uv.lock", "version = 1\npackage = 3\n", "not a uv lock file"),
+        ("poetry.lock", '[[package]]\nname = "x"\n', "not a Poetry lock file"),
+        ("pylock.toml", '[[packages]]\nname = "x"\n', "not a PEP 751 lock file"),
+        ("Pipfile.lock", '{"default": ', "not valid JSON"),
+        ("Pipfile.lock", '{"default": {"x": 3}}', "default.x is not an object"),
+    ],
+)
+def test_malformed_lock_is_one_line(tmp_path: Path, name: str, text: str, error: str) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(BadInput, match=error) as info:
+        load_constraints([tmp_path / name])
+    assert "\n" not in str(info.value)
+    assert name in str(info.value)
+
+
+def test_malformed_lock_exits_2_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text("version = 1\npackage = 3\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "imagecheck", "check", "-c", str(tmp_path / "uv.lock"), "x.tar"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "not a uv lock file" in done.stderr
+
+
+def test_check_against_uv_lock(tmp_path: Path) -> None:
+    """The image holds the lock's main packages and the project itself: no IC101 for the
+    Windows-only colorama, the extra or the dev group; a wrong version is IC102."""
+    from imagecheck.api import Options, check
+
+    built = make_image(
+        tmp_path,
+        [
+            Layer(PY),
+            Layer(
+                dist("click", "8.5.1")
+                + dist("idna", "3.20")
+                + dist("tqdm", "4.69.0")
+                + dist("demo-app", "0.1.0", top="demo_app")
+            ),
+        ],
+        layout="oci-dir",
+        config={"Cmd": ["python3"]},
+    )
+    report = check(
+        str(built.path), Options(use_cache=False), constraints=[LOCKS / "uv" / "uv.lock"]
+    )
+    assert [c for c in codes(report) if c[0] in ("IC101", "IC102")] == [("IC102", "tqdm")]
