@@ -34,6 +34,7 @@ from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 if TYPE_CHECKING:
     from .checks.context import Context
     from .compose import ComposeService
+    from .constraints import Constraints
     from .history import HistoryMatch
     from .stale import BuildInput, StaleFacts
 
@@ -192,10 +193,21 @@ def check(
     tgt = parse_target(target) if isinstance(target, str) else target
     inv = inventory(tgt, options, progress)
     facts, skip = _stale_facts(tgt, inv, build or BuildRequest(), options)
+    inv = _with_projects(inv, pins)
     run = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
     ctx = Context(inv, pins, unpinned, run, facts, skip)
     findings, results = run_checks(ctx, select, ignore)
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
+
+
+def _with_projects(inv: Inventory, pins: Constraints) -> Inventory:
+    """The inventory with the pins' own projects (a lock's root, the pyproject's name)
+    marked as the application."""
+    if not pins.projects:
+        return inv
+    from .catalog.python import mark_applications
+
+    return replace(inv, python=mark_applications(inv.python, pins.projects))
 
 
 @dataclass(frozen=True, slots=True)
@@ -585,6 +597,7 @@ def triage(
             facts, skip = _stale_facts(tgt, inv, req, options)
         except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
             facts, skip = None, f"the service's build cannot be read: {exc}"
+        inv = _with_projects(inv, pins)
         smoke_ran = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
         ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
         findings, results = run_checks(ctx, select, ignore)

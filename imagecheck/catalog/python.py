@@ -10,6 +10,7 @@ RECORD matches the files present.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import shlex
@@ -123,6 +124,31 @@ def import_names(top_level: bytes | None, record: bytes | None) -> tuple[str, ..
             if _IDENT.match(stem):
                 found.add(stem)
     return tuple(sorted(found))
+
+
+def from_local_folder(direct_url: bytes | None) -> bool:
+    """Whether PEP 610's ``direct_url.json`` says the distribution was built from a local
+    folder (``pip install .`` or ``-e .``): a ``file://`` URL with ``dir_info``."""
+    if not direct_url:
+        return False
+    try:
+        data = json.loads(direct_url)
+    except ValueError:
+        return False
+    return (
+        isinstance(data, dict)
+        and str(data.get("url", "")).startswith("file://")
+        and isinstance(data.get("dir_info"), dict)
+    )
+
+
+def mark_applications(dists: Iterable[PythonDist], names: Iterable[str]) -> tuple[PythonDist, ...]:
+    """The distributions named (canonical) as the application by its pyproject or lock."""
+    wanted = {canonical(n) for n in names}
+    return tuple(
+        replace(d, application=True) if canonical(d.name) in wanted and not d.application else d
+        for d in dists
+    )
 
 
 def wheel_tags(data: bytes | None) -> tuple[str, ...]:
@@ -378,6 +404,7 @@ def _dists_in(fs: ImageFS, site: str) -> list[_Found]:
         installer = fs.read(f"{path}/INSTALLER") if kind == "dist-info" else None
         wheel = fs.read(f"{path}/WHEEL") if kind == "dist-info" else None
         top = fs.read(f"{path}/top_level.txt")
+        direct_url = fs.read(f"{path}/direct_url.json") if kind == "dist-info" else None
         dist = PythonDist(
             name=meta.name,
             version=meta.version,
@@ -391,6 +418,7 @@ def _dists_in(fs: ImageFS, site: str) -> list[_Found]:
             requires_python=meta.requires_python,
             import_names=import_names(top, record),
             wheel_tags=wheel_tags(wheel),
+            application=from_local_folder(direct_url),
         )
         found.append(_Found(dist, record))
     return found

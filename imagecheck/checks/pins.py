@@ -81,6 +81,8 @@ def check_pins(ctx: Context) -> Iterator[Finding]:
         return
     for dist in ctx.runtime:
         key = canonical(dist.name)
+        if dist.application:
+            continue  # the project itself: what the pins are for, not one of them
         if key not in pinned and key not in BOOTSTRAP:
             yield Finding(
                 "IC103",
