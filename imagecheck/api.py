@@ -192,12 +192,29 @@ def check(
     pins = load_constraints(constraints or [])  # bad constraints fail before any image read
     tgt = parse_target(target) if isinstance(target, str) else target
     inv = inventory(tgt, options, progress)
-    facts, skip = _stale_facts(tgt, inv, build or BuildRequest(), options)
+    req = build or BuildRequest()
+    facts, skip = _stale_facts(tgt, inv, req, options)
+    pins = _context_pins(pins, req, facts)
     inv = _with_projects(inv, pins)
     run = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
     ctx = Context(inv, pins, unpinned, run, facts, skip)
     findings, results = run_checks(ctx, select, ignore)
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
+
+
+def _context_pins(pins: Constraints, req: BuildRequest, facts: StaleFacts | None) -> Constraints:
+    """The pins given or configured, else those found in the build context: the one the
+    staleness checks use, else the given one, else ``./Dockerfile``'s folder."""
+    if pins.files:
+        return pins
+    from .constraints import discover
+
+    if facts is not None:
+        return discover(facts.build.context)
+    context = req.context or (req.dockerfile.parent if req.dockerfile else None)
+    if context is None and (req.cwd / "Dockerfile").is_file():
+        context = req.cwd
+    return discover(context) if context is not None else pins
 
 
 def _with_projects(inv: Inventory, pins: Constraints) -> Inventory:
@@ -597,6 +614,7 @@ def triage(
             facts, skip = _stale_facts(tgt, inv, req, options)
         except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
             facts, skip = None, f"the service's build cannot be read: {exc}"
+        pins = _context_pins(pins, req, facts)
         inv = _with_projects(inv, pins)
         smoke_ran = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
         ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)

@@ -82,6 +82,8 @@ class Constraints:
     system: tuple[SystemNeed, ...] = ()
     files: tuple[str, ...] = ()
     projects: tuple[str, ...] = ()  # canonical names of the application's own distributions
+    origin: str = ""  # where they were found, when not given: "the build context DIR"
+    notes: tuple[str, ...] = ()  # files found and not read, and why
 
     def pin(self, name: str) -> Pin | None:
         key = canonical(name)
@@ -271,7 +273,8 @@ def _constraints(paths: list[Path]) -> Constraints:
 
 
 def load_constraints(paths: list[Path], cwd: Path | None = None) -> Constraints:
-    """``--constraints`` paths, else ``[tool.imagecheck] constraints``, else ``./constraints``."""
+    """``--constraints`` paths, else ``[tool.imagecheck] constraints``, else ``./constraints``;
+    with none of them, the caller may ``discover`` the pins of the build context."""
     cwd = cwd or Path.cwd()
     if not paths:
         pyproject = cwd / "pyproject.toml"
@@ -287,3 +290,50 @@ def load_constraints(paths: list[Path], cwd: Path | None = None) -> Constraints:
         elif (cwd / "constraints").is_dir():
             paths = [cwd / "constraints"]
     return _constraints(paths)
+
+
+_DEV_FILE = re.compile(r"(^|[-_.])(dev|devel|test|tests|testing|doc|docs|lint|ci|typing)([-_.]|$)")
+
+
+def discover(context: Path) -> Constraints:
+    """The pin files at the top of a build context, when none were given or configured.
+
+    ``requirements*.txt``, ``requirements*.in`` without its compiled ``.txt``, lock files,
+    and ``pyproject.toml`` (its dependencies only when no lock file sits beside it: the
+    lock is their compiled form; its project name always). ``constraints*.txt`` and
+    requirement files for development (``requirements-dev.txt``, ``-test``, ``-docs``)
+    limit versions but require nothing, as pip's ``-c`` does."""
+    from .lockfiles import is_lock_file, project_names, read_lock, read_pyproject
+
+    context = context.resolve()
+    children = sorted(p for p in context.iterdir() if p.is_file()) if context.is_dir() else []
+    names = {p.name for p in children}
+    locks = [p for p in children if is_lock_file(p)]
+    read = _Read([], [], [], [])
+    notes: list[str] = []
+    for path in children:
+        name, stem = path.name, path.stem
+        if re.fullmatch(r"(requirements|constraints)[^/]*\.txt", name) or (
+            re.fullmatch(r"requirements[^/]*\.in", name) and f"{stem}.txt" not in names
+        ):
+            only = name.startswith("constraints") or bool(_DEV_FILE.search(stem[12:]))
+            read.add(_Read(read_requirements(path, constraint_only=only), [], [str(path)], []))
+        elif name.endswith(".in") and name.startswith("requirements"):
+            notes.append(f"{name} not read: {stem}.txt is its compiled form")
+        elif path in locks:
+            locked = read_lock(path)
+            read.add(_Read(list(locked.pins), [], [str(path)], list(locked.projects)))
+        elif name == "pyproject.toml" and locks:
+            notes.append(f"pyproject.toml dependencies not read: {locks[0].name} locks them")
+            read.projects.extend(project_names(load_toml_file(path)))
+        elif name == "pyproject.toml":
+            locked = read_pyproject(path)
+            read.add(_Read(list(locked.pins), [], [str(path)], list(locked.projects)))
+    return Constraints(
+        tuple(read.pins),
+        (),
+        tuple(read.files),
+        tuple(dict.fromkeys(read.projects)),
+        origin=f"the build context {context}" if read.files else "",
+        notes=tuple(notes),
+    )

@@ -18,7 +18,7 @@ import pytest
 from imagecheck.constraints import Constraints, Pin, load_constraints
 from imagecheck.errors import BadInput
 from imagecheck.lockfiles import poetry_specifier
-from tests.builders import Layer, make_image
+from tests.builders import Empty, F, Layer, make_image
 from tests.unit.test_checks import PY, codes, dist
 
 LOCKS = Path(__file__).parent / "locks"
@@ -203,3 +203,76 @@ def test_check_against_uv_lock(tmp_path: Path) -> None:
     )
     assert codes(report) == [("IC102", "tqdm")]  # demo-app is the lock's own project
     assert [d.name for d in report.inventory.python if d.application] == ["demo-app"]
+
+
+def test_discover_in_a_build_context(tmp_path: Path) -> None:
+    """The compiled file wins over the loose one: requirements.txt over requirements.in,
+    a lock over pyproject's ranges (whose project name still counts); dev and
+    constraints files limit versions only."""
+    from imagecheck.constraints import discover
+
+    (tmp_path / "requirements.in").write_text("six\n")
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    (tmp_path / "requirements-dev.txt").write_text("pytest==8.0.0\n")
+    (tmp_path / "constraints.txt").write_text("urllib3<2\n")
+    (tmp_path / "docs.in").write_text("sphinx\n")  # not a requirements file
+    shutil.copy(LOCKS / "uv" / "uv.lock", tmp_path)
+    shutil.copy(LOCKS / "uv" / "pyproject.toml", tmp_path)
+    found = discover(tmp_path)
+    assert [Path(f).name for f in found.files] == [
+        "constraints.txt",
+        "requirements-dev.txt",
+        "requirements.txt",
+        "uv.lock",
+    ]
+    assert found.projects == ("demo-app",)
+    assert found.origin == f"the build context {tmp_path}"
+    assert found.notes == (
+        "pyproject.toml dependencies not read: uv.lock locks them",
+        "requirements.in not read: requirements.txt is its compiled form",
+    )
+    pins = {(p.name, p.constraint_only) for p in found.pins}
+    assert {("six", False), ("pytest", True), ("urllib3", True)} <= pins
+    (tmp_path / "requirements.txt").unlink()
+    assert "requirements.in" in [Path(f).name for f in discover(tmp_path).files]
+
+
+def _image(tmp_path: Path, *dists: list[F]) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    layers: list[Layer | Empty] = [Layer(PY), *(Layer(d) for d in dists)]
+    return make_image(tmp_path, layers, layout="oci-dir", config={"Cmd": ["python3"]}).path
+
+
+def test_check_finds_the_pins_beside_the_dockerfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No -c and nothing configured: the pins of ./Dockerfile's folder, named in the pins
+    check's result; sources that disagree are each reported; -c still wins."""
+    from imagecheck.api import Options, check
+
+    image = _image(tmp_path / "img", dist("six", "1.16.0"), dist("idna", "3.7"))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM scratch\nCOPY . /app\n")
+    (project / "requirements.txt").write_text("six==1.16.0\nidna==3.7\n")
+    (project / "Pipfile.lock").write_text(
+        '{"default": {"six": {"version": "==1.17.0"}, "idna": {"version": "==3.7"}}}'
+    )
+    monkeypatch.chdir(project)
+    report = check(str(image), Options(use_cache=False))
+    result = next(r for r in report.checks if r.name == "pins")
+    assert result.status == "failed"
+    assert result.reason.endswith(
+        f"pins from Pipfile.lock, requirements.txt (the build context {project})"
+    )
+    assert report.constraints_files == (f"{project}/Pipfile.lock", f"{project}/requirements.txt")
+    (finding,) = report.findings
+    assert (finding.code, finding.subject) == ("IC102", "six")
+    assert f"{project}/Pipfile.lock:default.six pins six==1.17.0" in finding.message
+    assert "six==1.16.0 (" in finding.message  # requirements.txt agrees with the image
+    assert "agrees with the image" in finding.message
+    given = tmp_path / "given.txt"
+    given.write_text("six==1.16.0\nidna==3.7\n")
+    explicit = check(str(image), Options(use_cache=False), constraints=[given])
+    assert explicit.findings == ()
+    assert explicit.constraints_files == (str(given),)
