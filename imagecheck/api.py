@@ -204,17 +204,20 @@ def check(
 
 def _context_pins(pins: Constraints, req: BuildRequest, facts: StaleFacts | None) -> Constraints:
     """The pins given or configured, else those found in the build context: the one the
-    staleness checks use, else the given one, else ``./Dockerfile``'s folder."""
-    if pins.files:
-        return pins
-    from .constraints import discover
+    staleness checks use, else the given one, else ``./Dockerfile``'s folder. Given pins
+    still learn the context's project name, for the application's own distribution."""
+    from .constraints import context_projects, discover
 
-    if facts is not None:
-        return discover(facts.build.context)
-    context = req.context or (req.dockerfile.parent if req.dockerfile else None)
+    context = facts.build.context if facts is not None else None
+    context = context or req.context or (req.dockerfile.parent if req.dockerfile else None)
     if context is None and (req.cwd / "Dockerfile").is_file():
         context = req.cwd
-    return discover(context) if context is not None else pins
+    if context is None:
+        return pins
+    if pins.files:
+        projects = tuple(dict.fromkeys((*pins.projects, *context_projects(context))))
+        return replace(pins, projects=projects)
+    return discover(context)
 
 
 def _with_projects(inv: Inventory, pins: Constraints) -> Inventory:

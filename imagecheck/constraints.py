@@ -292,6 +292,17 @@ def load_constraints(paths: list[Path], cwd: Path | None = None) -> Constraints:
     return _constraints(paths)
 
 
+def context_projects(context: Path) -> tuple[str, ...]:
+    """The project a build context's pyproject.toml builds (none when it cannot be read:
+    the pins were given, a broken file there is not what the user asked about)."""
+    from .lockfiles import project_names
+
+    try:
+        return project_names(load_toml_file(context / "pyproject.toml"))
+    except BadInput:
+        return ()
+
+
 _DEV_FILE = re.compile(r"(^|[-_.])(dev|devel|test|tests|testing|doc|docs|lint|ci|typing)([-_.]|$)")
 
 

@@ -276,3 +276,28 @@ def test_check_finds_the_pins_beside_the_dockerfile(
     explicit = check(str(image), Options(use_cache=False), constraints=[given])
     assert explicit.findings == ()
     assert explicit.constraints_files == (str(given),)
+
+
+def test_given_pins_still_know_the_contexts_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-c`` wins, but the build context's pyproject still names the application: a
+    wheel of it built outside the image (no direct_url.json) is not IC103."""
+    from rich.console import Console
+
+    from imagecheck.api import Options, check
+    from imagecheck.report.terminal import render_inventory
+
+    image = _image(tmp_path / "img", dist("six", "1.16.0"), dist("my-service", "2.0"))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM scratch\n")
+    (project / "pyproject.toml").write_text('[project]\nname = "My_Service"\n')
+    given = tmp_path / "given.txt"
+    given.write_text("six==1.16.0\n")
+    monkeypatch.chdir(project)
+    report = check(str(image), Options(use_cache=False), constraints=[given])
+    assert report.findings == ()
+    console = Console(record=True, width=200, color_system=None)
+    render_inventory(console, report.inventory)
+    assert "my-service (application)" in console.export_text()
