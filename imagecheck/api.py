@@ -617,7 +617,10 @@ def triage(
             facts, skip = _stale_facts(tgt, inv, req, options)
         except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
             facts, skip = None, f"the service's build cannot be read: {exc}"
-        pins = _context_pins(pins, req, facts)
+        try:
+            pins = _context_pins(pins, req, facts)
+        except BadInput as exc:  # a broken lock file must not hide why it crashes either
+            pins = replace(pins, notes=(f"the build context's pins cannot be read: {exc}",))
         inv = _with_projects(inv, pins)
         smoke_ran = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
         ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)

@@ -55,7 +55,7 @@ def _skip(check: Check[Context], ctx: Context) -> str | None:
     if check.needs_triage:
         return None if ctx.triage is not None else "no compose service (imagecheck SERVICE)"
     if check.needs_pins and not ctx.constraints.pins:
-        return "no pins found"
+        return "; ".join(["no pins found", *ctx.constraints.notes])
     if check.needs_build:
         return None if ctx.stale is not None else ctx.stale_skip
     if check.needs_smoke:

@@ -301,3 +301,27 @@ def test_given_pins_still_know_the_contexts_project(
     console = Console(record=True, width=200, color_system=None)
     render_inventory(console, report.inventory)
     assert "my-service (application)" in console.export_text()
+
+
+def test_a_broken_lock_in_the_context_does_not_hide_the_triage(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``imagecheck SERVICE`` still reports the service and its image; the pins check is
+    skipped with the one-line reason."""
+    from imagecheck.api import triage
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # no engine: the archive is read
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    image = _image(tmp_path / "img", dist("six", "1.16.0"))
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "app" / "uv.lock").write_text("version = 1\npackage = 3\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  backend:\n    build: ./app\n")
+    report = triage("backend", cwd=tmp_path, image=str(image))
+    result = next(r for r in report.checks if r.name == "pins")
+    assert result.status == "skipped"
+    assert result.reason.startswith("no pins found; the build context's pins cannot be read: ")
+    assert "uv.lock: not a uv lock file" in result.reason
+    assert report.triage is not None
+    assert report.triage.service == "backend"
