@@ -34,6 +34,7 @@ from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 if TYPE_CHECKING:
     from .checks.context import Context
     from .compose import ComposeService
+    from .constraints import Constraints
     from .history import HistoryMatch
     from .stale import BuildInput, StaleFacts
 
@@ -191,11 +192,42 @@ def check(
     pins = load_constraints(constraints or [])  # bad constraints fail before any image read
     tgt = parse_target(target) if isinstance(target, str) else target
     inv = inventory(tgt, options, progress)
-    facts, skip = _stale_facts(tgt, inv, build or BuildRequest(), options)
+    req = build or BuildRequest()
+    facts, skip = _stale_facts(tgt, inv, req, options)
+    pins = _context_pins(pins, req, facts)
+    inv = _with_projects(inv, pins)
     run = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
     ctx = Context(inv, pins, unpinned, run, facts, skip)
     findings, results = run_checks(ctx, select, ignore)
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
+
+
+def _context_pins(pins: Constraints, req: BuildRequest, facts: StaleFacts | None) -> Constraints:
+    """The pins given or configured, else those found in the build context: the one the
+    staleness checks use, else the given one, else ``./Dockerfile``'s folder. Given pins
+    still learn the context's project name, for the application's own distribution."""
+    from .constraints import context_projects, discover
+
+    context = facts.build.context if facts is not None else None
+    context = context or req.context or (req.dockerfile.parent if req.dockerfile else None)
+    if context is None and (req.cwd / "Dockerfile").is_file():
+        context = req.cwd
+    if context is None:
+        return pins
+    if pins.files:
+        projects = tuple(dict.fromkeys((*pins.projects, *context_projects(context))))
+        return replace(pins, projects=projects)
+    return discover(context)
+
+
+def _with_projects(inv: Inventory, pins: Constraints) -> Inventory:
+    """The inventory with the pins' own projects (a lock's root, the pyproject's name)
+    marked as the application."""
+    if not pins.projects:
+        return inv
+    from .catalog.python import mark_applications
+
+    return replace(inv, python=mark_applications(inv.python, pins.projects))
 
 
 @dataclass(frozen=True, slots=True)
@@ -585,6 +617,11 @@ def triage(
             facts, skip = _stale_facts(tgt, inv, req, options)
         except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
             facts, skip = None, f"the service's build cannot be read: {exc}"
+        try:
+            pins = _context_pins(pins, req, facts)
+        except BadInput as exc:  # a broken lock file must not hide why it crashes either
+            pins = replace(pins, notes=(f"the build context's pins cannot be read: {exc}",))
+        inv = _with_projects(inv, pins)
         smoke_ran = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
         ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
         findings, results = run_checks(ctx, select, ignore)

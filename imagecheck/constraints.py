@@ -2,7 +2,8 @@
 
 Requirement files are read as pip-compile writes them (``==`` pins, ``--hash``,
 markers, extras, ``-r``/``-c`` includes, ``# via`` comments) and as people write
-them (ranges, bare names, URLs); ``[project.dependencies]`` of a pyproject too.
+them (ranges, bare names, URLs); lock files and pyproject dependencies through
+``lockfiles``.
 System needs (shared libraries by SONAME, Debian packages) live in a small TOML file
 beside the pins (README, "Constraints"). A malformed line is one error naming the
 file and line.
@@ -80,6 +81,9 @@ class Constraints:
     pins: tuple[Pin, ...] = ()
     system: tuple[SystemNeed, ...] = ()
     files: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()  # canonical names of the application's own distributions
+    origin: str = ""  # where they were found, when not given: "the build context DIR"
+    notes: tuple[str, ...] = ()  # files found and not read, and why
 
     def pin(self, name: str) -> Pin | None:
         key = canonical(name)
@@ -113,7 +117,8 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _requirement(text: str, source: str, constraint_only: bool) -> Pin:
+def requirement(text: str, source: str, constraint_only: bool) -> Pin:
+    """One PEP 508 requirement (or a bare URL) as a pin; a malformed one is ``BadInput``."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     text = re.sub(r"\s--hash[=\s]\S+", "", f" {text}").strip()
@@ -171,16 +176,8 @@ def read_requirements(
             if line.split("=")[0].split()[0] in _IGNORED_OPTIONS:
                 continue
             raise BadInput(f"{source}: unknown option {line.split()[0]!r}")
-        pins.append(_requirement(line, source, constraint_only))
+        pins.append(requirement(line, source, constraint_only))
     return pins
-
-
-def read_pyproject_dependencies(path: Path) -> list[Pin]:
-    data = load_toml_file(path)
-    deps = data.get("project", {}).get("dependencies", [])
-    if not isinstance(deps, list):
-        raise BadInput(f"{path}: [project] dependencies is not a list")
-    return [_requirement(str(d), f"{path}:[project.dependencies]", False) for d in deps]
 
 
 def load_toml_text(text: str) -> dict[str, Any]:
@@ -233,29 +230,51 @@ def read_system(path: Path) -> list[SystemNeed]:
     return needs
 
 
-def _from_path(path: Path) -> tuple[list[Pin], list[SystemNeed], list[str]]:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    pins: list[Pin]
+    system: list[SystemNeed]
+    files: list[str]
+    projects: list[str]
+
+    def add(self, other: _Read) -> None:
+        self.pins.extend(other.pins)
+        self.system.extend(other.system)
+        self.files.extend(other.files)
+        self.projects.extend(other.projects)
+
+
+def _from_path(path: Path) -> _Read:
+    from .lockfiles import is_lock_file, read_lock, read_pyproject
+
     if path.is_dir():
-        pins: list[Pin] = []
-        system: list[SystemNeed] = []
-        files: list[str] = []
+        read = _Read([], [], [], [])
         for child in sorted(path.iterdir()):
-            if child.suffix in (".txt", ".toml") and child.is_file():
-                p, s, f = _from_path(child)
-                pins += p
-                system += s
-                files += f
-        return pins, system, files
-    if path.name == "pyproject.toml":
-        return read_pyproject_dependencies(path), [], [str(path)]
+            if child.is_file() and (child.suffix in (".txt", ".toml") or is_lock_file(child)):
+                read.add(_from_path(child))
+        return read
+    if path.name == "pyproject.toml" or is_lock_file(path):
+        locked = read_pyproject(path) if path.name == "pyproject.toml" else read_lock(path)
+        return _Read(list(locked.pins), [], [str(path)], list(locked.projects))
     if path.suffix == ".toml":
-        return [], read_system(path), [str(path)]
+        return _Read([], read_system(path), [str(path)], [])
     if not path.exists():
         raise BadInput(f"no such constraints file or folder: {path}")
-    return read_requirements(path), [], [str(path)]
+    return _Read(read_requirements(path), [], [str(path)], [])
+
+
+def _constraints(paths: list[Path]) -> Constraints:
+    read = _Read([], [], [], [])
+    for path in paths:
+        read.add(_from_path(path))
+    return Constraints(
+        tuple(read.pins), tuple(read.system), tuple(read.files), tuple(dict.fromkeys(read.projects))
+    )
 
 
 def load_constraints(paths: list[Path], cwd: Path | None = None) -> Constraints:
-    """``--constraints`` paths, else ``[tool.imagecheck] constraints``, else ``./constraints``."""
+    """``--constraints`` paths, else ``[tool.imagecheck] constraints``, else ``./constraints``;
+    with none of them, the caller may ``discover`` the pins of the build context."""
     cwd = cwd or Path.cwd()
     if not paths:
         pyproject = cwd / "pyproject.toml"
@@ -270,12 +289,62 @@ def load_constraints(paths: list[Path], cwd: Path | None = None) -> Constraints:
             paths = [cwd / str(p) for p in configured]
         elif (cwd / "constraints").is_dir():
             paths = [cwd / "constraints"]
-    pins: list[Pin] = []
-    system: list[SystemNeed] = []
-    files: list[str] = []
-    for path in paths:
-        p, s, f = _from_path(path)
-        pins += p
-        system += s
-        files += f
-    return Constraints(tuple(pins), tuple(system), tuple(files))
+    return _constraints(paths)
+
+
+def context_projects(context: Path) -> tuple[str, ...]:
+    """The project a build context's pyproject.toml builds (none when it cannot be read:
+    the pins were given, a broken file there is not what the user asked about)."""
+    from .lockfiles import project_names
+
+    try:
+        return project_names(load_toml_file(context / "pyproject.toml"))
+    except BadInput:
+        return ()
+
+
+_DEV_FILE = re.compile(r"(^|[-_.])(dev|devel|test|tests|testing|doc|docs|lint|ci|typing)([-_.]|$)")
+
+
+def discover(context: Path) -> Constraints:
+    """The pin files at the top of a build context, when none were given or configured.
+
+    ``requirements*.txt``, ``requirements*.in`` without its compiled ``.txt``, lock files,
+    and ``pyproject.toml`` (its dependencies only when no lock file sits beside it: the
+    lock is their compiled form; its project name always). ``constraints*.txt`` and
+    requirement files for development (``requirements-dev.txt``, ``-test``, ``-docs``)
+    limit versions but require nothing, as pip's ``-c`` does."""
+    from .lockfiles import is_lock_file, project_names, read_lock, read_pyproject
+
+    context = context.resolve()
+    children = sorted(p for p in context.iterdir() if p.is_file()) if context.is_dir() else []
+    names = {p.name for p in children}
+    locks = [p for p in children if is_lock_file(p)]
+    read = _Read([], [], [], [])
+    notes: list[str] = []
+    for path in children:
+        name, stem = path.name, path.stem
+        if re.fullmatch(r"(requirements|constraints)[^/]*\.txt", name) or (
+            re.fullmatch(r"requirements[^/]*\.in", name) and f"{stem}.txt" not in names
+        ):
+            only = name.startswith("constraints") or bool(_DEV_FILE.search(stem[12:]))
+            read.add(_Read(read_requirements(path, constraint_only=only), [], [str(path)], []))
+        elif name.endswith(".in") and name.startswith("requirements"):
+            notes.append(f"{name} not read: {stem}.txt is its compiled form")
+        elif path in locks:
+            locked = read_lock(path)
+            read.add(_Read(list(locked.pins), [], [str(path)], list(locked.projects)))
+        elif name == "pyproject.toml" and locks:
+            notes.append(f"pyproject.toml dependencies not read: {locks[0].name} locks them")
+            read.projects.extend(project_names(load_toml_file(path)))
+        elif name == "pyproject.toml":
+            locked = read_pyproject(path)
+            read.add(_Read(list(locked.pins), [], [str(path)], list(locked.projects)))
+    return Constraints(
+        tuple(read.pins),
+        (),
+        tuple(read.files),
+        tuple(dict.fromkeys(read.projects)),
+        origin=f"the build context {context}" if read.files else "",
+        notes=tuple(notes),
+    )

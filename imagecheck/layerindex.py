@@ -24,7 +24,7 @@ from .errors import CorruptArchive
 from .streams import Window
 
 # Bump when what an index records changes: old cache entries are then never read.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 
@@ -78,6 +78,8 @@ def keep_rule(path: str) -> int:
         return KEEP_ELF
     if base.endswith(".pth") and _in_site_dir(path):
         return KEEP_BYTES
+    if base.startswith(("__editable__", "_editable_impl_")) and base.endswith(".py"):
+        return KEEP_BYTES if _in_site_dir(path) else KEEP_NONE  # an editable's finder
     if parent.endswith(("/bin", "/sbin")) or parent == "bin":
         return KEEP_SHEBANG
     if _REQUIREMENTS.search(base) and not _in_site_dir(path) and not path.startswith("usr/share/"):

@@ -102,6 +102,9 @@ class PythonDist:
     import_names: tuple[str, ...] = ()
     shadowed_by: str | None = None  # path of the live dist when not live
     wheel_tags: tuple[str, ...] = ()  # from WHEEL: cp311-cp311-manylinux_2_17_x86_64
+    # The project itself, not a dependency: installed from a local folder (direct_url.json
+    # file:// with dir_info, editable or not), or named as the build context's project.
+    application: bool = False
 
     @property
     def key(self) -> str:

@@ -10,6 +10,7 @@ RECORD matches the files present.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import shlex
@@ -116,13 +117,121 @@ def import_names(top_level: bytes | None, record: bytes | None) -> tuple[str, ..
             found.add(head)
         elif head.endswith(".py"):
             stem = head[:-3]
-            if _IDENT.match(stem):
-                found.add(stem)
+            if _IDENT.match(stem) and not stem.startswith(("__editable__", "_editable_impl_")):
+                found.add(stem)  # an editable's finder is not the project's module
         elif ".so" in head or head.endswith(".pyd"):
             stem = head.split(".", 1)[0]
             if _IDENT.match(stem):
                 found.add(stem)
     return tuple(sorted(found))
+
+
+# Files beside a project's sources that are not its import names: importing setup.py
+# runs the build, and tests/docs folders are not what the application imports.
+_NOT_PROJECT_MODULES = frozenset(
+    {"setup", "conftest", "noxfile", "tasks", "fabfile", "manage", "tests", "test", "docs"}
+    | {"doc", "examples", "example", "benchmarks", "scripts", "build", "dist", "venv"}
+)
+
+
+def _mapped_names(source: bytes) -> set[str]:
+    """Top-level names an editable finder maps, read with ``ast`` without running it:
+    setuptools' ``MAPPING``/``NAMESPACES`` dicts, and ``editables``' (hatchling's)
+    ``map_module('name', path)`` calls."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        target, value = None, None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        mapping = isinstance(target, ast.Name) and target.id in ("MAPPING", "NAMESPACES")
+        if mapping and isinstance(value, ast.Dict):
+            names.update(
+                k.value.split(".")[0]
+                for k in value.keys
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            )
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "map_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names.add(node.args[0].value.split(".")[0])
+    return {n for n in names if _IDENT.match(n)}
+
+
+def _folder_names(fs: ImageFS, folder: str) -> set[str]:
+    """Packages (folders with ``__init__.py``) and modules a ``.pth`` folder provides."""
+    names: set[str] = set()
+    for name in fs.listdir(folder):
+        path = f"{folder}/{name}"
+        if fs.is_dir(path):
+            if _IDENT.match(name) and fs.exists(f"{path}/__init__.py"):
+                names.add(name)
+        elif name.endswith(".py") and _IDENT.match(name[:-3]):
+            names.add(name[:-3])
+        elif ".so" in name and _IDENT.match(name.split(".", 1)[0]):
+            names.add(name.split(".", 1)[0])
+    return names - _NOT_PROJECT_MODULES
+
+
+def editable_names(fs: ImageFS, site: str, record: bytes | None) -> tuple[str, ...]:
+    """Import names of an editable install, whose RECORD lists only a ``.pth`` file and
+    perhaps a finder module: the finder's mapping, or what the ``.pth`` folders hold."""
+    found: set[str] = set()
+    for path, _ in record_paths(record or b""):
+        if "/" in path:
+            continue
+        if path.endswith(".py") and path.startswith(("__editable__", "_editable_impl_")):
+            found |= _mapped_names(fs.read(f"{site}/{path}") or b"")
+        if not path.endswith(".pth"):
+            continue
+        for raw in (fs.read(f"{site}/{path}") or b"").decode("utf-8", "replace").splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith(("import ", "import\t")):
+                for module in re.findall(r"import\s+([A-Za-z_][A-Za-z0-9_]*)", line):
+                    found |= _mapped_names(fs.read(f"{site}/{module}.py") or b"")
+                continue
+            folder = fs.resolve(posixpath.normpath(posixpath.join(site, line)))
+            if folder and fs.is_dir(folder):
+                found |= _folder_names(fs, folder)
+    return tuple(sorted(found))
+
+
+def _dir_info(direct_url: bytes | None) -> dict[str, object] | None:
+    """PEP 610's ``dir_info`` of a distribution built from a local folder (``pip install
+    .`` or ``-e .``: a ``file://`` URL), else None."""
+    if not direct_url:
+        return None
+    try:
+        data = json.loads(direct_url)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not str(data.get("url", "")).startswith("file://"):
+        return None
+    info = data.get("dir_info")
+    return info if isinstance(info, dict) else None
+
+
+def mark_applications(dists: Iterable[PythonDist], names: Iterable[str]) -> tuple[PythonDist, ...]:
+    """The distributions named (canonical) as the application by its pyproject or lock."""
+    wanted = {canonical(n) for n in names}
+    return tuple(
+        replace(d, application=True) if canonical(d.name) in wanted and not d.application else d
+        for d in dists
+    )
 
 
 def wheel_tags(data: bytes | None) -> tuple[str, ...]:
@@ -378,6 +487,10 @@ def _dists_in(fs: ImageFS, site: str) -> list[_Found]:
         installer = fs.read(f"{path}/INSTALLER") if kind == "dist-info" else None
         wheel = fs.read(f"{path}/WHEEL") if kind == "dist-info" else None
         top = fs.read(f"{path}/top_level.txt")
+        local = _dir_info(fs.read(f"{path}/direct_url.json")) if kind == "dist-info" else None
+        names = import_names(top, record)
+        if not names or (local or {}).get("editable"):
+            names = tuple(sorted({*names, *editable_names(fs, site, record)}))
         dist = PythonDist(
             name=meta.name,
             version=meta.version,
@@ -389,8 +502,9 @@ def _dists_in(fs: ImageFS, site: str) -> list[_Found]:
             installer=installer.decode("utf-8", "replace").strip() or None if installer else None,
             requires_dist=meta.requires_dist or requires_extra,
             requires_python=meta.requires_python,
-            import_names=import_names(top, record),
+            import_names=names,
             wheel_tags=wheel_tags(wheel),
+            application=local is not None,
         )
         found.append(_Found(dist, record))
     return found

@@ -18,7 +18,7 @@ from .native import (
     check_system_needs,
     check_wheel_tags,
 )
-from .pins import check_duplicates, check_pins, check_requires
+from .pins import check_duplicates, check_pins, check_requires, pin_sources
 from .runner import Check, run_selected
 from .smoke import check_smoke
 from .stale import check_stale
@@ -26,7 +26,7 @@ from .triage import CODES as TRIAGE_CODES
 from .triage import check_triage
 
 CHECKS: tuple[Check[Context], ...] = (
-    Check(("IC101", "IC102", "IC103"), "pins", check_pins, needs_pins=True),
+    Check(("IC101", "IC102", "IC103"), "pins", check_pins, needs_pins=True, detail=pin_sources),
     Check(("IC104",), "duplicate dist-info", check_duplicates),
     Check(("IC105",), "requirements of installed distributions", check_requires),
     Check(("IC201",), "wheel tags", check_wheel_tags),
@@ -55,7 +55,7 @@ def _skip(check: Check[Context], ctx: Context) -> str | None:
     if check.needs_triage:
         return None if ctx.triage is not None else "no compose service (imagecheck SERVICE)"
     if check.needs_pins and not ctx.constraints.pins:
-        return "no pins found"
+        return "; ".join(["no pins found", *ctx.constraints.notes])
     if check.needs_build:
         return None if ctx.stale is not None else ctx.stale_skip
     if check.needs_smoke:

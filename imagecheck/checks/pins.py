@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -25,7 +27,10 @@ def applies(marker: str | None, ctx: Context, extras: tuple[str, ...] = ("",)) -
         parsed = Marker(marker)
     except InvalidMarker:
         return True
-    return any(parsed.evaluate({**ctx.marker_env, "extra": e}) for e in extras)
+    # A lock's markers may ask for extras or dependency groups (PEP 751): none are chosen.
+    env: dict[str, str | AbstractSet[str]] = {**ctx.marker_env}
+    env.update(extras=frozenset(), dependency_groups=frozenset())
+    return any(parsed.evaluate({**env, "extra": e}) for e in extras)
 
 
 def satisfies(version: str, specifier: str) -> bool | None:
@@ -42,33 +47,54 @@ def _fix(pin: Pin) -> str:
     return f"pip install '{pin.requirement}'"
 
 
+def pin_sources(ctx: Context) -> str:
+    """Which files the pins came from, and which were found and not read."""
+    c = ctx.constraints
+    # Found in a folder: the folder is in the origin, the names say enough.
+    files = [posixpath.basename(f) for f in c.files] if c.origin else list(c.files)
+    text = "pins from " + ", ".join(files) + (f" ({c.origin})" if c.origin else "")
+    return "; ".join([text, *c.notes])
+
+
+def _sources(pins: list[Pin]) -> str:
+    return "; ".join(f"{p.requirement} ({p.source})" for p in pins)
+
+
 def check_pins(ctx: Context) -> Iterator[Finding]:
-    """IC101 pinned but missing, IC102 wrong version, IC103 installed but unpinned."""
-    pinned: set[str] = set()
+    """IC101 pinned but missing, IC102 wrong version, IC103 installed but unpinned.
+
+    Several sources may pin one name (requirements.txt and a lock): a missing one is
+    one IC101 naming each source, and each source the image disagrees with is its own
+    IC102, which names the sources it agrees with."""
+    by_name: dict[str, list[Pin]] = {}
     for pin in ctx.constraints.pins:
-        if not applies(pin.marker, ctx):
-            continue
-        pinned.add(pin.name)
-        dist = ctx.by_key.get(pin.name)
+        if applies(pin.marker, ctx):
+            by_name.setdefault(pin.name, []).append(pin)
+    for name, pins in by_name.items():
+        dist = ctx.by_key.get(name)
         if dist is None:
-            if not pin.constraint_only:
+            required = [p for p in pins if not p.constraint_only]
+            if required:
                 yield Finding(
                     "IC101",
                     "error",
-                    pin.name,
-                    f"{pin.requirement} is pinned ({pin.source}) but not installed where the "
-                    "runtime interpreter looks",
-                    f"add it to the image's install step and rebuild ({_fix(pin)})",
+                    name,
+                    f"{_sources(required)} is pinned but not installed where the runtime "
+                    "interpreter looks",
+                    f"add it to the image's install step and rebuild ({_fix(required[0])})",
                 )
             continue
-        ok = satisfies(dist.version, pin.specifier)
-        if ok is False:
+        agree = [p for p in pins if satisfies(dist.version, p.specifier) is not False]
+        for pin in pins:
+            if pin in agree:
+                continue
+            also = f" ({_sources(agree)} agrees with the image)" if agree else ""
             yield Finding(
                 "IC102",
                 "error",
                 dist.name,
                 f"{dist.name} {dist.version} is installed but {pin.source} pins "
-                f"{pin.requirement}; layer #{dist.layer.index} installed it",
+                f"{pin.requirement}{also}; layer #{dist.layer.index} installed it",
                 f"find what pulled {dist.name} {dist.version} in at layer #{dist.layer.index} "
                 f"and pin it there, or rebuild without the cache ({_fix(pin)})",
                 dist.layer,
@@ -77,7 +103,9 @@ def check_pins(ctx: Context) -> Iterator[Finding]:
         return
     for dist in ctx.runtime:
         key = canonical(dist.name)
-        if key not in pinned and key not in BOOTSTRAP:
+        if dist.application:
+            continue  # the project itself: what the pins are for, not one of them
+        if key not in by_name and key not in BOOTSTRAP:
             yield Finding(
                 "IC103",
                 ctx.unpinned_severity,

@@ -24,6 +24,7 @@ class Check(Generic[C]):
     needs_smoke: bool = False
     needs_build: bool = False  # a Dockerfile and build context
     needs_triage: bool = False
+    detail: Callable[[C], str] | None = None  # what it checked against, for its result
 
 
 def wanted(code: str, select: Iterable[str], ignore: Iterable[str]) -> bool:
@@ -54,6 +55,9 @@ def run_selected(
         found = [f for f in check.run(ctx) if f.code in codes]
         findings.extend(found)
         status = "failed" if any(f.severity != "info" for f in found) else "passed"
-        results.append(CheckResult(label, check.name, status, f"{len(found)} finding(s)"))
+        reason = f"{len(found)} finding(s)"
+        if check.detail is not None:
+            reason += f"; {check.detail(ctx)}"
+        results.append(CheckResult(label, check.name, status, reason))
     findings.sort(key=lambda f: (SEVERITY_RANK.get(f.severity, 3), f.code, f.subject))
     return tuple(findings), tuple(results)

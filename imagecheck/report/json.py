@@ -73,6 +73,7 @@ def _dist(d: PythonDist) -> dict[str, Any]:
         "requires_python": d.requires_python,
         "import_names": list(d.import_names),
         "wheel_tags": list(d.wheel_tags),
+        "application": d.application,
         "layer": layer_ref(d.layer),
     }
 

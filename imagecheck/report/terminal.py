@@ -194,7 +194,8 @@ def render_inventory(
         dists.add_column(col, overflow="fold")
     for d in inv.python:
         live = "yes" if d.live else Text(f"shadowed by {d.shadowed_by}", style="yellow")
-        dists.add_row(d.name, d.version, d.environment, live, layer_label(d.layer))
+        name = Text.assemble(d.name, (" (application)", "bold") if d.application else "")
+        dists.add_row(name, d.version, d.environment, live, layer_label(d.layer))
     console.print(dists)
 
     if inv.removed:

@@ -35,6 +35,15 @@ WHEELS = {
     "passlib": "passlib==1.7.4",
     "bcrypt5": "bcrypt==5.0.0",
     "bcrypt43": "bcrypt==4.3.0",
+    # build backends for editable installs, inside containers that cannot reach PyPI
+    "setuptools": "setuptools==84.2.1",
+    "hatchling": "hatchling==1.33.0",
+    "hatch-packaging": "packaging==26.4",
+    "pathspec": "pathspec==1.1.1",
+    "pluggy": "pluggy==1.7.0",
+    "tomlkit": "tomlkit==0.15.3",
+    "trove-classifiers": "trove-classifiers==2026.9.21.13",
+    "editables": "editables==0.6",
 }
 WHEEL_CACHE = Path.home() / ".cache" / "imagecheck-test-wheels"
 REPO = Path(__file__).resolve().parents[2]

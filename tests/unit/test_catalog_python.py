@@ -264,3 +264,80 @@ def test_import_names_from_record() -> None:
     )
     assert import_names(None, record) == ("_cffi_backend", "_yaml", "six", "yaml")
     assert import_names(b"google/protobuf\n", record) == ("google.protobuf",)
+
+
+def _editable(name: str, files: dict[str, bytes]) -> list[Spec]:
+    """An editable install as pip leaves it: a dist-info whose RECORD lists only ``files``
+    (a .pth, perhaps a finder), no top_level.txt, and direct_url.json saying editable."""
+    specs = dist(VENV, name, "0.1.0", files)
+    url = b'{"dir_info": {"editable": true}, "url": "file:///app"}'
+    return [*specs, ("f", f"{VENV}/{name}-0.1.0.dist-info/direct_url.json", url)]
+
+
+VENV_BASE: list[Spec] = [
+    ("f", "opt/venv/pyvenv.cfg", b"home = /usr/bin\n"),
+    ("l", "opt/venv/bin/python", "/usr/bin/python3"),
+]
+APP: list[Spec] = [
+    ("f", "app/pyproject.toml", b"[project]\nname = 'x'\n"),
+    ("f", "app/setup.py", b"import setuptools; setuptools.setup()\n"),
+    ("f", "app/flatpkg/__init__.py", b""),
+    ("f", "app/flatmod.py", b""),
+    ("f", "app/tests/__init__.py", b""),
+    ("f", "app/notes/readme.txt", b""),
+    ("f", "app/src/srcpkg/__init__.py", b""),
+    ("f", "app/src/srcpkg.egg-info/PKG-INFO", b"Name: src-app\nVersion: 0.1.0\n"),
+]
+
+
+def _names(*layers: list[Spec]) -> dict[str, tuple[str, ...]]:
+    fs = image_fs(BASE, VENV_BASE, APP, *layers)
+    _, _, dists = catalog_python(fs, _info(cmd=("/opt/venv/bin/python",)))
+    return {d.name: d.import_names for d in dists if d.environment == f"/{VENV}"}
+
+
+def test_editable_setuptools_finder_mapping_read_without_running_it() -> None:
+    finder = (
+        b"from __future__ import annotations\nimport sys\n"
+        b"MAPPING: dict[str, str] = {'flatmod': '/app/flatmod', 'flatpkg': '/app/flatpkg'}\n"
+        b"NAMESPACES: dict[str, list[str]] = {}\n"
+        b"raise SystemExit('never run')\n"
+    )
+    pth = b"import __editable___flat_app_0_1_0_finder; __editable___flat_app_0_1_0_finder.install()"
+    layer = _editable(
+        "flat_app",
+        {
+            "__editable__.flat_app-0.1.0.pth": pth,
+            "__editable___flat_app_0_1_0_finder.py": finder,
+        },
+    )
+    assert _names(layer) == {"flat_app": ("flatmod", "flatpkg")}
+
+
+def test_editable_pth_folder_lists_its_packages() -> None:
+    """setuptools' src layout writes the src folder into a .pth; hatchling the project
+    root (``_editable_impl_NAME.pth``, older ``_NAME.pth``): its packages and modules,
+    not setup.py, tests or plain folders."""
+    src = _editable("src_app", {"__editable__.src_app-0.1.0.pth": b"/app/src\n"})
+    hatch = _editable("hatch_app", {"_editable_impl_hatch_app.pth": b"/app"})
+    assert _names(src, hatch) == {"src_app": ("srcpkg",), "hatch_app": ("flatmod", "flatpkg")}
+
+
+def test_editables_redirector_map_module() -> None:
+    impl = (
+        b"from editables.redirector import RedirectingFinder as F\nF.install()\n"
+        b"F.map_module('hatch_app', '/app/hatch_app/__init__.py')\n"
+    )
+    layer = _editable(
+        "hatch_app",
+        {
+            "_editable_impl_hatch_app.pth": b"import _editable_impl_hatch_app",
+            "_editable_impl_hatch_app.py": impl,
+        },
+    )
+    assert _names(layer) == {"hatch_app": ("hatch_app",)}
+
+
+def test_a_regular_dist_with_a_pth_keeps_its_record_names() -> None:
+    layer = dist(VENV, "six", "1.16.0", {"six.py": b"", "extra.pth": b"/app\n"})
+    assert _names(layer) == {"six": ("six",)}

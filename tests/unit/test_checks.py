@@ -214,3 +214,24 @@ def test_constraints_files(tmp_path: Path) -> None:
         load_constraints([tmp_path / "broken.toml"])
     (tmp_path / "pyproject.toml").write_text('[tool.imagecheck]\nconstraints = ["base.txt"]\n')
     assert [p.name for p in load_constraints([], cwd=tmp_path).pins] == ["six"]
+
+
+def test_the_projects_own_editable_install_is_the_application(tmp_path: Path) -> None:
+    """``pip install -e .`` of the project: direct_url.json says a local folder, so it is
+    not IC103 'installed but not pinned'; a wheel from an index still is."""
+    editable = b'{"url": "file:///app", "dir_info": {"editable": true}}'
+    from_index = b'{"url": "https://example.invalid/six-1.16.0-py3-none-any.whl", '
+    from_index += b'"archive_info": {}}'
+    report = scan(
+        tmp_path,
+        dist("app", "0.1.0", files={"app-0.1.0.dist-info/direct_url.json": editable}),
+        dist("six", "1.16.0", files={"six-1.16.0.dist-info/direct_url.json": from_index}),
+        dist("idna", "3.7"),
+        pins="idna==3.7\n",
+    )
+    assert codes(report) == [("IC103", "six")]
+    apps = {d.name: d.application for d in report.inventory.python}
+    assert apps == {"app": True, "six": False, "idna": False}
+    from imagecheck.report.json import inventory_document
+
+    assert inventory_document(report.inventory)["python"][0]["application"] is True
