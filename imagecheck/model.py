@@ -269,6 +269,8 @@ class Diagnosis:
     evidence: str  # the log line verbatim (a traceback's final exception line), or the state
     harmless: bool = False  # only a known harmless message was found: not an error
     source: str = "logs"  # "logs" or "state" (OOMKilled)
+    #: what the services it depends on logged about its requests, each "db logged: ERROR: ..."
+    related: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -387,6 +387,8 @@ def render_triage(
     console.print(Text("  evidence:", style="bold"))
     if d is not None:
         console.print(Text(f"    {d.source}: {d.evidence}"), highlight=False, soft_wrap=True)
+        for line in d.related:
+            console.print(Text(f"    {line}"), highlight=False, soft_wrap=True)
     for f in [f for f in bad if f.code not in ("IC701", "IC702", "IC703")][:4]:
         where = f" (layer {layer_label(f.layer)})" if f.layer else ""
         console.print(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -362,3 +363,137 @@ def test_a_running_but_unhealthy_service(
     assert "connection refused on :8000" in unhealthy["message"]
     assert doc["triage"]["containers"][0]["health"] == "unhealthy"
     assert doc["triage"]["containers"][0]["failing_streak"] >= 1
+
+
+# --- a healthy FastAPI + alembic + PostgreSQL stack, run by docker-compose v1 ---------------
+
+STACK = """\
+version: "3.9"
+services:
+  db:
+    image: {postgres}
+    labels: {{imagecheck.test: "1"}}
+    environment: {{POSTGRES_USER: app, POSTGRES_PASSWORD: secret, POSTGRES_DB: app}}
+    healthcheck:
+      test: ["CMD", "pg_isready", "-U", "app", "-d", "app"]
+      interval: 1s
+      retries: 60
+  prestart:
+    image: {app}
+    labels: {{imagecheck.test: "1"}}
+    command: ["python3", "/app/prestart.py"]
+    environment: {{DATABASE_URL: "postgresql://app:secret@db/app"}}
+    depends_on:
+      db: {{condition: service_healthy}}
+  backend:
+    image: {app}
+    labels: {{imagecheck.test: "1"}}
+    restart: always
+    environment: {{DATABASE_URL: "postgresql://app:secret@db/app", BAD_QUERY: "{bad_query}"}}
+    depends_on:
+      db: {{condition: service_healthy}}
+      prestart: {{condition: service_completed_successfully}}
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+"""
+COMPOSE_V1 = "/usr/bin/docker-compose"
+
+
+@pytest.fixture(scope="module")
+def app_image(
+    build_dir: Callable[[Path, str], str], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """stacks/fastapi: psycopg2, an app logging as uvicorn does, a prestart 'migration'."""
+    context = tmp_path_factory.mktemp("fastapi")
+    shutil.copytree(Path(__file__).parent / "stacks" / "fastapi", context, dirs_exist_ok=True)
+    (context / "wheels").mkdir()
+    shutil.copy(_wheel("psycopg2-binary==2.9.10"), context / "wheels")
+    return build_dir(context, "triage-fastapi")
+
+
+def _compose(project: str, folder: Path, *args: str) -> None:
+    subprocess.run([COMPOSE_V1, "-p", project, *args], cwd=folder, check=True, capture_output=True)
+
+
+def _stack(
+    client: Any,
+    compose_project: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    images: tuple[str, str],
+    bad_query: str,
+) -> Iterator[tuple[str, Path]]:
+    """``up -d`` the stack; yield once backend is healthy (and, with a bad query, has
+    logged it); ``down -v`` at the end."""
+    project, folder = compose_project
+    (folder / "docker-compose.yml").write_text(
+        STACK.format(postgres=images[0], app=images[1], bad_query=bad_query)
+    )
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
+    try:
+        _compose(project, folder, "up", "-d")
+        backend = client.containers.get(f"{project}_backend_1")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            backend.reload()
+            healthy = backend.attrs["State"].get("Health", {}).get("Status") == "healthy"
+            if healthy and (not bad_query or b"LINE 1:" in backend.logs()):
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"backend never became healthy: {backend.logs()!r}")
+        yield project, folder
+    finally:
+        _compose(project, folder, "down", "-v")
+
+
+@pytest.fixture
+def bad_query_stack(
+    client: Any,
+    compose_project: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_image: str,
+    app_image: str,
+) -> Iterator[tuple[str, Path]]:
+    """The backend queries a column the migrations never made (and goes on serving)."""
+    yield from _stack(
+        client, compose_project, monkeypatch, images=(postgres_image, app_image), bad_query="1"
+    )
+
+
+def _triage(service: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    code = main([service, "--format", "json", "--no-smoke", "--no-cache"])
+    out, _ = capsys.readouterr()
+    doc: dict[str, Any] = json.loads(out)
+    jsonschema.validate(doc, _schema())
+    return code, doc
+
+
+def test_a_bad_query_is_the_clients_failure_not_the_databases(
+    bad_query_stack: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL logs the backend's query of a missing column: the database, healthy,
+    has no error; the backend's diagnosis quotes what the database logged."""
+    code, doc = _triage("db", capsys)
+    assert 'ERROR:  column "priority" does not exist' in doc["triage"]["log_tail"]
+    assert doc["triage"]["diagnosis"] is None
+    assert [f for f in doc["findings"] if f["code"].startswith("IC7")] == []
+    assert doc["triage"]["commands"] == []
+    assert code == 0
+    code, doc = _triage("backend", capsys)
+    diagnosis = doc["triage"]["diagnosis"]
+    assert diagnosis["failure_id"] == "db-behind-models"
+    assert (
+        diagnosis["evidence"] == 'psycopg2.errors.UndefinedColumn: column "priority" does not exist'
+    )
+    assert diagnosis["related"] == [
+        (
+            'db logged: ERROR:  column "priority" does not exist at character 19 '
+            "(STATEMENT:  SELECT id, title, priority FROM item)"
+        )
+    ]
+    (warning,) = [f for f in doc["findings"] if f["code"].startswith("IC7")]
+    assert warning["code"] == "IC704"
+    assert 'db logged: ERROR:  column "priority" does not exist' in warning["message"]
+    assert code == 0  # a warning: the service serves
