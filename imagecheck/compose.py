@@ -88,6 +88,15 @@ class ComposeProject:
     def service_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services)
 
+    def one_shot(self, name: str) -> bool:
+        """Whether another service waits for ``name`` to complete (``condition:
+        service_completed_successfully``): exiting 0 is its job, not a failure."""
+        return any(
+            dep == name and condition == "service_completed_successfully"
+            for s in self.services
+            for dep, condition in s.depends_on
+        )
+
     def service(self, name: str) -> ComposeService:
         """The service called ``name``; a typo gets the list and a close match, in one line."""
         for service in self.services:

@@ -44,7 +44,10 @@ _CHAIN = (
     "During handling of the above exception",
     "The above exception was the direct cause",
 )
-_RANK = {"crashlooping": 0, "exited": 1, "running": 2, "clean": 3}
+_RANK = {"crashlooping": 0, "exited": 1, "running": 2, "clean": 3, "completed": 4}
+#: Restart policies under which an exit with 0 is the end of the job: the engine does not
+#: start the container again.
+_ONE_SHOT_POLICIES = ("", "no", "on-failure")
 #: A dependency's client errors quoted in a diagnosis, the newest.
 RELATED_LINES = 3
 #: PostgreSQL's position of the error in the statement, which its clients do not repeat.
@@ -72,6 +75,9 @@ def container_state(info: dict[str, Any]) -> ContainerState:
         image_id=str(info.get("Image", "")),
         health_log=_last_check(health),
         failing_streak=int(health.get("FailingStreak") or 0),
+        restart_policy=str(
+            ((info.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or ""
+        ),
     )
 
 
@@ -102,8 +108,12 @@ def service_containers(engine: Engine, project: str, service: str) -> tuple[Cont
     return tuple(sorted(states, key=lambda s: s.name))
 
 
-def container_status(state: ContainerState, now: datetime | None = None) -> str:
-    """ "crashlooping", "exited" (with an error), "running", or "clean" (exited with 0)."""
+def container_status(
+    state: ContainerState, now: datetime | None = None, one_shot: bool = False
+) -> str:
+    """ "crashlooping", "exited" (with an error), "running", "completed" (a one-shot job
+    that exited 0: no restart policy, or ``one_shot``, another service waits for it to
+    complete), or "clean" (exited 0 where the engine would restart it: stopped)."""
     if state.restarting:
         return "crashlooping"
     if state.status in ("running", "paused"):
@@ -111,17 +121,21 @@ def container_status(state: ContainerState, now: datetime | None = None) -> str:
         now = now or datetime.now(timezone.utc)
         recent = started is not None and (now - started).total_seconds() < RECENT_RESTART_SECONDS
         return "crashlooping" if state.restart_count and recent else "running"
-    return "exited" if state.exit_code or state.oom_killed else "clean"
+    if state.exit_code or state.oom_killed:
+        return "exited"
+    if state.status == "created":  # never started: waiting for a dependency, or up --no-start
+        return "clean"
+    return "completed" if one_shot or state.restart_policy in _ONE_SHOT_POLICIES else "clean"
 
 
 def worst_container(
-    containers: tuple[ContainerState, ...], now: datetime | None = None
+    containers: tuple[ContainerState, ...], now: datetime | None = None, one_shot: bool = False
 ) -> tuple[str, ContainerState | None]:
     """The service's status and the container it comes from: the one failing worst."""
     if not containers:
         return "no-container", None
-    ranked = sorted(containers, key=lambda c: _RANK[container_status(c, now)])
-    status = container_status(ranked[0], now)
+    ranked = sorted(containers, key=lambda c: _RANK[container_status(c, now, one_shot)])
+    status = container_status(ranked[0], now, one_shot)
     return ("exited" if status == "clean" else status), ranked[0]
 
 
@@ -354,7 +368,7 @@ def gather(
         return replace(base, reason=reason, engine_error=engine_error or "unreachable")
     try:
         containers = service_containers(engine, project.name, service.name)
-        status, worst = worst_container(containers)
+        status, worst = worst_container(containers, one_shot=project.one_shot(service.name))
         logs, diagnosis = "", None
         if worst is not None:
             logs = _logs(engine, worst.id, tail)
@@ -420,6 +434,8 @@ def _reason(status: str, state: ContainerState | None, count: int) -> str:
     if status == "running":
         health = f", {state.health}" if state.health else ""
         return f"{state.name} is running ({restarts}{health}){of}"
+    if status == "completed":
+        return f"{state.name} completed its job: exited 0 ({restarts}; a one-shot service){of}"
     return f"{state.name} exited with code {state.exit_code} ({restarts}){of}"
 
 

@@ -365,6 +365,7 @@ _TRIAGE_STYLE = {
     "crashlooping": "bold red",
     "exited": "red",
     "running": "bold green",
+    "completed": "bold green",
     "no-container": "yellow",
     "skipped": "yellow",
 }

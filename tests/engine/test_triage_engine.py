@@ -449,6 +449,19 @@ def _stack(
 
 
 @pytest.fixture
+def healthy_stack(
+    client: Any,
+    compose_project: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_image: str,
+    app_image: str,
+) -> Iterator[tuple[str, Path]]:
+    yield from _stack(
+        client, compose_project, monkeypatch, images=(postgres_image, app_image), bad_query=""
+    )
+
+
+@pytest.fixture
 def bad_query_stack(
     client: Any,
     compose_project: tuple[str, Path],
@@ -468,6 +481,23 @@ def _triage(service: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict
     doc: dict[str, Any] = json.loads(out)
     jsonschema.validate(doc, _schema())
     return code, doc
+
+
+def test_a_healthy_stack_exits_0(
+    healthy_stack: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Logs at INFO through the logger ``uvicorn.error``, a one-shot ``prestart`` that exited
+    0, a healthy database: no finding of the triage, no command, exit code 0."""
+    statuses = {}
+    for service in ("backend", "db", "prestart"):
+        code, doc = _triage(service, capsys)
+        triage = doc["triage"]
+        statuses[service] = triage["status"]
+        assert triage["diagnosis"] is None, triage["log_tail"]
+        assert [f for f in doc["findings"] if f["code"].startswith("IC7")] == []
+        assert triage["commands"] == []
+        assert code == 0, (service, doc["findings"])
+    assert statuses == {"backend": "running", "db": "running", "prestart": "completed"}
 
 
 def test_a_bad_query_is_the_clients_failure_not_the_databases(

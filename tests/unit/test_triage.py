@@ -193,7 +193,11 @@ def test_container_state_from_inspect() -> None:
     assert container_status(state(status="running", restarting=False), NOW) == "crashlooping"
     old = state(status="running", restarting=False, started_at="2026-11-23T10:00:00Z")
     assert container_status(old, NOW) == "running"
-    assert container_status(state(status="exited", restarting=False, exit_code=0), NOW) == "clean"
+    done = state(status="exited", restarting=False, exit_code=0)
+    assert container_status(done, NOW) == "completed"  # no restart policy: a one-shot job
+    stopped = state(status="exited", restarting=False, exit_code=0, restart_policy="always")
+    assert container_status(stopped, NOW) == "clean"  # the engine would have restarted it
+    assert container_status(stopped, NOW, one_shot=True) == "completed"
 
 
 def test_the_worst_container_speaks_for_the_service() -> None:
