@@ -114,7 +114,7 @@ def container_status(
     """ "crashlooping", "exited" (with an error), "running", "completed" (a one-shot job
     that exited 0: no restart policy, or ``one_shot``, another service waits for it to
     complete), or "clean" (exited 0 where the engine would restart it: stopped)."""
-    if state.restarting:
+    if state.restarting or state.status == "restarting":
         return "crashlooping"
     if state.status in ("running", "paused"):
         started = parse_timestamp(state.started_at)
@@ -137,6 +137,35 @@ def worst_container(
     ranked = sorted(containers, key=lambda c: _RANK[container_status(c, now, one_shot)])
     status = container_status(ranked[0], now, one_shot)
     return ("exited" if status == "clean" else status), ranked[0]
+
+
+def _when(value: str | None) -> str:
+    """An engine timestamp to the second, in UTC."""
+    parsed = parse_timestamp(value)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S UTC") if parsed else "an unknown time"
+
+
+def describe_run(state: ContainerState) -> str:
+    """Which run of the container the engine's state describes, and how it ended; a
+    running container's ExitCode is 0 and says nothing about the run before it.
+
+    The engine counts a restart when it decides to restart (RestartCount), so a container
+    restarting with RestartCount N has just ended run N; one running has N + 1 runs."""
+    n = state.restart_count
+    oom = ", killed for memory (OOMKilled)" if state.oom_killed else ""
+    if state.restarting or state.status == "restarting":
+        return f"restarting; run {n} exited {state.exit_code}{oom} at {_when(state.finished_at)}"
+    if state.status in ("running", "paused"):
+        paused = " (paused)" if state.status == "paused" else ""
+        since = f"run {n + 1}{paused} since {_when(state.started_at)}"
+        if not n:
+            return since
+        return f"{since}, after {n} restart(s); run {n} ended at {_when(state.finished_at)}"
+    if state.status == "created":
+        return "created, never started"
+    runs = f" after {n} restart(s)" if n else ""
+    ended = f"exited {state.exit_code}{oom} at {_when(state.finished_at)}"
+    return f"run {n + 1} {ended}{runs}" if n else ended
 
 
 # --- the diagnosis -------------------------------------------------------------------------
@@ -425,18 +454,19 @@ def _dependencies_errors(
 
 
 def _reason(status: str, state: ContainerState | None, count: int) -> str:
+    """The header: what the engine reports about the container, and which run it is."""
     if state is None:
         return "no container of this service (docker compose up has not run it)"
-    restarts = f"{state.restart_count} restart(s)"
     of = f" ({count} containers)" if count > 1 else ""
+    run = describe_run(state)
     if status == "crashlooping":
-        return f"{state.name} is crashlooping: {restarts}, last exit code {state.exit_code}{of}"
+        return f"{state.name} is crashlooping: {run}{of}"
     if status == "running":
         health = f", {state.health}" if state.health else ""
-        return f"{state.name} is running ({restarts}{health}){of}"
+        return f"{state.name} is running ({run}{health}){of}"
     if status == "completed":
-        return f"{state.name} completed its job: exited 0 ({restarts}; a one-shot service){of}"
-    return f"{state.name} exited with code {state.exit_code} ({restarts}){of}"
+        return f"{state.name} completed its job: {run} (a one-shot service){of}"
+    return f"{state.name} {run}{of}"
 
 
 # --- what to run ---------------------------------------------------------------------------
@@ -480,6 +510,7 @@ __all__ = [
     "commands",
     "container_state",
     "container_status",
+    "describe_run",
     "diagnose",
     "gather",
     "image_drift",

@@ -44,7 +44,9 @@ def _failing(run: TriageRun, state: ContainerState) -> Finding | None:
     )
     if not failed:
         return None
-    how = f"{run.status} ({state.restart_count} restart(s), exit code {state.exit_code})"
+    from ..triage import describe_run
+
+    how = f"{run.status} ({describe_run(state)})"
     d = run.diagnosis
     if d is not None and d.source == "state":
         return Finding("IC703", "error", run.service, f"{how}: {d.title} ({d.evidence})", d.fix)

@@ -527,3 +527,39 @@ def test_a_bad_query_is_the_clients_failure_not_the_databases(
     assert warning["code"] == "IC704"
     assert 'db logged: ERROR:  column "priority" does not exist' in warning["message"]
     assert code == 0  # a warning: the service serves
+
+
+def test_the_header_says_which_run_it_describes(
+    client: Any,
+    base_image: str,
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run 1 exits 3, run 2 serves: the engine's ExitCode is now 0 (the running run's),
+    which says nothing about run 1."""
+    project = _one_service(compose_project, "backend", base_image)
+    script = "if [ -e /ran ]; then exec sleep 300; fi; touch /ran; echo boom >&2; exit 3"
+    container = _service_container(
+        client,
+        base_image,
+        project,
+        command=["sh", "-c", script],
+        name=f"{project}-backend-1",
+        restart_policy={"Name": "always"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.attrs["RestartCount"] >= 1 and container.status == "running":
+                break
+            time.sleep(0.2)
+        code, doc = _triage("backend", capsys)
+    finally:
+        container.remove(force=True)
+    triage = doc["triage"]
+    assert triage["status"] == "crashlooping"
+    assert "exit code 0" not in triage["reason"]
+    assert ": run 2 since " in triage["reason"], triage["reason"]
+    assert ", after 1 restart(s); run 1 ended at " in triage["reason"]
+    assert code == 1

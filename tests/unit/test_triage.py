@@ -242,7 +242,10 @@ def _empty_inventory() -> Inventory:
 def test_a_crashloop_is_an_error_finding(log: str, st: ContainerState, code: str) -> None:
     found = triage_findings(run_of("crashlooping", log, st))
     assert [(f.code, f.severity) for f in found] == [(code, "error")]
-    assert "crashlooping (7 restart(s)" in found[0].message
+    # the state the engine reports: restarting after run 7 exited (RestartCount 7)
+    assert "crashlooping (restarting; run 7 exited " in found[0].message
+    assert f"exited {st.exit_code}" in found[0].message
+    assert "at 2026-11-23 16:59:59 UTC" in found[0].message  # FinishedAt
 
 
 def test_running_with_errors_harmless_and_no_container() -> None:
@@ -585,3 +588,28 @@ def test_wrapped_lines_are_joined_only_where_a_console_wrapped_them() -> None:
     assert unwrap([long, "ends here."]) == [long + "ends here."]
     assert unwrap([long, "KeyError: 'DATABASE_URL'"]) == [long, "KeyError: 'DATABASE_URL'"]
     assert unwrap(["short ", "line"]) == ["short ", "line"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({}, "restarting; run 7 exited 1 at 2026-11-23 16:59:59 UTC"),
+        (
+            {"status": "running", "restarting": False, "exit_code": 0},
+            (
+                "run 8 since 2026-11-23 16:59:58 UTC, after 7 restart(s); run 7 ended at "
+                "2026-11-23 16:59:59 UTC"
+            ),
+        ),
+        (
+            {"status": "exited", "restarting": False, "restart_count": 2, "exit_code": 3},
+            "run 3 exited 3 at 2026-11-23 16:59:59 UTC after 2 restart(s)",
+        ),
+    ],
+)
+def test_the_header_says_which_run_the_state_describes(
+    changes: dict[str, object], says: str
+) -> None:
+    from imagecheck.triage import describe_run
+
+    assert describe_run(state(**changes)) == says
