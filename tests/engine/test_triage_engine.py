@@ -563,3 +563,100 @@ def test_the_header_says_which_run_it_describes(
     assert ": run 2 since " in triage["reason"], triage["reason"]
     assert ", after 1 restart(s); run 1 ended at " in triage["reason"]
     assert code == 1
+
+
+# --- `fastapi run`: typer's rich traceback box, the exception line wrapped at 80 columns ---
+
+FASTAPI_WHEELS = (
+    "fastapi==0.115.6",
+    "fastapi-cli==0.0.7",
+    "typer==0.15.1",
+    "click==8.1.8",
+    "uvicorn==0.34.0",
+    "starlette==0.41.3",
+    "pydantic==2.10.4",
+    "pydantic-core==2.27.2",
+    "anyio==4.8.0",
+    "sniffio==1.3.1",
+    "idna==3.7",
+    "h11==0.14.0",
+    "annotated-types==0.7.0",
+    "shellingham==1.5.4",
+    "rich-toolkit==0.12.0",
+    "rich==13.9.4",
+    "markdown-it-py==3.0.0",
+    "mdurl==0.1.2",
+    "pygments==2.18.0",
+    "sqlalchemy==2.0.36",
+    "typing-extensions==4.12.2",
+    "greenlet==3.1.1",
+)
+FASTAPI_RUN = """\
+FROM BASE
+LABEL imagecheck.test=1
+COPY wheels /wheels
+RUN pip install --no-index --no-deps --break-system-packages /wheels/*.whl && rm -rf /wheels
+COPY app /app/app
+WORKDIR /app
+CMD ["fastapi", "run", "app/main.py"]
+"""
+METADATA_APP = """\
+from fastapi import FastAPI
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    metadata: Mapped[str]
+
+
+app = FastAPI()
+"""
+
+
+@pytest.fixture(scope="module")
+def fastapi_run_image(
+    base_image: str,
+    build_dir: Callable[[Path, str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """``fastapi run`` of an app whose model defines ``metadata``: it crashes at import."""
+    context = tmp_path_factory.mktemp("fastapi-run")
+    (context / "wheels").mkdir()
+    for spec in FASTAPI_WHEELS:
+        shutil.copy(_wheel(spec), context / "wheels")
+    (context / "app").mkdir()
+    (context / "app" / "main.py").write_text(METADATA_APP)
+    (context / "Dockerfile").write_text(FASTAPI_RUN.replace("BASE", base_image))
+    return build_dir(context, "triage-fastapi-run")
+
+
+def test_fastapi_runs_rich_traceback_is_quoted_whole(
+    client: Any,
+    fastapi_run_image: str,
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``fastapi run`` prints typer's rich box; rich wraps the exception line under it at
+    the width of the box: the evidence is the whole line, not "...when using the"."""
+    project = _one_service(compose_project, "backend", fastapi_run_image)
+    container = _run_as_service(client, fastapi_run_image, project, b"Declarative API.")
+    try:
+        code, doc = _triage("backend", capsys)
+    finally:
+        container.remove(force=True)
+    diagnosis = doc["triage"]["diagnosis"]
+    assert diagnosis["failure_id"] == "sqlalchemy-metadata-reserved"
+    assert diagnosis["evidence"] == (
+        "InvalidRequestError: Attribute name 'metadata' is reserved when using the Declarative API."
+    )
+    assert "│ ╰─" in doc["triage"]["log_tail"]  # the box, as rich drew it
+    (crash,) = [f for f in doc["findings"] if f["code"].startswith("IC7")]
+    assert crash["code"] == "IC701"
+    assert crash["message"].endswith("reserved when using the Declarative API.")
+    assert code == 1

@@ -613,3 +613,13 @@ def test_the_header_says_which_run_the_state_describes(
     from imagecheck.triage import describe_run
 
     assert describe_run(state(**changes)) == says
+
+
+def test_fastapi_runs_rich_traceback_with_locals() -> None:
+    """``fastapi run`` (fastapi-cli 0.0.7, typer 0.15.1, rich 13.9.4) in a container: a
+    box with nested locals boxes, a wrapped startup message, the wrapped exception."""
+    d = diagnosis_of("fastapi_run_rich.log")
+    assert d.failure_id == "sqlalchemy-metadata-reserved"
+    assert d.evidence == (
+        "InvalidRequestError: Attribute name 'metadata' is reserved when using the Declarative API."
+    )
