@@ -243,8 +243,10 @@ def diagnose(
     log_text: str, state: ContainerState | None, table: tuple[Failure, ...]
 ) -> Diagnosis | None:
     """Why the container fails: OOMKilled from its state first, else the LAST real error
-    of the logs (a traceback's final exception line is the evidence), else the last
-    error-looking line; a known harmless message only when nothing else is found."""
+    of the logs (a traceback's final exception line is the evidence), else the last line
+    at error level (``logs.level_of``); a known harmless message only when nothing else is
+    found. Lines a console wrapped are joined first; a database's record of its clients'
+    failures is theirs (``_not_a_cause``)."""
     if state is not None and state.oom_killed:
         oom = next((f for f in table if f.id == "oom-killed"), None)
         evidence = f"State.OOMKilled=true (exit code {state.exit_code})"
