@@ -375,7 +375,8 @@ services:
     labels: {{imagecheck.test: "1"}}
     environment: {{POSTGRES_USER: app, POSTGRES_PASSWORD: secret, POSTGRES_DB: app}}
     healthcheck:
-      test: ["CMD", "pg_isready", "-U", "app", "-d", "app"]
+      # over TCP: the entrypoint's first, socket-only server must not count as ready
+      test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "app", "-d", "app"]
       interval: 1s
       retries: 60
   prestart:
