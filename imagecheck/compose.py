@@ -70,6 +70,8 @@ class ComposeService:
     build: BuildSpec | None
     container_name: str | None = None
     profiles: tuple[str, ...] = ()
+    #: (service, condition) per ``depends_on`` entry; the list form means service_started.
+    depends_on: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,15 @@ class ComposeProject:
     @property
     def service_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services)
+
+    def one_shot(self, name: str) -> bool:
+        """Whether another service waits for ``name`` to complete (``condition:
+        service_completed_successfully``): exiting 0 is its job, not a failure."""
+        return any(
+            dep == name and condition == "service_completed_successfully"
+            for s in self.services
+            for dep, condition in s.depends_on
+        )
 
     def service(self, name: str) -> ComposeService:
         """The service called ``name``; a typo gets the list and a close match, in one line."""
@@ -755,7 +766,25 @@ def _service(
             body.get("container_name"), f"services.{name}.container_name", label
         ),
         profiles=tuple(dict.fromkeys(profiles)),
+        depends_on=_depends_on(body.get("depends_on"), f"services.{name}.depends_on", label),
     )
+
+
+def _depends_on(value: Any, where: str, label: str) -> tuple[tuple[str, str], ...]:
+    """``depends_on`` in its list or its mapping form (``condition:`` defaults as compose's)."""
+    if value is None:
+        return ()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple((v, "service_started") for v in value)
+    if not isinstance(value, dict):
+        raise BadInput(f"{label}: {where} must be a list of services or a mapping")
+    out: list[tuple[str, str]] = []
+    for name, spec in value.items():
+        condition = spec.get("condition", "service_started") if isinstance(spec, dict) else None
+        if not isinstance(condition, str):
+            raise BadInput(f"{label}: {where}.{name} must be a mapping with a condition")
+        out.append((str(name), condition))
+    return tuple(out)
 
 
 def _build(build: Any, where: str, folder: Path, env: Mapping[str, str], label: str) -> BuildSpec:

@@ -259,6 +259,7 @@ class ContainerState:
     image_id: str  # the image the container runs (sha256:...), which may be older than the tag
     health_log: str | None = None  # the last health check's exit code and output
     failing_streak: int = 0  # health checks failed in a row
+    restart_policy: str = ""  # HostConfig.RestartPolicy.Name: "", "no", "always", "on-failure" ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +273,8 @@ class Diagnosis:
     evidence: str  # the log line verbatim (a traceback's final exception line), or the state
     harmless: bool = False  # only a known harmless message was found: not an error
     source: str = "logs"  # "logs" or "state" (OOMKilled)
+    #: what the services it depends on logged about its requests, each "db logged: ERROR: ..."
+    related: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +288,7 @@ class TriageRun:
     service: str
     project: str
     compose_files: tuple[str, ...]
-    status: str  # "crashlooping", "exited", "running", "no-container", "skipped"
+    status: str  # "crashlooping", "exited", "running", "completed", "no-container", "skipped"
     reason: str
     image_ref: str | None = None
     image_source: str = ""  # "container", "image:", "compose v2 name", "compose v1 name"

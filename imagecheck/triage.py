@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import EngineUnavailable, ImageNotFound
 from .failures import Failure, classify
+from .logs import Level, level_of, looks_like_error, unwrap
 from .model import ContainerState, Diagnosis, Finding, TriageRun
 from .timestamps import parse_timestamp
 
@@ -39,15 +40,18 @@ IMAGE_FAILURES = frozenset(
     }
 )
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-#: A line that looks like an error: the words, or an exception name (``SMTPAuthenticationError``).
-_ERRORISH = re.compile(
-    r"(?i:\b(error|exception|fatal|critical|panic|traceback)\b)|[a-z](Error|Exception)\b"
-)
 _CHAIN = (
     "During handling of the above exception",
     "The above exception was the direct cause",
 )
-_RANK = {"crashlooping": 0, "exited": 1, "running": 2, "clean": 3}
+_RANK = {"crashlooping": 0, "exited": 1, "running": 2, "clean": 3, "completed": 4}
+#: Restart policies under which an exit with 0 is the end of the job: the engine does not
+#: start the container again.
+_ONE_SHOT_POLICIES = ("", "no", "on-failure")
+#: A dependency's client errors quoted in a diagnosis, the newest.
+RELATED_LINES = 3
+#: PostgreSQL's position of the error in the statement, which its clients do not repeat.
+_AT_CHARACTER = re.compile(r" at character \d+$")
 
 
 # --- containers ----------------------------------------------------------------------------
@@ -71,6 +75,9 @@ def container_state(info: dict[str, Any]) -> ContainerState:
         image_id=str(info.get("Image", "")),
         health_log=_last_check(health),
         failing_streak=int(health.get("FailingStreak") or 0),
+        restart_policy=str(
+            ((info.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or ""
+        ),
     )
 
 
@@ -101,27 +108,64 @@ def service_containers(engine: Engine, project: str, service: str) -> tuple[Cont
     return tuple(sorted(states, key=lambda s: s.name))
 
 
-def container_status(state: ContainerState, now: datetime | None = None) -> str:
-    """ "crashlooping", "exited" (with an error), "running", or "clean" (exited with 0)."""
-    if state.restarting:
+def container_status(
+    state: ContainerState, now: datetime | None = None, one_shot: bool = False
+) -> str:
+    """ "crashlooping", "exited" (with an error), "running", "completed" (a one-shot job
+    that exited 0: no restart policy, or ``one_shot``, another service waits for it to
+    complete), or "clean" (exited 0 where the engine would restart it: stopped)."""
+    if state.restarting or state.status == "restarting":
         return "crashlooping"
     if state.status in ("running", "paused"):
         started = parse_timestamp(state.started_at)
         now = now or datetime.now(timezone.utc)
         recent = started is not None and (now - started).total_seconds() < RECENT_RESTART_SECONDS
         return "crashlooping" if state.restart_count and recent else "running"
-    return "exited" if state.exit_code or state.oom_killed else "clean"
+    if state.exit_code or state.oom_killed:
+        return "exited"
+    if state.status == "created":  # never started: waiting for a dependency, or up --no-start
+        return "clean"
+    return "completed" if one_shot or state.restart_policy in _ONE_SHOT_POLICIES else "clean"
 
 
 def worst_container(
-    containers: tuple[ContainerState, ...], now: datetime | None = None
+    containers: tuple[ContainerState, ...], now: datetime | None = None, one_shot: bool = False
 ) -> tuple[str, ContainerState | None]:
     """The service's status and the container it comes from: the one failing worst."""
     if not containers:
         return "no-container", None
-    ranked = sorted(containers, key=lambda c: _RANK[container_status(c, now)])
-    status = container_status(ranked[0], now)
+    ranked = sorted(containers, key=lambda c: _RANK[container_status(c, now, one_shot)])
+    status = container_status(ranked[0], now, one_shot)
     return ("exited" if status == "clean" else status), ranked[0]
+
+
+def _when(value: str | None) -> str:
+    """An engine timestamp to the second, in UTC."""
+    parsed = parse_timestamp(value)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S UTC") if parsed else "an unknown time"
+
+
+def describe_run(state: ContainerState) -> str:
+    """Which run of the container the engine's state describes, and how it ended; a
+    running container's ExitCode is 0 and says nothing about the run before it.
+
+    The engine counts a restart when it decides to restart (RestartCount), so a container
+    restarting with RestartCount N has just ended run N; one running has N + 1 runs."""
+    n = state.restart_count
+    oom = ", killed for memory (OOMKilled)" if state.oom_killed else ""
+    if state.restarting or state.status == "restarting":
+        return f"restarting; run {n} exited {state.exit_code}{oom} at {_when(state.finished_at)}"
+    if state.status in ("running", "paused"):
+        paused = " (paused)" if state.status == "paused" else ""
+        since = f"run {n + 1}{paused} since {_when(state.started_at)}"
+        if not n:
+            return since
+        return f"{since}, after {n} restart(s); run {n} ended at {_when(state.finished_at)}"
+    if state.status == "created":
+        return "created, never started"
+    runs = f" after {n} restart(s)" if n else ""
+    ended = f"exited {state.exit_code}{oom} at {_when(state.finished_at)}"
+    return f"run {n + 1} {ended}{runs}" if n else ended
 
 
 # --- the diagnosis -------------------------------------------------------------------------
@@ -135,6 +179,7 @@ class _Block:
     evidence: str
     traceback: bool
     complete: bool = True  # a traceback that reached its exception line
+    level: Level | None = None  # what its first line states ("ERROR:    Traceback ...")
 
 
 def _blocks(lines: list[str]) -> Iterator[_Block]:
@@ -145,14 +190,15 @@ def _blocks(lines: list[str]) -> Iterator[_Block]:
         if "Traceback (most recent call last)" not in line:
             # a message may wrap onto the next line ("cannot be run in\nNumPy 2")
             following = lines[i + 1] if i + 1 < len(lines) else ""
-            yield _Block(f"{line}\n{following}", line.strip(), False)
+            yield _Block(f"{line}\n{following}", line.strip(), False, level=level_of(line))
             i += 1
             continue
         start, last = i, ""
         i += 1
         while i < len(lines):
             current = lines[i]
-            if current[:1].isspace() or not current.strip():
+            # frames: indented, or inside rich's box (│ ... │, its ╰──╯ bottom)
+            if current[:1].isspace() or not current.strip() or current[:1] in "│╭╰":
                 i += 1
                 continue
             if current.startswith(_CHAIN) or "Traceback (most recent call last)" in current:
@@ -166,7 +212,8 @@ def _blocks(lines: list[str]) -> Iterator[_Block]:
             ):
                 continue
             break
-        yield _Block("\n".join(lines[start:i]), last or lines[i - 1].strip(), True, bool(last))
+        text = "\n".join(lines[start:i])
+        yield _Block(text, last or lines[i - 1].strip(), True, bool(last), level_of(lines[start]))
 
 
 def _chained(lines: list[str], i: int) -> bool:
@@ -196,32 +243,76 @@ def diagnose(
     log_text: str, state: ContainerState | None, table: tuple[Failure, ...]
 ) -> Diagnosis | None:
     """Why the container fails: OOMKilled from its state first, else the LAST real error
-    of the logs (a traceback's final exception line is the evidence), else the last
-    error-looking line; a known harmless message only when nothing else is found."""
+    of the logs (a traceback's final exception line is the evidence), else the last line
+    at error level (``logs.level_of``); a known harmless message only when nothing else is
+    found. Lines a console wrapped are joined first; a database's record of its clients'
+    failures is theirs (``_not_a_cause``)."""
     if state is not None and state.oom_killed:
         oom = next((f for f in table if f.id == "oom-killed"), None)
         evidence = f"State.OOMKilled=true (exit code {state.exit_code})"
         if oom is not None:
             return _from_failure(oom, evidence, "state")
-    lines = _ANSI.sub("", log_text).splitlines()
+    lines = unwrap(_ANSI.sub("", log_text).splitlines())
+    serving = state is not None and container_status(state) == "running"
     real: Diagnosis | None = None
     harmless: Diagnosis | None = None
-    loose: str | None = None  # the last line that looks like an error, known or not
+    loose: str | None = None  # the last line at error level, known or not
     for block in _blocks(lines):
         failure = _own_match(block, table)
         if failure is not None and failure.harmless:
             harmless = _from_failure(failure, block.evidence)
+        elif _not_a_cause(block.level, serving):
+            continue
         elif failure is not None:
             real = _from_failure(failure, block.evidence)
         elif block.traceback and not _cut_short(block, real):
             real = _unknown(block.evidence)
-        elif _ERRORISH.search(block.evidence):
+        elif not block.traceback and looks_like_error(block.evidence):
             loose = block.evidence
     if real is not None:
         return real
     if loose is not None:
         return _unknown(loose)
     return harmless
+
+
+def _not_a_cause(level: Level | None, serving: bool) -> bool:
+    """A line below error level, or a database server's record of a client's failed
+    statement (PostgreSQL's ERROR) or session (FATAL, while the server keeps serving):
+    the client's failure, quoted in the client's diagnosis instead (``client_errors``)."""
+    if level is None:
+        return False
+    if not level.error:
+        return True
+    return level.client_error and (level.written == "ERROR" or serving)
+
+
+def client_errors(
+    log_text: str, since: str | None = None, client_log: str | None = None
+) -> tuple[str, ...]:
+    """The clients' failures a database server logged (PostgreSQL's ERROR and FATAL
+    lines, with the STATEMENT after them), since ``since`` when the lines are dated; with
+    ``client_log``, only those whose message the client logged too (its driver quotes
+    the server's message): the failures of that client, not of another."""
+    start = parse_timestamp(since)
+    lines = _ANSI.sub("", log_text).splitlines()
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        level = level_of(line)
+        if level is None or not level.client_error:
+            continue
+        stamp = parse_timestamp(level.stamp.replace(" ", "T", 1) if level.stamp else None)
+        if start is not None and stamp is not None and stamp < start:
+            continue
+        said = _AT_CHARACTER.sub("", level.message)
+        if client_log is not None and said not in client_log:
+            continue
+        text = f"{level.written}:  {level.message}"
+        after = level_of(lines[i + 1]) if i + 1 < len(lines) else None
+        if after is not None and after.written == "STATEMENT":
+            text += f" (STATEMENT:  {after.message})"
+        out.append(text)
+    return tuple(out)
 
 
 def _cut_short(block: _Block, earlier: Diagnosis | None) -> bool:
@@ -308,11 +399,17 @@ def gather(
         return replace(base, reason=reason, engine_error=engine_error or "unreachable")
     try:
         containers = service_containers(engine, project.name, service.name)
-        status, worst = worst_container(containers)
-        logs = ""
+        status, worst = worst_container(containers, one_shot=project.one_shot(service.name))
+        logs, diagnosis = "", None
         if worst is not None:
-            tty = bool((engine.inspect_container(worst.id).get("Config") or {}).get("Tty"))
-            logs = engine.container_logs(worst.id, tail, tty)
+            logs = _logs(engine, worst.id, tail)
+            diagnosis = diagnose(logs, worst, table)
+        if diagnosis is not None and not diagnosis.harmless and worst is not None:
+            since = worst.started_at if status == "running" else None
+            related = _dependencies_errors(
+                engine, project, service, tail, since=since, own_log=logs
+            )
+            diagnosis = replace(diagnosis, related=related)
         image_ref, how, missing = resolve_image(engine, service, worst)
         newer = image_drift(engine, service, worst) if worst is not None else None
     except EngineUnavailable as exc:
@@ -326,24 +423,52 @@ def gather(
         reason=reason,
         containers=containers,
         log_tail=logs,
-        diagnosis=diagnose(logs, worst, table) if worst is not None else None,
+        diagnosis=diagnosis,
         image_ref=image_ref,
         image_source=how,
         newer_image=newer,
     )
 
 
+def _logs(engine: Engine, cid: str, tail: int) -> str:
+    tty = bool((engine.inspect_container(cid).get("Config") or {}).get("Tty"))
+    return engine.container_logs(cid, tail, tty)
+
+
+def _dependencies_errors(
+    engine: Engine,
+    project: ComposeProject,
+    service: ComposeService,
+    tail: int,
+    *,
+    since: str | None,
+    own_log: str,
+) -> tuple[str, ...]:
+    """What the services ``service`` depends on (its database) logged about its failed
+    requests (those its own log mentions, since its container started when it runs):
+    evidence of its failure, not of theirs."""
+    out: list[str] = []
+    for dependency, _ in service.depends_on:
+        for container in service_containers(engine, project.name, dependency):
+            lines = client_errors(_logs(engine, container.id, tail), since, own_log)
+            out.extend(f"{dependency} logged: {line}" for line in lines)
+    return tuple(out[-RELATED_LINES:])
+
+
 def _reason(status: str, state: ContainerState | None, count: int) -> str:
+    """The header: what the engine reports about the container, and which run it is."""
     if state is None:
         return "no container of this service (docker compose up has not run it)"
-    restarts = f"{state.restart_count} restart(s)"
     of = f" ({count} containers)" if count > 1 else ""
+    run = describe_run(state)
     if status == "crashlooping":
-        return f"{state.name} is crashlooping: {restarts}, last exit code {state.exit_code}{of}"
+        return f"{state.name} is crashlooping: {run}{of}"
     if status == "running":
         health = f", {state.health}" if state.health else ""
-        return f"{state.name} is running ({restarts}{health}){of}"
-    return f"{state.name} exited with code {state.exit_code} ({restarts}){of}"
+        return f"{state.name} is running ({run}{health}){of}"
+    if status == "completed":
+        return f"{state.name} completed its job: {run} (a one-shot service){of}"
+    return f"{state.name} {run}{of}"
 
 
 # --- what to run ---------------------------------------------------------------------------
@@ -383,9 +508,11 @@ __all__ = [
     "IMAGE_FAILURES",
     "PROJECT_LABEL",
     "SERVICE_LABEL",
+    "client_errors",
     "commands",
     "container_state",
     "container_status",
+    "describe_run",
     "diagnose",
     "gather",
     "image_drift",

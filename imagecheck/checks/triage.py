@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import ContainerState, Finding, TriageRun
+from ..model import ContainerState, Diagnosis, Finding, TriageRun
 from .context import Context
 
 CODES = (
@@ -32,6 +32,11 @@ def _state(run: TriageRun) -> ContainerState | None:
     return worst_container(run.containers)[1]
 
 
+def _related(d: Diagnosis) -> str:
+    """What the service's dependencies logged about its requests, appended as evidence."""
+    return "".join(f"; {line}" for line in d.related)
+
+
 def _failing(run: TriageRun, state: ContainerState) -> Finding | None:
     """IC701-IC703: the service crashloops or exited with an error."""
     failed = run.status == "crashlooping" or (
@@ -39,18 +44,22 @@ def _failing(run: TriageRun, state: ContainerState) -> Finding | None:
     )
     if not failed:
         return None
-    how = f"{run.status} ({state.restart_count} restart(s), exit code {state.exit_code})"
+    from ..triage import describe_run
+
+    how = f"{run.status} ({describe_run(state)})"
     d = run.diagnosis
     if d is not None and d.source == "state":
         return Finding("IC703", "error", run.service, f"{how}: {d.title} ({d.evidence})", d.fix)
     if d is not None and not d.harmless and d.failure_id is not None:
-        return Finding("IC701", "error", run.service, f"{how}: {d.title}; log: {d.evidence}", d.fix)
+        message = f"{how}: {d.title}; log: {d.evidence}{_related(d)}"
+        return Finding("IC701", "error", run.service, message, d.fix)
     line = d.evidence if d is not None and not d.harmless else "(no error in the last log lines)"
+    also = _related(d) if d is not None and not d.harmless else ""
     return Finding(
         "IC702",
         "error",
         run.service,
-        f"{how}, for a reason the table of known failures does not know; last error: {line}",
+        f"{how}, for a reason the table of known failures does not know; last error: {line}{also}",
         f"docker compose logs --tail 200 {run.service} shows the whole log; add the message "
         "to a failures file ([[failure]] as in imagecheck/data/failures.toml) to explain it",
     )
@@ -99,7 +108,7 @@ def check_triage(ctx: Context) -> Iterator[Finding]:
             "IC704",
             "warning",
             run.service,
-            f"{run.reason}, but its logs show an error: {d.title}; log: {d.evidence}",
+            f"{run.reason}, but its logs show an error: {d.title}; log: {d.evidence}{_related(d)}",
             d.fix,
         )
     if d is not None and d.harmless:

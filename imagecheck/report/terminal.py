@@ -390,6 +390,7 @@ _TRIAGE_STYLE = {
     "crashlooping": "bold red",
     "exited": "red",
     "running": "bold green",
+    "completed": "bold green",
     "no-container": "yellow",
     "skipped": "yellow",
 }
@@ -415,6 +416,8 @@ def render_triage(
     _line(console, ("  evidence:", "bold"))
     if d is not None:
         _line(console, f"    {d.source}: {d.evidence}", soft_wrap=True)
+        for line in d.related:
+            _line(console, f"    {line}", soft_wrap=True)
     for f in [f for f in bad if f.code not in ("IC701", "IC702", "IC703")][:4]:
         where = f" (layer {layer_label(f.layer)})" if f.layer else ""
         _line(console, "    ", (f.code, "bold"), f" {f.subject}{where}: {f.message}")

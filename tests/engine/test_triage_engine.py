@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -363,3 +364,301 @@ def test_a_running_but_unhealthy_service(
     assert "connection refused on :8000" in unhealthy["message"]
     assert doc["triage"]["containers"][0]["health"] == "unhealthy"
     assert doc["triage"]["containers"][0]["failing_streak"] >= 1
+
+
+# --- a healthy FastAPI + alembic + PostgreSQL stack, run by docker-compose v1 ---------------
+
+STACK = """\
+version: "3.9"
+services:
+  db:
+    image: {postgres}
+    labels: {{imagecheck.test: "1"}}
+    environment: {{POSTGRES_USER: app, POSTGRES_PASSWORD: secret, POSTGRES_DB: app}}
+    healthcheck:
+      # over TCP: the entrypoint's first, socket-only server must not count as ready
+      test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "app", "-d", "app"]
+      interval: 1s
+      retries: 60
+  prestart:
+    image: {app}
+    labels: {{imagecheck.test: "1"}}
+    command: ["python3", "/app/prestart.py"]
+    environment: {{DATABASE_URL: "postgresql://app:secret@db/app"}}
+    depends_on:
+      db: {{condition: service_healthy}}
+  backend:
+    image: {app}
+    labels: {{imagecheck.test: "1"}}
+    restart: always
+    environment: {{DATABASE_URL: "postgresql://app:secret@db/app", BAD_QUERY: "{bad_query}"}}
+    depends_on:
+      db: {{condition: service_healthy}}
+      prestart: {{condition: service_completed_successfully}}
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+"""
+COMPOSE_V1 = "/usr/bin/docker-compose"
+
+
+@pytest.fixture(scope="module")
+def app_image(
+    build_dir: Callable[[Path, str], str], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """stacks/fastapi: psycopg2, an app logging as uvicorn does, a prestart 'migration'."""
+    context = tmp_path_factory.mktemp("fastapi")
+    shutil.copytree(Path(__file__).parent / "stacks" / "fastapi", context, dirs_exist_ok=True)
+    (context / "wheels").mkdir()
+    shutil.copy(_wheel("psycopg2-binary==2.9.10"), context / "wheels")
+    return build_dir(context, "triage-fastapi")
+
+
+def _compose(project: str, folder: Path, *args: str) -> None:
+    subprocess.run([COMPOSE_V1, "-p", project, *args], cwd=folder, check=True, capture_output=True)
+
+
+def _stack(
+    client: Any,
+    compose_project: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    images: tuple[str, str],
+    bad_query: str,
+) -> Iterator[tuple[str, Path]]:
+    """``up -d`` the stack; yield once backend is healthy (and, with a bad query, has
+    logged it); ``down -v`` at the end."""
+    project, folder = compose_project
+    (folder / "docker-compose.yml").write_text(
+        STACK.format(postgres=images[0], app=images[1], bad_query=bad_query)
+    )
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
+    try:
+        _compose(project, folder, "up", "-d")
+        backend = client.containers.get(f"{project}_backend_1")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            backend.reload()
+            healthy = backend.attrs["State"].get("Health", {}).get("Status") == "healthy"
+            if healthy and (not bad_query or b"LINE 1:" in backend.logs()):
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"backend never became healthy: {backend.logs()!r}")
+        yield project, folder
+    finally:
+        _compose(project, folder, "down", "-v")
+
+
+@pytest.fixture
+def healthy_stack(
+    client: Any,
+    compose_project: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_image: str,
+    app_image: str,
+) -> Iterator[tuple[str, Path]]:
+    yield from _stack(
+        client, compose_project, monkeypatch, images=(postgres_image, app_image), bad_query=""
+    )
+
+
+@pytest.fixture
+def bad_query_stack(
+    client: Any,
+    compose_project: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_image: str,
+    app_image: str,
+) -> Iterator[tuple[str, Path]]:
+    """The backend queries a column the migrations never made (and goes on serving)."""
+    yield from _stack(
+        client, compose_project, monkeypatch, images=(postgres_image, app_image), bad_query="1"
+    )
+
+
+def _triage(service: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    code = main([service, "--format", "json", "--no-smoke", "--no-cache"])
+    out, _ = capsys.readouterr()
+    doc: dict[str, Any] = json.loads(out)
+    jsonschema.validate(doc, _schema())
+    return code, doc
+
+
+def test_a_healthy_stack_exits_0(
+    healthy_stack: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Logs at INFO through the logger ``uvicorn.error``, a one-shot ``prestart`` that exited
+    0, a healthy database: no finding of the triage, no command, exit code 0."""
+    statuses = {}
+    for service in ("backend", "db", "prestart"):
+        code, doc = _triage(service, capsys)
+        triage = doc["triage"]
+        statuses[service] = triage["status"]
+        assert triage["diagnosis"] is None, triage["log_tail"]
+        assert [f for f in doc["findings"] if f["code"].startswith("IC7")] == []
+        assert triage["commands"] == []
+        assert code == 0, (service, doc["findings"])
+    assert statuses == {"backend": "running", "db": "running", "prestart": "completed"}
+
+
+def test_a_bad_query_is_the_clients_failure_not_the_databases(
+    bad_query_stack: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL logs the backend's query of a missing column: the database, healthy,
+    has no error; the backend's diagnosis quotes what the database logged."""
+    code, doc = _triage("db", capsys)
+    assert 'ERROR:  column "priority" does not exist' in doc["triage"]["log_tail"]
+    assert doc["triage"]["diagnosis"] is None
+    assert [f for f in doc["findings"] if f["code"].startswith("IC7")] == []
+    assert doc["triage"]["commands"] == []
+    assert code == 0
+    code, doc = _triage("backend", capsys)
+    diagnosis = doc["triage"]["diagnosis"]
+    assert diagnosis["failure_id"] == "db-behind-models"
+    assert (
+        diagnosis["evidence"] == 'psycopg2.errors.UndefinedColumn: column "priority" does not exist'
+    )
+    assert diagnosis["related"] == [
+        (
+            'db logged: ERROR:  column "priority" does not exist at character 19 '
+            "(STATEMENT:  SELECT id, title, priority FROM item)"
+        )
+    ]
+    (warning,) = [f for f in doc["findings"] if f["code"].startswith("IC7")]
+    assert warning["code"] == "IC704"
+    assert 'db logged: ERROR:  column "priority" does not exist' in warning["message"]
+    assert code == 0  # a warning: the service serves
+
+
+def test_the_header_says_which_run_it_describes(
+    client: Any,
+    base_image: str,
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run 1 exits 3, run 2 serves: the engine's ExitCode is now 0 (the running run's),
+    which says nothing about run 1."""
+    project = _one_service(compose_project, "backend", base_image)
+    script = "if [ -e /ran ]; then exec sleep 300; fi; touch /ran; echo boom >&2; exit 3"
+    container = _service_container(
+        client,
+        base_image,
+        project,
+        command=["sh", "-c", script],
+        name=f"{project}-backend-1",
+        restart_policy={"Name": "always"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.attrs["RestartCount"] >= 1 and container.status == "running":
+                break
+            time.sleep(0.2)
+        code, doc = _triage("backend", capsys)
+    finally:
+        container.remove(force=True)
+    triage = doc["triage"]
+    assert triage["status"] == "crashlooping"
+    assert "exit code 0" not in triage["reason"]
+    assert ": run 2 since " in triage["reason"], triage["reason"]
+    assert ", after 1 restart(s); run 1 ended at " in triage["reason"]
+    assert code == 1
+
+
+# --- `fastapi run`: typer's rich traceback box, the exception line wrapped at 80 columns ---
+
+FASTAPI_WHEELS = (
+    "fastapi==0.115.6",
+    "fastapi-cli==0.0.7",
+    "typer==0.15.1",
+    "click==8.1.8",
+    "uvicorn==0.34.0",
+    "starlette==0.41.3",
+    "pydantic==2.10.4",
+    "pydantic-core==2.27.2",
+    "anyio==4.8.0",
+    "sniffio==1.3.1",
+    "idna==3.7",
+    "h11==0.14.0",
+    "annotated-types==0.7.0",
+    "shellingham==1.5.4",
+    "rich-toolkit==0.12.0",
+    "rich==13.9.4",
+    "markdown-it-py==3.0.0",
+    "mdurl==0.1.2",
+    "pygments==2.18.0",
+    "sqlalchemy==2.0.36",
+    "typing-extensions==4.12.2",
+    "greenlet==3.1.1",
+)
+FASTAPI_RUN = """\
+FROM BASE
+LABEL imagecheck.test=1
+COPY wheels /wheels
+RUN pip install --no-index --no-deps --break-system-packages /wheels/*.whl && rm -rf /wheels
+COPY app /app/app
+WORKDIR /app
+CMD ["fastapi", "run", "app/main.py"]
+"""
+METADATA_APP = """\
+from fastapi import FastAPI
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    metadata: Mapped[str]
+
+
+app = FastAPI()
+"""
+
+
+@pytest.fixture(scope="module")
+def fastapi_run_image(
+    base_image: str,
+    build_dir: Callable[[Path, str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """``fastapi run`` of an app whose model defines ``metadata``: it crashes at import."""
+    context = tmp_path_factory.mktemp("fastapi-run")
+    (context / "wheels").mkdir()
+    for spec in FASTAPI_WHEELS:
+        shutil.copy(_wheel(spec), context / "wheels")
+    (context / "app").mkdir()
+    (context / "app" / "main.py").write_text(METADATA_APP)
+    (context / "Dockerfile").write_text(FASTAPI_RUN.replace("BASE", base_image))
+    return build_dir(context, "triage-fastapi-run")
+
+
+def test_fastapi_runs_rich_traceback_is_quoted_whole(
+    client: Any,
+    fastapi_run_image: str,
+    compose_project: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``fastapi run`` prints typer's rich box; rich wraps the exception line under it at
+    the width of the box: the evidence is the whole line, not "...when using the"."""
+    project = _one_service(compose_project, "backend", fastapi_run_image)
+    container = _run_as_service(client, fastapi_run_image, project, b"Declarative API.")
+    try:
+        code, doc = _triage("backend", capsys)
+    finally:
+        container.remove(force=True)
+    diagnosis = doc["triage"]["diagnosis"]
+    assert diagnosis["failure_id"] == "sqlalchemy-metadata-reserved"
+    assert diagnosis["evidence"] == (
+        "InvalidRequestError: Attribute name 'metadata' is reserved when using the Declarative API."
+    )
+    assert "│ ╰─" in doc["triage"]["log_tail"]  # the box, as rich drew it
+    (crash,) = [f for f in doc["findings"] if f["code"].startswith("IC7")]
+    assert crash["code"] == "IC701"
+    assert crash["message"].endswith("reserved when using the Declarative API.")
+    assert code == 1

@@ -918,3 +918,41 @@ def test_yaml_1_2_booleans_as_in_compose(tmp_path: Path) -> None:
     build = load(tmp_path).service("api").build
     assert build is not None
     assert build.args == (("A", "yes"), ("B", "off"), ("C", "true"), ("D", "false"))
+
+
+# --- depends_on ------------------------------------------------------------------------------
+
+DEPENDS = """\
+services:
+  db:
+    image: postgres:16
+  prestart:
+    image: app
+    depends_on: [db]
+  backend:
+    image: app
+    depends_on:
+      db: {condition: service_healthy}
+      prestart:
+        condition: service_completed_successfully
+      cache: {}
+"""
+
+
+def test_depends_on_in_both_forms_and_the_one_shot_services(tmp_path: Path) -> None:
+    write(tmp_path / "compose.yaml", DEPENDS)
+    project = load(tmp_path)
+    assert project.service("prestart").depends_on == (("db", "service_started"),)
+    assert project.service("backend").depends_on == (
+        ("db", "service_healthy"),
+        ("prestart", "service_completed_successfully"),
+        ("cache", "service_started"),
+    )
+    assert [project.one_shot(s) for s in ("db", "prestart", "backend")] == [False, True, False]
+
+
+@pytest.mark.parametrize("value", ["db", "{db: {condition: 3}}", "[{db: x}]"])
+def test_a_malformed_depends_on_is_one_line(tmp_path: Path, value: str) -> None:
+    write(tmp_path / "compose.yaml", f"services:\n  web:\n    image: x\n    depends_on: {value}\n")
+    with pytest.raises(BadInput, match=r"^compose.yaml: services.web.depends_on"):
+        load(tmp_path)

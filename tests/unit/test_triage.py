@@ -3,6 +3,7 @@ the findings and commands they become, and a compose service read with the engin
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -192,7 +193,11 @@ def test_container_state_from_inspect() -> None:
     assert container_status(state(status="running", restarting=False), NOW) == "crashlooping"
     old = state(status="running", restarting=False, started_at="2026-11-23T10:00:00Z")
     assert container_status(old, NOW) == "running"
-    assert container_status(state(status="exited", restarting=False, exit_code=0), NOW) == "clean"
+    done = state(status="exited", restarting=False, exit_code=0)
+    assert container_status(done, NOW) == "completed"  # no restart policy: a one-shot job
+    stopped = state(status="exited", restarting=False, exit_code=0, restart_policy="always")
+    assert container_status(stopped, NOW) == "clean"  # the engine would have restarted it
+    assert container_status(stopped, NOW, one_shot=True) == "completed"
 
 
 def test_the_worst_container_speaks_for_the_service() -> None:
@@ -237,7 +242,10 @@ def _empty_inventory() -> Inventory:
 def test_a_crashloop_is_an_error_finding(log: str, st: ContainerState, code: str) -> None:
     found = triage_findings(run_of("crashlooping", log, st))
     assert [(f.code, f.severity) for f in found] == [(code, "error")]
-    assert "crashlooping (7 restart(s)" in found[0].message
+    # the state the engine reports: restarting after run 7 exited (RestartCount 7)
+    assert "crashlooping (restarting; run 7 exited " in found[0].message
+    assert f"exited {st.exit_code}" in found[0].message
+    assert "at 2026-11-23 16:59:59 UTC" in found[0].message  # FinishedAt
 
 
 def test_running_with_errors_harmless_and_no_container() -> None:
@@ -453,3 +461,165 @@ def test_engine_down_with_the_image_as_an_archive(
     assert doc["stale"]["status"] == "stale"
     assert doc["stale"]["how"].startswith("compose service 'backend'")
     assert doc["stale"]["reason"].startswith("IC603")
+
+
+# --- log levels, client errors, wrapped lines: real logs of the engine tests' stack ---------
+# (tests/engine/stacks/fastapi and tests/engine/stacks/postgres, captured with docker logs)
+
+
+def test_a_logger_named_error_logging_at_info_is_no_error() -> None:
+    """uvicorn logs its startup through the logger ``uvicorn.error``, at INFO."""
+    assert diagnose((LOGS / "uvicorn_healthy.log").read_text(), None, TABLE) is None
+    assert diagnose((LOGS / "prestart_alembic.log").read_text(), None, TABLE) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("INFO:uvicorn.error:Application startup complete.", False),
+        ("ERROR:uvicorn.error:Exception in ASGI application", True),
+        ("INFO:     Finished server process [1]: no errors", False),
+        ("ERROR:    Application startup failed. Exiting.", True),
+        (
+            "[2024-01-01 00:00:00 +0000] [1] [INFO] Worker exiting (pid: 7), error handler set",
+            False,
+        ),
+        ("[2024-01-01 00:00:00 +0000] [7] [ERROR] Exception in worker process", True),
+        ('{"level": "info", "logger": "app.error", "msg": "error budget ok"}', False),
+        ('{"levelname": "ERROR", "message": "payment failed"}', True),
+        ('{"severity": "CRITICAL", "message": "disk full"}', True),
+        (
+            "2026-12-03 11:44:22.726 UTC [1] LOG:  database system is ready to accept connections",
+            False,
+        ),
+        ('2026-12-03 11:50:02.001 UTC [1] PANIC:  could not write to file "pg_wal/x"', True),
+        ("[2026-11-23 16:40:01,112: INFO/MainProcess] error queue is empty", False),
+        ("2024-01-01 12:00:00,123 - app.errors - WARNING - error rate 2%", False),
+        ('time=2024-01-01T00:00:00Z level=error msg="listen tcp: address in use"', True),
+    ],
+)
+def test_the_level_a_line_states_decides(line: str, error: bool) -> None:
+    found = diagnose(f"{line}\n", None, TABLE)
+    assert (found is not None) == error, found
+    if found is not None:
+        assert found.evidence == line  # quoted whole
+
+
+def test_the_database_quotes_its_clients_errors_not_as_its_own() -> None:
+    """PostgreSQL's ERROR aborts one client's statement: not the server's failure."""
+    log = (LOGS / "postgres_client_error.log").read_text()
+    serving = state(status="running", restarting=False, restart_count=0, exit_code=0)
+    assert diagnose(log, serving, TABLE) is None
+    assert diagnose(log, None, TABLE) is None
+    from imagecheck.triage import client_errors
+
+    quoted = 'ERROR:  column "priority" does not exist at character 19'
+    statement = "STATEMENT:  SELECT id, title, priority FROM item"
+    assert client_errors(log) == (f"{quoted} ({statement})",)
+    assert client_errors(log, since="2026-12-03T11:45:00Z") == ()  # before the client started
+    assert client_errors(log, since="2026-12-03T11:44:40.5Z") != ()
+    backend = (LOGS / "backend_undefined_column.log").read_text()
+    assert client_errors(log, client_log=backend) == client_errors(log)  # its driver quotes it
+    other = (LOGS / "uvicorn_healthy.log").read_text()
+    assert client_errors(log, client_log=other) == ()  # another client's query
+
+
+def test_a_database_that_crashes_has_its_own_fatal() -> None:
+    log = (
+        "2026-12-03 11:44:22.716 UTC [1] LOG:  starting PostgreSQL 15.18\n"
+        '2026-12-03 11:44:22.717 UTC [1] FATAL:  could not access file "pg_stat": No such file\n'
+    )
+    d = diagnose(log, state(), TABLE)  # restarting
+    assert d is not None
+    assert d.evidence.endswith('FATAL:  could not access file "pg_stat": No such file')
+    serving = state(status="running", restarting=False, restart_count=0, exit_code=0)
+    auth = log.replace(
+        'could not access file "pg_stat": No such file',
+        'password authentication failed for user "app"',
+    )
+    assert diagnose(auth, serving, TABLE) is None  # a client's session, while it serves
+
+
+def test_the_clients_diagnosis_gets_what_the_database_logged() -> None:
+    running = state(status="running", restarting=False, restart_count=0, exit_code=0)
+    d = diagnose((LOGS / "backend_undefined_column.log").read_text(), running, TABLE)
+    assert d is not None
+    assert (d.failure_id, d.evidence) == (
+        "db-behind-models",
+        'psycopg2.errors.UndefinedColumn: column "priority" does not exist',
+    )
+    related = ('db logged: ERROR:  column "priority" does not exist at character 19',)
+    run = run_of("running", None, running, diagnosis=replace(d, related=related))
+    (found,) = triage_findings(run)
+    assert found.code == "IC704"
+    assert found.message.endswith(
+        'log: psycopg2.errors.UndefinedColumn: column "priority" does not exist; '
+        'db logged: ERROR:  column "priority" does not exist at character 19'
+    )
+
+
+def test_a_rich_traceback_box_and_its_wrapped_exception_line() -> None:
+    """rich's box (``fastapi run``, typer) made by rich 13.9.4 in a container at 80 columns:
+    the exception line after the box is wrapped; it is quoted whole."""
+    d = diagnosis_of("rich_traceback.log")
+    assert d.failure_id == "sqlalchemy-metadata-reserved"
+    assert d.evidence == (
+        "InvalidRequestError: Attribute name 'metadata' is reserved when using the Declarative API."
+    )
+
+
+def test_wrapped_lines_are_joined_only_where_a_console_wrapped_them() -> None:
+    from imagecheck.logs import unwrap
+
+    box = "╭" + "─" * 38 + "╮"
+    wrapped = [
+        box,
+        "│ x │",
+        "╰" + "─" * 38 + "╯",
+        "ValueError: the message is long and ",
+        "wraps here.",
+    ]
+    assert unwrap(wrapped)[-1] == "ValueError: the message is long and wraps here."
+    short = [box, "ValueError: short ", "next line"]  # would have fitted: a real line break
+    assert unwrap(short) == short
+    logged = ["ValueError: x ", "INFO:     next entry"]
+    assert unwrap(logged) == logged
+    long = "a line of a log long enough to have been wrapped by an 80-column console "
+    assert unwrap([long, "ends here."]) == [long + "ends here."]
+    assert unwrap([long, "KeyError: 'DATABASE_URL'"]) == [long, "KeyError: 'DATABASE_URL'"]
+    assert unwrap(["short ", "line"]) == ["short ", "line"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({}, "restarting; run 7 exited 1 at 2026-11-23 16:59:59 UTC"),
+        (
+            {"status": "running", "restarting": False, "exit_code": 0},
+            (
+                "run 8 since 2026-11-23 16:59:58 UTC, after 7 restart(s); run 7 ended at "
+                "2026-11-23 16:59:59 UTC"
+            ),
+        ),
+        (
+            {"status": "exited", "restarting": False, "restart_count": 2, "exit_code": 3},
+            "run 3 exited 3 at 2026-11-23 16:59:59 UTC after 2 restart(s)",
+        ),
+    ],
+)
+def test_the_header_says_which_run_the_state_describes(
+    changes: dict[str, object], says: str
+) -> None:
+    from imagecheck.triage import describe_run
+
+    assert describe_run(state(**changes)) == says
+
+
+def test_fastapi_runs_rich_traceback_with_locals() -> None:
+    """``fastapi run`` (fastapi-cli 0.0.7, typer 0.15.1, rich 13.9.4) in a container: a
+    box with nested locals boxes, a wrapped startup message, the wrapped exception."""
+    d = diagnosis_of("fastapi_run_rich.log")
+    assert d.failure_id == "sqlalchemy-metadata-reserved"
+    assert d.evidence == (
+        "InvalidRequestError: Attribute name 'metadata' is reserved when using the Declarative API."
+    )
