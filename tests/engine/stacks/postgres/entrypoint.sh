@@ -16,8 +16,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     printf "listen_addresses = '*'\n" >> "$PGDATA/postgresql.conf"
     printf 'host all all all scram-sha-256\n' >> "$PGDATA/pg_hba.conf"
     if [ "$POSTGRES_DB" != postgres ]; then
-        pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
-        psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d postgres -q \
+        # The set-up server listens on a private socket only, so a health check
+        # (pg_isready on the default socket or TCP) fails until the real server runs.
+        initsock=$(mktemp -d)
+        pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -k $initsock" -w start >/dev/null
+        psql -v ON_ERROR_STOP=1 -h "$initsock" -U "$POSTGRES_USER" -d postgres -q \
             -c "CREATE DATABASE \"$POSTGRES_DB\""
         pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
     fi
