@@ -110,8 +110,20 @@ def build_dir(client: Any) -> Iterator[Callable[[Path, str], str]]:
     tags: list[str] = []
 
     def _build(context: Path, name: str) -> str:
+        import docker.errors
+
         tag = f"imagecheck-test/{name}:{uuid.uuid4().hex[:8]}"
-        client.images.build(path=str(context), tag=tag, labels=LABEL, rm=True, forcerm=True)
+        for attempt in (1, 2, 3):
+            try:
+                client.images.build(path=str(context), tag=tag, labels=LABEL, rm=True, forcerm=True)
+                break
+            except docker.errors.BuildError as exc:
+                # The engine is shared: another session's finaliser can prune a dangling
+                # intermediate this build's cache had just picked or made ("unknown parent
+                # image ID", "No such image: sha256:..."); building again rebuilds that step.
+                gone = ("unknown parent image ID", "No such image: sha256:")
+                if attempt == 3 or not any(message in str(exc) for message in gone):
+                    raise
         tags.append(tag)
         return tag
 
