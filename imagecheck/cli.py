@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import BadInput, ExitCode, ImagecheckError
-from .model import LintReport, Report
+from .model import SEVERITIES, LintReport, Report
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     selection.add_argument(
         "--fail-on",
-        choices=("error", "warning", "info"),
+        choices=SEVERITIES,
         help="exit 1 when a finding is at least this severe (default: error; for stale: "
         "warning, so that 1 means a stale verdict)",
     )

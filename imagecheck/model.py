@@ -185,7 +185,13 @@ class Inventory:
     ld_paths: tuple[str, ...] = ()  # folders /etc/ld.so.conf adds to the loader's search
 
 
-SEVERITIES = ("error", "warning", "info")
+SEVERITIES = ("error", "warning", "info")  # most severe first: the one order of severities
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+def severity_rank(severity: str) -> int:
+    """Sort key: 0 for the most severe; an unknown severity sorts after every known one."""
+    return SEVERITY_RANK.get(severity, len(SEVERITIES))
 
 
 @dataclass(frozen=True, slots=True)

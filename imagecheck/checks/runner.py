@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ..model import CheckResult, Finding
+from ..model import CheckResult, Finding, severity_rank
 
 C = TypeVar("C")
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
 @dataclass(frozen=True)
@@ -59,5 +58,5 @@ def run_selected(
         if check.detail is not None:
             reason += f"; {check.detail(ctx)}"
         results.append(CheckResult(label, check.name, status, reason))
-    findings.sort(key=lambda f: (SEVERITY_RANK.get(f.severity, 3), f.code, f.subject))
+    findings.sort(key=lambda f: (severity_rank(f.severity), f.code, f.subject))
     return tuple(findings), tuple(results)

@@ -7,6 +7,8 @@ from dataclasses import asdict
 from typing import Any
 
 from ..model import (
+    SEVERITIES,
+    SEVERITY_RANK,
     Finding,
     LintReport,
     ModuleResult,
@@ -14,6 +16,7 @@ from ..model import (
     SmokeRun,
     StaleVerdict,
     TriageRun,
+    severity_rank,
 )
 from .json import header, layer_ref, tool_header
 
@@ -31,9 +34,7 @@ def finding_document(f: Finding) -> dict[str, Any]:
 
 
 def _verdict_and_findings(report: Report | LintReport, fail_on: str) -> dict[str, Any]:
-    counts = {
-        s: sum(1 for f in report.findings if f.severity == s) for s in ("error", "warning", "info")
-    }
+    counts = {s: sum(1 for f in report.findings if f.severity == s) for s in SEVERITIES}
     return {
         "verdict": verdict(report, fail_on),
         "counts": counts,
@@ -126,11 +127,8 @@ def lint_document(report: LintReport, fail_on: str) -> dict[str, Any]:
     return tool_header() | {"files": list(report.files)} | _verdict_and_findings(report, fail_on)
 
 
-RANK = {"error": 0, "warning": 1, "info": 2}
-
-
 def failing(report: Report | LintReport, fail_on: str) -> list[Finding]:
-    return [f for f in report.findings if RANK.get(f.severity, 3) <= RANK[fail_on]]
+    return [f for f in report.findings if severity_rank(f.severity) <= SEVERITY_RANK[fail_on]]
 
 
 def verdict(report: Report | LintReport, fail_on: str) -> str:
