@@ -273,3 +273,24 @@ def test_copy_of_the_whole_context_is_fresh_then_a_file_goes(
     (ctx / "notes.txt").unlink()
     gone = stale(f"docker:{tag}", options, req)
     assert [(f.code, f.subject) for f in gone.findings] == [("IC602", "line 2")]
+
+
+def test_workdir_with_a_trailing_slash_is_fresh_with_either_builder(
+    base_image: str, any_builder: Callable[[Path, str], str], tmp_path: Path
+) -> None:
+    """The user report: right after the build, 'WORKDIR /app/' was an IC601 quoting the
+    same text on both sides."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "a.txt").write_text("a\n")
+    (ctx / "Dockerfile").write_text(f"FROM {base_image}\nWORKDIR /app/\nCOPY a.txt .\n")
+    tag = any_builder(ctx, "stale-workdir")
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx)
+    options = Options(cache_dir=tmp_path / "c")
+    fresh = stale(f"docker:{tag}", options, req)
+    assert [f.code for f in fresh.findings] == []
+    assert fresh.stale is not None
+    assert fresh.stale.status == "fresh"
+    (ctx / "Dockerfile").write_text(f"FROM {base_image}\nWORKDIR /srv/\nCOPY a.txt .\n")
+    (changed,) = [f for f in stale(f"docker:{tag}", options, req).findings if f.code == "IC601"]
+    assert "'/srv/' where the image has '/app/'" in changed.message
