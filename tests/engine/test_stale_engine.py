@@ -8,6 +8,7 @@ reused its apt layer from the cache must say the layer is old.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -294,3 +295,33 @@ def test_workdir_with_a_trailing_slash_is_fresh_with_either_builder(
     (ctx / "Dockerfile").write_text(f"FROM {base_image}\nWORKDIR /srv/\nCOPY a.txt .\n")
     (changed,) = [f for f in stale(f"docker:{tag}", options, req).findings if f.code == "IC601"]
     assert "'/srv/' where the image has '/app/'" in changed.message
+
+
+def test_a_byte_changed_in_an_18_mb_file_is_found_with_either_builder(
+    base_image: str, any_builder: Callable[[Path, str], str], tmp_path: Path
+) -> None:
+    """Same size, one byte: the copy in the layer is streamed through a digest, read in
+    place; from the export stream alone the verdict names the file it could not read."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "big.whl").write_bytes(os.urandom(18 << 20))
+    (ctx / "small.txt").write_text("small\n")
+    (ctx / "Dockerfile").write_text(f"FROM {base_image}\nCOPY big.whl small.txt /wheels/\n")
+    tag = any_builder(ctx, "stale-big")
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx)
+    options = Options(cache_dir=tmp_path / "c")
+    fresh = stale(f"docker:{tag}", options, req)
+    assert fresh.stale is not None
+    assert fresh.stale.status == "fresh", fresh.findings
+    assert "2 context file(s) match" in fresh.stale.reason
+    with (ctx / "big.whl").open("r+b") as fh:
+        fh.seek(11 << 20)
+        old = fh.read(1)
+        fh.seek(11 << 20)
+        fh.write(bytes([old[0] ^ 1]))
+    report = stale(f"docker:{tag}", options, req)
+    assert [(f.code, f.subject) for f in report.findings] == [("IC602", "big.whl")]
+    exported = stale(f"docker:{tag}", dataclasses.replace(options, engine_read="export"), req)
+    assert exported.stale is not None
+    assert "2 compared by size only" in exported.stale.reason
+    assert "big.whl, small.txt" in exported.stale.reason
