@@ -335,13 +335,18 @@ def scoped(
     env: dict[str, str] = dict(build_args)
     workdir = "/"
     for ins in stage.instructions:
+        text, esc = ins.joined or ins.text, ins.escape
         if ins.keyword == "ENV":
-            env.update(env_pairs(substitute(ins.text, env, missing="")))
+            found = name_values(text, esc)
+            env.update(
+                (process_word(k, env, "", esc), process_word(v, env, "", esc)) for k, v in found
+            )
         elif ins.keyword == "ARG":
-            for name, value in arg_pairs(ins.text):
-                env.setdefault(name, value or "")
+            for word in split_words(text, esc):
+                name, _, value = word.partition("=")
+                env.setdefault(name, process_word(value, env, "", esc))
         elif ins.keyword == "WORKDIR":
-            workdir = absolute(workdir, substitute(ins.text.strip(), env, missing=""))
+            workdir = absolute(workdir, process_word(text.strip(), env, "", esc))
         yield ins, workdir, env
 
 

@@ -195,15 +195,21 @@ def _expect(
         body = " ".join(parts)
     elif kw in ("ENV", "LABEL"):
         # Every word is expanded with the variables as they were before the instruction.
-        found = {state.word(k, esc): state.word(v, esc) for k, v in name_values(text, esc)}
+        # A key given twice is recorded twice; the last value is the one in effect.
+        found = [(state.word(k, esc), state.word(v, esc)) for k, v in name_values(text, esc)]
         if kw == "ENV":
             state.env.update(found)
-        body = " ".join(f"{k}={v}" for k, v in found.items())
+        body = " ".join(f"{k}={v}" for k, v in found)
     elif kw == "WORKDIR":
         # An absolute path is recorded as written (``/app/`` keeps its slash), a relative
         # one joined to the current folder and cleaned (Go's path.Join).
         path = state.word(text.strip(), esc)
-        state.workdir = path if path.startswith("/") else clean(f"{state.workdir}/{path}")
+        joined = clean(f"{state.workdir}/{path}")
+        if (UNKNOWN in state.workdir and UNKNOWN not in joined) or UNKNOWN in path:
+            # ``..`` climbed out of the base image's unknown folder, or cleaning a path
+            # with an unknown (maybe empty) part in it: anything
+            joined = UNKNOWN
+        state.workdir = path if path.startswith("/") else joined
         legacy = f"{nop}WORKDIR {state.workdir}"
         return Expected(ins.line, kw, ins.source, legacy, f"WORKDIR {state.workdir}")
     elif kw in ("COPY", "ADD"):
@@ -380,10 +386,17 @@ def _read(created_by: str, comment: str = "") -> _Recorded:
 
 
 def _fits(expected: str, observed: str) -> bool:
-    """Equal, where ``UNKNOWN`` in ``expected`` stands for any text."""
+    """Equal, where ``UNKNOWN`` in ``expected`` stands for any text, the empty text too
+    (then the blank beside it may be gone: the builders strip a trailing blank)."""
     if UNKNOWN not in expected:
         return expected == observed
-    pattern = ".*?".join(re.escape(part) for part in expected.split(UNKNOWN))
+    parts = expected.split(UNKNOWN)
+    last = len(parts) - 1
+    trimmed = [
+        p[1 if i and p[:1] == " " else 0 : -1 if i < last and p[-1:] == " " else None]
+        for i, p in enumerate(parts)
+    ]
+    pattern = r"(?:\s?.*?\s?)".join(re.escape(p) for p in trimmed)
     return re.fullmatch(pattern, observed, re.S) is not None
 
 

@@ -238,8 +238,8 @@ def _copy_args(ins: df.Instruction, env: Mapping[str, str]) -> tuple[list[str], 
         return None
     parts = df.exec_form(rest)
     if parts is None:
-        parts = df.words(rest)
-    parts = [df.substitute(p, env, missing="") for p in parts]
+        parts = rest.split()  # the builders split at blanks, then expand each word
+    parts = [df.process_word(p, env, "", ins.escape) for p in parts]
     if len(parts) < 2:
         return None
     return parts[:-1], parts[-1]

@@ -412,6 +412,7 @@ ENV F="a\\"b" G=x\\ \\ y H='$C'
 ENV I=$A:${C} \\
     J=2
 ENV\tK\ttab\tsep
+ENV A=v A=w
 ARG P="q=v"
 ARG Q=${P}x
 LABEL "k eq"="v=eq" k2="" k3=a\\ b
@@ -430,6 +431,7 @@ WORDS_RECORDED = [
     (' ENV F=a"b G=x  y H=$C', 'ENV F=a"b G=x  y H=$C'),
     (" ENV I=:d   e J=2", "ENV I=:d   e J=2"),
     (" ENV K=tab\tsep", "ENV K=tab\tsep"),
+    (" ENV A=v A=w", "ENV A=v A=w"),
     (" ARG P=q=v", "ARG P=q=v"),
     (" ARG Q=q=vx", "ARG Q=q=vx"),
     (" LABEL k eq=v=eq k2= k3=a b", "LABEL k eq=v=eq k2= k3=a b"),
@@ -482,3 +484,21 @@ def test_expose_in_buildkit_records_only_its_own_ports() -> None:
     other = compare(text.replace("EXPOSE 80\n", "EXPOSE 81\n"), history).first_difference
     assert other is not None
     assert other.line == 2
+
+
+def test_a_relative_workdir_under_the_base_image_unknown_folder() -> None:
+    """The base image's WORKDIR is not in the Dockerfile: ``..`` from it is anything."""
+    text = "FROM imagecheck-test/base:bookworm\nWORKDIR ..\nWORKDIR x/y\nWORKDIR app/$B\n"
+    for history in (
+        _history([f"/bin/sh -c #(nop) WORKDIR {p}" for p in ("/", "/x/y", "/x/y/app")]),
+        _buildkit(["WORKDIR /", "WORKDIR /x/y", "WORKDIR /x/y/app"]),
+    ):
+        assert compare(text, history).matched
+
+
+def test_a_variable_the_base_image_may_define_can_be_empty() -> None:
+    """``$A`` is not in the Dockerfile: the builder expanded it to nothing and stripped
+    the blank before it (BuildKit recorded 'ENV A=one  ')."""
+    text = "FROM imagecheck-test/base:bookworm\nENV A one  $A\nENV B one $C two\n"
+    history = _buildkit(["ENV A=one  ", "ENV B=one  two"])
+    assert compare(text, history).matched

@@ -349,3 +349,24 @@ def test_a_big_context_file_is_compared_byte_for_byte_in_little_memory(tmp_path:
     assert [f.subject for f in changed] == ["big.whl"]
     assert "(18874368 bytes in the context)" in changed[0].message
     assert peak < 8 << 20  # neither copy was held whole
+
+
+def test_copy_into_a_quoted_workdir_finds_its_copy(tmp_path: Path) -> None:
+    """``WORKDIR "/srv/my app/"`` is /srv/my app/ to the builder: the COPY's file is
+    there, not under a folder named with quotes (a false IC602 'not in the layer')."""
+    history: list[Layer | Empty] = [
+        Layer([F("etc/os-release", b"ID=debian\n")], "/bin/sh -c #(nop) ADD file:abc in / "),
+        Empty("WORKDIR /srv/my app/"),
+        Layer([F("srv/my app/a.txt", b"a\n")], "COPY a.txt . # buildkit"),
+    ]
+    (tmp_path / "image").mkdir()
+    image = make_image(tmp_path / "image", history, layout="oci-archive").path
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text('FROM debian:bookworm\nWORKDIR "/srv/my app/"\nCOPY a.txt .\n')
+    (ctx / "a.txt").write_text("a\n")
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
+    report = stale(str(image), Options(use_cache=False), req)
+    assert report.findings == ()
+    assert report.stale is not None
+    assert "1 context file(s) match" in report.stale.reason
