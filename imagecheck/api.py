@@ -315,8 +315,8 @@ class _LayerReader:
     def indexes(self, diff_ids: list[str]) -> dict[str, LayerIndex]:
         return _load_indexes(self._open, diff_ids, self._cache, no_progress)
 
-    def files(self, diff_id: str, paths: set[str]) -> dict[str, bytes]:
-        return self._open().read_files(diff_id, paths)
+    def digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
+        return self._open().file_digests(diff_id, paths)
 
     def close(self) -> None:
         if self._source is not None:
@@ -351,7 +351,9 @@ def _stale_facts(
     refs = {e.index: LayerRef(e.index, e.created_by, e.diff_id) for e in inv.image.history}
     reader = _LayerReader(target, options)
     try:
-        files = copied_files(match, stage, build, reader.indexes(copies), refs, read=reader.files)
+        files = copied_files(
+            match, stage, build, reader.indexes(copies), refs, digests=reader.digests
+        )
     finally:
         reader.close()
     state, note = None, "the build cache and base image were not read (--no-engine)"

@@ -30,6 +30,7 @@ class Instruction:
     heredocs: tuple[str, ...] = ()  # bodies, in order
     joined: str = ""  # after the keyword, joined as the builders' parser does it
     source: str = ""  # the lines as written (heredoc bodies left out), for quoting
+    escape: str = "\\"  # the ``# escape=`` directive in effect
 
 
 def _directives(lines: list[str]) -> str:
@@ -72,7 +73,7 @@ def instructions(text: str) -> list[Instruction]:
             joined += raw
             break
         end = i
-        keyword, _, rest = buf.strip().partition(" ")
+        keyword, rest = [*re.split(r"\s+", buf.strip(), maxsplit=1), ""][:2]
         bodies: list[str] = []
         if keyword.upper() in ("RUN", "COPY", "ADD"):
             for m in _HEREDOC.finditer(rest):
@@ -94,6 +95,7 @@ def instructions(text: str) -> list[Instruction]:
                 tuple(bodies),
                 after[1].strip() if len(after) > 1 else "",
                 source,
+                escape,
             )
         )
     return out
@@ -122,6 +124,108 @@ def substitute(text: str, env: Mapping[str, str], missing: str | None = UNKNOWN)
         return missing
 
     return _VAR.sub(value, text)
+
+
+def split_words(text: str, escape: str = "\\") -> list[str]:
+    """Arguments split at blanks outside quotes, quotes and escapes kept, as the
+    builders' parser splits ENV, LABEL and ARG before expanding each word."""
+    out: list[str] = []
+    word, quote, started = "", "", False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if not quote and ch.isspace():
+            if started:
+                out.append(word)
+            word, started = "", False
+        elif ch == escape and quote != "'":
+            if i + 1 < len(text):
+                word += ch + text[i + 1]
+                i += 1
+            started = True
+        else:
+            if quote and ch == quote:
+                quote = ""
+            elif not quote and ch in "'\"":
+                quote = ch
+            word += ch
+            started = True
+        i += 1
+    if started:
+        out.append(word)
+    return out
+
+
+def process_word(
+    word: str, env: Mapping[str, str], missing: str | None = UNKNOWN, escape: str = "\\"
+) -> str:
+    """One word as the builders expand it (their shell lexer): quotes removed, escapes
+    applied, ``$VAR`` and ``${VAR...}`` substituted, except inside single quotes."""
+    out: list[str] = []
+    i, n = 0, len(word)
+    while i < n:
+        ch = word[i]
+        if ch == "'":
+            end = word.find("'", i + 1)
+            end = n if end < 0 else end
+            out.append(word[i + 1 : end])
+            i = end + 1
+        elif ch == '"':
+            i += 1
+            while i < n and word[i] != '"':
+                if word[i] == "$":
+                    value, i = _dollar(word, i, env, missing, escape)
+                    out.append(value)
+                    continue
+                if word[i] == escape and i + 1 < n and word[i + 1] in ('"', "$", escape):
+                    i += 1
+                out.append(word[i])
+                i += 1
+            i += 1
+        elif ch == "$":
+            value, i = _dollar(word, i, env, missing, escape)
+            out.append(value)
+        elif ch == escape:
+            out.append(word[i + 1 : i + 2])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _dollar(
+    word: str, i: int, env: Mapping[str, str], missing: str | None, escape: str
+) -> tuple[str, int]:
+    """The value of the ``$...`` at ``word[i]`` and where the text after it starts."""
+    m = _VAR.match(word, i)
+    if m is None:
+        return "$", i + 1
+    name, op, alt = m.group(1) or m.group(4), m.group(2), m.group(3)
+    if op is None:
+        return substitute(m.group(0), env, missing), m.end()
+    value = process_word(alt, env, missing, escape)
+    known = {name: env[name]} if name in env else {}
+    return substitute(f"${{{name}{op}\x01}}", known, missing).replace("\x01", value), m.end()
+
+
+def name_values(text: str, escape: str = "\\") -> list[tuple[str, str]]:
+    """ENV and LABEL pairs as the parser reads them, before expansion: ``K=V ...``
+    (split at blanks outside quotes) or the old ``K value with spaces`` (the value is
+    the rest of the line, blanks kept)."""
+    found = split_words(text, escape)
+    if not found:
+        return []
+    if "=" not in found[0]:
+        parts = re.split(r"\s+", text.strip(), maxsplit=1)
+        return [(parts[0], parts[1] if len(parts) > 1 else "")]
+    return [(k, v) for k, _, v in (w.partition("=") for w in found)]
+
+
+def clean(path: str) -> str:
+    """Go's ``path.Clean``: like normpath, but a leading ``//`` is one slash."""
+    out = posixpath.normpath(path)
+    return "/" + out.lstrip("/") if out.startswith("//") else out
 
 
 def flags(text: str) -> tuple[dict[str, list[str]], str]:
@@ -231,13 +335,18 @@ def scoped(
     env: dict[str, str] = dict(build_args)
     workdir = "/"
     for ins in stage.instructions:
+        text, esc = ins.joined or ins.text, ins.escape
         if ins.keyword == "ENV":
-            env.update(env_pairs(substitute(ins.text, env, missing="")))
+            found = name_values(text, esc)
+            env.update(
+                (process_word(k, env, "", esc), process_word(v, env, "", esc)) for k, v in found
+            )
         elif ins.keyword == "ARG":
-            for name, value in arg_pairs(ins.text):
-                env.setdefault(name, value or "")
+            for word in split_words(text, esc):
+                name, _, value = word.partition("=")
+                env.setdefault(name, process_word(value, env, "", esc))
         elif ins.keyword == "WORKDIR":
-            workdir = absolute(workdir, substitute(ins.text.strip(), env, missing=""))
+            workdir = absolute(workdir, process_word(text.strip(), env, "", esc))
         yield ins, workdir, env
 
 

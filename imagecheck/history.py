@@ -31,13 +31,13 @@ from .dockerfile import (
     UNKNOWN,
     BuildStage,
     Instruction,
-    absolute,
-    arg_pairs,
-    env_pairs,
+    clean,
     exec_form,
     flags,
+    name_values,
     parse,
-    substitute,
+    process_word,
+    split_words,
     words,
 )
 from .model import HistoryEntry
@@ -114,6 +114,7 @@ class Difference:
     instruction: str  # verbatim from the Dockerfile ("" for an extra step)
     created_by: str  # verbatim from the image ("" for a missing instruction)
     expected: str = ""  # what the builder would have recorded for the instruction
+    detail: str = ""  # the words that differ between ``expected`` and ``created_by``
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +135,6 @@ class _State:
     workdir: str = UNKNOWN
     shell: tuple[str, ...] = _DEFAULT_SHELL
     shell_known: bool = False
-    ports: set[str] = field(default_factory=set)
     args: list[tuple[str, str | None]] = field(default_factory=list)
     missing: str = UNKNOWN  # what an undefined variable expands to
 
@@ -143,8 +143,9 @@ class _State:
         out.update(self.env)  # ENV wins over an ARG of the same name
         return out
 
-    def sub(self, text: str) -> str:
-        return substitute(text, self.scope(), self.missing)
+    def word(self, text: str, escape: str = "\\") -> str:
+        """One word expanded as the builders expand it (quotes, escapes, variables)."""
+        return process_word(text, self.scope(), self.missing, escape)
 
 
 def expected_history(stage: BuildStage, build_args: Mapping[str, str] = _NO_ARGS) -> list[Expected]:
@@ -156,7 +157,7 @@ def _walk(stage: BuildStage, build_args: Mapping[str, str]) -> tuple[list[Expect
     if stage.parent is not None:
         parent = _walk(stage.parent, build_args)[1]
         state = _State(dict(parent.env), parent.workdir, parent.shell, parent.shell_known)
-        state.ports, state.missing = set(parent.ports), parent.missing
+        state.missing = parent.missing
     elif stage.base.lower() == "scratch":
         state = _State(workdir="/", shell_known=True, missing="")
     else:
@@ -179,10 +180,12 @@ def _expect(
     body = text
     loose = bool(ins.heredocs)
     script, inherited = "", False
+    esc = ins.escape
     if kw == "ARG":
         parts = []
-        for key, default in arg_pairs(text):
-            given = None if default is None else state.sub(default)
+        for raw in split_words(text, esc):
+            key, eq, default = raw.partition("=")
+            given = state.word(default, esc) if eq else None
             parts.append(key if given is None else f"{key}={given}")
             if key in build_args:
                 value: str | None = build_args[key]
@@ -191,19 +194,29 @@ def _expect(
             state.args = [(k, v) for k, v in state.args if k != key] + [(key, value)]
         body = " ".join(parts)
     elif kw in ("ENV", "LABEL"):
-        found = env_pairs(state.sub(text))
+        # Every word is expanded with the variables as they were before the instruction.
+        # A key given twice is recorded twice; the last value is the one in effect.
+        found = [(state.word(k, esc), state.word(v, esc)) for k, v in name_values(text, esc)]
         if kw == "ENV":
             state.env.update(found)
-        body = " ".join(f"{k}={v}" for k, v in found.items())
+        body = " ".join(f"{k}={v}" for k, v in found)
     elif kw == "WORKDIR":
-        state.workdir = absolute(state.workdir, state.sub(text))
+        # An absolute path is recorded as written (``/app/`` keeps its slash), a relative
+        # one joined to the current folder and cleaned (Go's path.Join).
+        path = state.word(text.strip(), esc)
+        joined = clean(f"{state.workdir}/{path}")
+        if (UNKNOWN in state.workdir and UNKNOWN not in joined) or UNKNOWN in path:
+            # ``..`` climbed out of the base image's unknown folder, or cleaning a path
+            # with an unknown (maybe empty) part in it: anything
+            joined = UNKNOWN
+        state.workdir = path if path.startswith("/") else joined
         legacy = f"{nop}WORKDIR {state.workdir}"
         return Expected(ins.line, kw, ins.source, legacy, f"WORKDIR {state.workdir}")
     elif kw in ("COPY", "ADD"):
-        opts, rest = flags(state.sub(text))
-        paths = words(rest)
+        opts, rest = flags(text)
+        paths = [state.word(w, esc) for w in (exec_form(rest) or rest.split())]
         dest = paths[-1] if paths else ""
-        chown = f"--chown={opts['chown'][-1]}" if "chown" in opts else ""
+        chown = f"--chown={state.word(opts['chown'][-1], esc)}" if "chown" in opts else ""
         legacy = f"{nop}{kw} {chown}file:0 in {dest} "
         buildkit = f"{kw} {' '.join(paths)} # buildkit"
         return Expected(ins.line, kw, ins.source, legacy, buildkit, loose=loose)
@@ -233,15 +246,15 @@ def _expect(
         legacy = f"{' '.join(argv)} #(nop)  SHELL {body}"  # recorded under the new shell
         return Expected(ins.line, kw, ins.source, legacy, f"SHELL {body}")
     elif kw == "VOLUME":
-        body = "[" + " ".join(exec_form(text) or words(state.sub(text))) + "]"
+        body = "[" + " ".join(state.word(w, esc) for w in exec_form(text) or text.split()) + "]"
     elif kw == "EXPOSE":
-        ports = words(state.sub(text))
-        state.ports |= {_port(p) for p in ports}
+        ports = [state.word(w, esc) for w in text.split()]
+        opened = sorted({p for spec in ports for p in _ports_of(spec)})
         legacy = f"{nop} EXPOSE {' '.join(sorted(ports))}"
-        buildkit = "EXPOSE map[" + " ".join(f"{p}:{{}}" for p in sorted(state.ports)) + "]"
+        buildkit = "EXPOSE map[" + " ".join(f"{p}:{{}}" for p in opened) + "]"  # this line's
         return Expected(ins.line, kw, ins.source, legacy, buildkit)
     elif kw in ("USER", "STOPSIGNAL"):
-        body = state.sub(text)
+        body = state.word(text.strip(), esc)
     elif kw == "HEALTHCHECK":
         body = _healthcheck(text, state.shell)
     elif kw not in ("ONBUILD", "MAINTAINER"):
@@ -256,6 +269,16 @@ def _with_args(args: list[str], command: str) -> str:
 
 def _port(spec: str) -> str:
     return spec.lower() if "/" in spec else f"{spec}/tcp"
+
+
+def _ports_of(spec: str) -> set[str]:
+    """The ports an EXPOSE word opens, as BuildKit lists them: ranges expanded."""
+    number, slash, proto = spec.partition("/")
+    low, dash, high = number.partition("-")
+    if dash and low.isdigit() and high.isdigit() and int(high) - int(low) < 65536:
+        tail = slash + proto
+        return {_port(f"{p}{tail}") for p in range(int(low), int(high) + 1)}
+    return {_port(spec)}
 
 
 def _duration(text: str) -> int | None:
@@ -363,18 +386,25 @@ def _read(created_by: str, comment: str = "") -> _Recorded:
 
 
 def _fits(expected: str, observed: str) -> bool:
-    """Equal, where ``UNKNOWN`` in ``expected`` stands for any text."""
+    """Equal, where ``UNKNOWN`` in ``expected`` stands for any text, the empty text too
+    (then the blank beside it may be gone: the builders strip a trailing blank)."""
     if UNKNOWN not in expected:
         return expected == observed
-    pattern = ".*?".join(re.escape(part) for part in expected.split(UNKNOWN))
+    parts = expected.split(UNKNOWN)
+    last = len(parts) - 1
+    trimmed = [
+        p[1 if i and p[:1] == " " else 0 : -1 if i < last and p[-1:] == " " else None]
+        for i, p in enumerate(parts)
+    ]
+    pattern = r"(?:\s?.*?\s?)".join(re.escape(p) for p in trimmed)
     return re.fullmatch(pattern, observed, re.S) is not None
 
 
-def _ports(body: str) -> tuple[set[str], bool]:
-    """EXPOSE's ports, and whether they are BuildKit's map of all ports so far."""
+def _ports(body: str) -> set[str]:
+    """The ports of an EXPOSE entry: the legacy builder's words or BuildKit's map."""
     if body.startswith("map["):
-        return {_port(p) for p in re.findall(r"([^\s\[\]]+?):\{\}", body)}, True
-    return {_port(p) for p in body.split()}, False
+        return {_port(p) for p in re.findall(r"([^\s\[\]]+?):\{\}", body)}
+    return {p for spec in body.split() for p in _ports_of(spec)}
 
 
 def _health(body: str) -> tuple[tuple[str, ...], tuple[int | None, ...], str] | None:
@@ -423,8 +453,7 @@ def _verdict(exp: Expected, entry: HistoryEntry, meta: frozenset[str]) -> str:
     if exp.loose:
         return "same"
     if exp.keyword == "EXPOSE":
-        (w, _), (g, as_map) = _ports(want.body), _ports(got.body)
-        return "same" if (w <= g if as_map else w == g) else "changed"
+        return "same" if _ports(want.body) == _ports(got.body) else "changed"
     if exp.keyword == "HEALTHCHECK":
         w_h, g_h = _health(want.body), _health(got.body)
         if w_h is not None and g_h is not None:
@@ -523,4 +552,28 @@ def _difference(step: Aligned, expected: list[Expected], reason: str) -> Differe
     want = (x.legacy if legacy else x.buildkit).replace(UNKNOWN, "…")
     if step.status == "missing":
         return Difference("instruction missing from the image", step.line, step.text, "", want)
-    return Difference(reason or "instruction changed", step.line, step.text, created_by, want)
+    detail = differing_words(want, created_by)
+    return Difference(
+        reason or "instruction changed", step.line, step.text, created_by, want, detail
+    )
+
+
+def differing_words(expected: str, recorded: str) -> str:
+    """Where two recorded instructions differ, word by word: "'a b' where the image has
+    'c'", blanks collapsed (the builders keep a continuation's indentation)."""
+    want, got = expected.split(), recorded.split()
+    start = 0
+    while start < min(len(want), len(got)) and want[start] == got[start]:
+        start += 1
+    end = 0
+    while end < min(len(want), len(got)) - start and want[-1 - end] == got[-1 - end]:
+        end += 1
+    ours = " ".join(want[start : len(want) - end])
+    theirs = " ".join(got[start : len(got) - end])
+    if not ours and not theirs:
+        return ""
+    if not ours:
+        return f"the image adds '{theirs}'"
+    if not theirs:
+        return f"the image lacks '{ours}'"
+    return f"'{ours}' where the image has '{theirs}'"

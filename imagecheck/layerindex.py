@@ -10,6 +10,7 @@ by diff_id (see ``cache.py``) and nothing is ever extracted onto the host.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import os
 import re
@@ -446,17 +447,25 @@ def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> Lay
     return builder.build()
 
 
-def read_members(
+def sha256_of(fh: IO[bytes], chunk: int = 1 << 20) -> str:
+    """The sha256 of a stream, read a chunk at a time (a file of any size, in little memory)."""
+    digest = hashlib.sha256()
+    while block := fh.read(chunk):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def digest_members(
     stream: IO[bytes], diff_id: str, wanted: set[str], *, seekable: bool = False
-) -> dict[str, bytes]:
-    """The bytes of the regular files ``wanted`` (index paths) of one layer tar, read
-    into memory: a few files another check asks for, never written to disk."""
-    found: dict[str, bytes] = {}
+) -> dict[str, str]:
+    """The sha256 of the regular files ``wanted`` (index paths) of one layer tar, each
+    streamed through the digest: a file of any size, never held whole nor written to disk."""
+    found: dict[str, str] = {}
     try:
-        for name, kind, size, _, _, data in _walk_tar(stream, seekable):
+        for name, kind, _, _, _, data in _walk_tar(stream, seekable):
             path = normalize(name)
-            if kind == FILE and path in wanted and data is not None and size <= MAX_CAPTURE:
-                found[path] = _rewound(data).read()
+            if kind == FILE and path in wanted and data is not None:
+                found[path] = sha256_of(_rewound(data))
                 if len(found) == len(wanted):
                     break
     except (_BadTar, EOFError, zlib.error, OSError) as exc:

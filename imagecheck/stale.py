@@ -4,8 +4,8 @@ Gathered once, judged by ``checks/stale.py`` (IC6xx): the final stage against th
 image's history (``history.py``), the context's files against their copies in the
 layer that COPY made, what the RUN lines install, the layers' dates, the base image
 and the engine's build cache. Nothing is extracted: the image side is the layer
-index (sizes, and the bytes of requirement and lock files), the context side is read
-from the host's folder.
+index (sizes, and the bytes of requirement and lock files) and digests the source
+streams from a layer, the context side is read from the host's folder, a chunk at a time.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from . import dockerfile as df
 from .engine import Engine
 from .errors import BadInput, ImageNotFound
 from .history import Aligned, HistoryMatch, compare
-from .layerindex import FILE, LayerIndex
+from .layerindex import FILE, LayerIndex, sha256_of
 from .model import Finding, HistoryEntry, ImageInfo, Inventory, LayerRef, StaleVerdict
 
-MAX_FILE_BYTES = 4 << 20  # context files larger than this are not compared
 MAX_FILES = 5000  # per COPY: a context that copies more is compared up to this many
 MAX_HASH_BYTES = 64 << 20  # per COPY: beyond this the legacy hash is not recomputed
 _NOISE_DIRS = frozenset(
@@ -59,10 +58,11 @@ class CopiedFile:
     line: int
     source: str  # relative to the context
     dest: str  # absolute path in the image
-    status: str  # "same", "changed", "missing" (not in the layer), "unread" (same size)
+    status: str  # "same", "changed", "missing" (not in the layer), "unread" (see ``why``)
     context_size: int
     image_size: int | None
     layer: LayerRef | None
+    why: str = ""  # why an "unread" file was compared by size only
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +238,8 @@ def _copy_args(ins: df.Instruction, env: Mapping[str, str]) -> tuple[list[str], 
         return None
     parts = df.exec_form(rest)
     if parts is None:
-        parts = df.words(rest)
-    parts = [df.substitute(p, env, missing="") for p in parts]
+        parts = rest.split()  # the builders split at blanks, then expand each word
+    parts = [df.process_word(p, env, "", ins.escape) for p in parts]
     if len(parts) < 2:
         return None
     return parts[:-1], parts[-1]
@@ -268,28 +268,38 @@ def _files_of(
     """(context-relative source, image destination, host path) of each file copied."""
     for rel, path in _context_matches(context, source):
         if path.is_dir():  # a folder's contents go into the destination
-            count = 0
             for file in sorted(path.rglob("*")):
                 sub = file.relative_to(context).as_posix()
                 if not file.is_file() or file.is_symlink() or _ignored(sub, ignore):
                     continue
-                count += 1
-                if count > MAX_FILES:
-                    return
                 yield sub, posixpath.join(dest, file.relative_to(path).as_posix()), file
         elif path.is_file() and not _ignored(rel, ignore):
             target = posixpath.join(dest, posixpath.basename(rel)) if to_folder else dest
             yield rel, target, path
 
 
-def _layer_file(index: LayerIndex | None, dest: str) -> tuple[int | None, bytes | None]:
+def _layer_file(index: LayerIndex | None, dest: str) -> tuple[int | None, str | None]:
+    """The size of the layer's copy, and its sha256 when the index kept its bytes."""
     if index is None:
         return None, None
     key = dest.lstrip("/")
     entry = index.entries.get(key)
     if entry is None or entry.kind != FILE:
         return None, None
-    return entry.size, index.contents.get(key)
+    data = index.contents.get(key)
+    return entry.size, hashlib.sha256(data).hexdigest() if data is not None else None
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            return sha256_of(fh)
+    except OSError:
+        return None
+
+
+_UNREAD = "the source could not read the layer's copy (the engine's export stream keeps none)"
+_TOO_MANY = f"beyond the first {MAX_FILES} files of this COPY"
 
 
 def copied_files(
@@ -299,11 +309,12 @@ def copied_files(
     indexes: Mapping[str, LayerIndex],
     layers: Mapping[int, LayerRef],
     *,
-    read: Callable[[str, set[str]], dict[str, bytes]] | None = None,
+    digests: Callable[[str, set[str]], dict[str, str]] | None = None,
 ) -> tuple[CopiedFile, ...]:
-    """Each context file a COPY/ADD of the final stage copied, against the layer's copy:
-    by the bytes the index kept, else by those ``read(diff_id, paths)`` returns, else by
-    size ("unread")."""
+    """Each context file a COPY/ADD of the final stage copied, against the layer's copy,
+    whatever its size: by size, then by sha256 (of the bytes the index kept, else of the
+    copy ``digests(diff_id, paths)`` streams from the layer; the context's file is
+    streamed too); a file neither can read is "unread", with the reason."""
     ignore = _ignore_patterns(build.context)
     steps = {s.line: s for s in match.steps if s.line is not None}
     out: list[CopiedFile] = []
@@ -320,7 +331,7 @@ def copied_files(
         diff_id = step.entry.diff_id
         index = indexes.get(diff_id) if diff_id else None
         layer = layers.get(step.entry.index)
-        step_files: list[tuple[str, str, Path, int, int | None, bytes | None]] = []
+        step_files: list[tuple[str, str, Path, int, int | None, str | None]] = []
         for source in sources:
             if ins.keyword == "ADD" and (
                 "://" in source or source.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz"))
@@ -328,28 +339,31 @@ def copied_files(
                 continue  # fetched, or unpacked by ADD: not a copy of a context file
             for rel, target, path in _files_of(build.context, source, dest, to_folder, ignore):
                 size = path.stat().st_size
-                if is_noise(rel) and _layer_file(index, target)[0] is None:
+                image_size, digest = _layer_file(index, target)
+                if is_noise(rel) and image_size is None:
                     continue  # bytecode made since the build: not a change
-                if size <= MAX_FILE_BYTES:
-                    step_files.append((rel, target, path, size, *_layer_file(index, target)))
-        # Same size and no captured bytes: ask the source for the layer's copies, once.
+                step_files.append((rel, target, path, size, image_size, digest))
+        # Same size and no captured bytes: ask the source for the layer's digests, once.
         unread = {
             t.lstrip("/")
-            for _, t, _, size, isize, data in step_files
-            if isize == size and data is None
+            for _, t, _, size, isize, digest in step_files[:MAX_FILES]
+            if isize == size and digest is None
         }
-        got = read(diff_id, unread) if read is not None and diff_id and unread else {}
-        for rel, target, path, size, image_size, data in step_files:
-            data = data if data is not None else got.get(target.lstrip("/"))
+        got = digests(diff_id, unread) if digests is not None and diff_id and unread else {}
+        for n, (rel, target, path, size, image_size, digest) in enumerate(step_files):
+            digest = digest if digest is not None else got.get(target.lstrip("/"))
+            why = ""
             if image_size is None:
                 status = "missing"
             elif image_size != size:
                 status = "changed"
-            elif data is not None:
-                status = "same" if data == path.read_bytes() else "changed"
+            elif n >= MAX_FILES:
+                status, why = "unread", _TOO_MANY
+            elif digest is not None:
+                status = "same" if digest == _sha256(path) else "changed"
             else:
-                status = "unread"
-            out.append(CopiedFile(ins.line, rel, target, status, size, image_size, layer))
+                status, why = "unread", _UNREAD
+            out.append(CopiedFile(ins.line, rel, target, status, size, image_size, layer, why))
     return tuple(out)
 
 
@@ -627,14 +641,15 @@ def stale_verdict(
     build = facts.build
     bad = [f for f in findings if f.code.startswith("IC60") and f.severity != "info"]
     where = (str(build.dockerfile), str(build.context), build.how)
+    unread = _unread_note(facts.files)
     if not bad:
         compared = sum(1 for f in facts.files if f.status == "same")
         reason = (
             f"the history matches {build.dockerfile.name} and {compared} context file(s) "
             "match their copies"
         )
-        if facts.state_note:
-            reason += f"; {facts.state_note}"
+        for note in (unread, facts.state_note):
+            reason += f"; {note}" if note else ""
         return StaleVerdict("fresh", reason, *where)
     commands: list[str] = []
     codes = {f.code for f in bad}
@@ -644,4 +659,19 @@ def stale_verdict(
         commands.append("docker image prune -f")
     tags = inv.image.repo_tags
     commands.append(rebuild_command(build, tags[0] if tags else None))
-    return StaleVerdict("stale", f"{bad[0].code}: {bad[0].message}", *where, tuple(commands))
+    reason = f"{bad[0].code}: {bad[0].message}" + (f"; {unread}" if unread else "")
+    return StaleVerdict("stale", reason, *where, tuple(commands))
+
+
+def _unread_note(files: Sequence[CopiedFile], shown: int = 20) -> str:
+    """Which context files were compared by size only, and why: never a silent gap."""
+    by_why: dict[str, list[str]] = {}
+    for f in files:
+        if f.status == "unread":
+            by_why.setdefault(f.why, []).append(f.source)
+    parts = []
+    for why, names in by_why.items():
+        listed = ", ".join(names[:shown])
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        parts.append(f"{len(names)} compared by size only, {why}: {listed}{more}")
+    return "; ".join(parts)

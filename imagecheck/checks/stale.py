@@ -51,8 +51,11 @@ def _history(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
     else:
         message = (
             f"{diff.reason} at {_where(facts, diff.line)}: the Dockerfile has "
-            f"'{diff.instruction}', the image has '{diff.created_by}'"
+            f"'{_squash(diff.instruction)}', which the builder records as '{diff.expected}'; "
+            f"the image has '{diff.created_by}'"
         )
+        if diff.detail:
+            message += f" ({diff.detail})"
     step = next((s for s in facts.match.steps if s.line == diff.line and s.entry), None)
     yield Finding(
         "IC601",

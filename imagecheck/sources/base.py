@@ -42,9 +42,9 @@ class Source(Protocol):
         """Index the named layers (in image order); each is yielded once read."""
         ...
 
-    def read_files(self, diff_id: str, paths: set[str]) -> dict[str, bytes]:
-        """The bytes of a few regular files (index paths) of one layer, where the source
-        can read them cheaply; others are left out."""
+    def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
+        """The sha256 of regular files (index paths) of one layer, streamed, where the
+        source can read them; others are left out."""
         ...
 
     def close(self) -> None: ...

@@ -24,7 +24,7 @@ from typing import IO, Any
 from ..cache import Cache
 from ..engine import Engine
 from ..errors import CorruptArchive, EngineUnavailable
-from ..layerindex import LayerIndex, index_directory, index_tar, short
+from ..layerindex import LayerIndex, index_directory, index_tar, sha256_of, short
 from ..model import ImageInfo
 from ..streams import decompressed
 from .base import Progress, ProgressFn, image_info, load_json
@@ -154,18 +154,18 @@ class DaemonSource:
                 raise CorruptArchive(f"the engine's export lacks layer {short(diff_id)}")
             yield found
 
-    def read_files(self, diff_id: str, paths: set[str]) -> dict[str, bytes]:
-        """Files of one layer, read in place from its overlay2 folder; with the export
-        stream only, nothing (the caller then compares by size)."""
+    def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
+        """The sha256 of files of one layer, read in place from its overlay2 folder a
+        chunk at a time; with the export stream only, nothing (the caller says so)."""
         folder = self._dir_of.get(diff_id)
-        found: dict[str, bytes] = {}
+        found: dict[str, str] = {}
         if folder is None:
             return found
         for path in paths:
             full = os.path.join(folder, path)
             if os.path.isfile(full) and not os.path.islink(full):
-                with contextlib.suppress(OSError):
-                    found[path] = Path(full).read_bytes()
+                with contextlib.suppress(OSError), open(full, "rb") as fh:
+                    found[path] = sha256_of(fh)
         return found
 
     def _export(self) -> tuple[bytes, dict[str, LayerIndex]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from ..errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
-from ..layerindex import LayerIndex, index_tar, read_members, short
+from ..layerindex import LayerIndex, digest_members, index_tar, short
 from ..model import ImageInfo, Platform
 from ..streams import FileWindow, decompressed
 from .base import Progress, ProgressFn, image_info, load_json
@@ -424,14 +424,16 @@ class StoreSource:
         finally:
             _FORKED.clear()
 
-    def read_files(self, diff_id: str, paths: set[str]) -> dict[str, bytes]:
+    def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         blob = next((b for b in self._resolved.layers if b.diff_id == diff_id), None)
         if blob is None or not paths:
             return {}
         raw, seekable = self._store.open(blob.path, f"layer {short(diff_id)}")
         with raw:
             stream, compression = decompressed(raw)
-            return read_members(stream, diff_id, paths, seekable=seekable and compression == "none")
+            return digest_members(
+                stream, diff_id, paths, seekable=seekable and compression == "none"
+            )
 
     def close(self) -> None:
         self._store.close()

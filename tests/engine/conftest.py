@@ -7,6 +7,7 @@ downloaded on the host once (containers cannot reach PyPI) and COPYed in.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -131,6 +132,37 @@ def build_dir(client: Any) -> Iterator[Callable[[Path, str], str]]:
     for tag in tags:
         client.images.remove(tag, force=True)
     client.images.prune(filters={"dangling": True, "label": "imagecheck.test=1"})
+
+
+@pytest.fixture(scope="session")
+def build_kit(client: Any) -> Iterator[Callable[[Path, str], str]]:
+    """``build_dir``'s twin with BuildKit (``DOCKER_BUILDKIT=1 docker build``)."""
+    tags: list[str] = []
+
+    def _build(context: Path, name: str) -> str:
+        tag = f"imagecheck-test/{name}-kit:{uuid.uuid4().hex[:8]}"
+        command = ["/usr/bin/docker", "build", "-q", "-t", tag, "--label", "imagecheck.test=1"]
+        env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+        done = subprocess.run(
+            [*command, str(context)], env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        tags.append(tag)
+        return tag
+
+    yield _build
+    for tag in tags:
+        client.images.remove(tag, force=True)
+
+
+@pytest.fixture(params=["legacy", "buildkit"])
+def any_builder(
+    request: pytest.FixtureRequest,
+    build_dir: Callable[[Path, str], str],
+    build_kit: Callable[[Path, str], str],
+) -> Callable[[Path, str], str]:
+    """Each test that takes it runs once per builder: ``any_builder(context, name)``."""
+    return build_dir if request.param == "legacy" else build_kit
 
 
 STACKS = Path(__file__).resolve().parent / "stacks"

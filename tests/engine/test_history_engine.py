@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from imagecheck.cache import Cache
@@ -72,5 +75,27 @@ def test_build_args_show_in_the_run_prefix(build: Builder, base_image: str) -> N
     assert runs
     assert runs[0].startswith("|1 GREETING=hello /bin/sh -c")
     diff = compare(text, _history(tag), {"GREETING": "hi"}).first_difference
+    assert diff is not None
+    assert diff.reason == "build argument changed"
+
+
+def test_buildkit_image_matches_and_an_edit_is_named(
+    build_kit: Callable[[Path, str], str], base_image: str, tmp_path: Path
+) -> None:
+    """The same Dockerfile built by BuildKit: ``RUN |1 GREETING=hello ... # buildkit``."""
+    text = DOCKERFILE.replace("BASE", base_image)
+    (tmp_path / "Dockerfile").write_text(text)
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    history = _history(build_kit(tmp_path, "history"))
+    result = compare(text, history)
+    assert result.matched, result.first_difference
+    run = next(s for s in result.steps if s.keyword == "RUN")
+    assert run.entry is not None
+    assert run.entry.created_by.startswith("RUN |1 GREETING=hello /bin/sh -c")
+    diff = compare(text.replace("echo done", "echo finished"), history).first_difference
+    assert diff is not None
+    assert (diff.line, diff.reason) == (11, "instruction changed")
+    assert diff.detail == "'finished' where the image has 'done'"
+    diff = compare(text, history, {"GREETING": "hi"}).first_difference
     assert diff is not None
     assert diff.reason == "build argument changed"

@@ -395,3 +395,110 @@ def test_buildkit_copy_source_change_is_seen() -> None:
 def test_buildkit_metadata_lines(line: str, recorded: str) -> None:
     history = _buildkit([recorded])
     assert compare(f"FROM python:3.11-slim\n{line}\n", history).matched
+
+
+# Built on docker 20.10.24 with both builders; each side is what `docker history
+# --no-trunc` showed. The words are expanded as the builders expand them (quotes,
+# escapes, single quotes keep `$`), WORKDIR keeps an absolute path as written.
+WORDS = """\
+FROM imagecheck-test/base:bookworm
+WORKDIR /app/
+WORKDIR sub/
+WORKDIR "/quoted dir/"
+WORKDIR //w
+WORKDIR w2/./
+ENV C  d   e
+ENV F="a\\"b" G=x\\ \\ y H='$C'
+ENV I=$A:${C} \\
+    J=2
+ENV\tK\ttab\tsep
+ENV A=v A=w
+ARG P="q=v"
+ARG Q=${P}x
+LABEL "k eq"="v=eq" k2="" k3=a\\ b
+USER "quoted"
+EXPOSE 8000 8000 9000-9001 "7000" 8080/TCP
+CMD    echo   padded
+COPY ["a.txt", "b c.txt", "/d/"]
+"""
+WORDS_RECORDED = [
+    ("WORKDIR /app/", "WORKDIR /app/"),
+    ("WORKDIR /app/sub", "WORKDIR /app/sub"),
+    ("WORKDIR /quoted dir/", "WORKDIR /quoted dir/"),
+    ("WORKDIR //w", "WORKDIR //w"),
+    ("WORKDIR /w/w2", "WORKDIR /w/w2"),
+    (" ENV C=d   e", "ENV C=d   e"),
+    (' ENV F=a"b G=x  y H=$C', 'ENV F=a"b G=x  y H=$C'),
+    (" ENV I=:d   e J=2", "ENV I=:d   e J=2"),
+    (" ENV K=tab\tsep", "ENV K=tab\tsep"),
+    (" ENV A=v A=w", "ENV A=v A=w"),
+    (" ARG P=q=v", "ARG P=q=v"),
+    (" ARG Q=q=vx", "ARG Q=q=vx"),
+    (" LABEL k eq=v=eq k2= k3=a b", "LABEL k eq=v=eq k2= k3=a b"),
+    (" USER quoted", "USER quoted"),
+    (
+        " EXPOSE 7000 8000 8000 8080/TCP 9000-9001",
+        "EXPOSE map[7000/tcp:{} 8000/tcp:{} 8080/tcp:{} 9000/tcp:{} 9001/tcp:{}]",
+    ),
+    (' CMD ["/bin/sh" "-c" "echo   padded"]', 'CMD ["/bin/sh" "-c" "echo   padded"]'),
+    (f"COPY multi:{MULTI} in /d/ ", "COPY a.txt b c.txt /d/ # buildkit"),
+]
+
+
+@pytest.mark.parametrize("builder", ["legacy", "buildkit"])
+def test_words_are_expanded_as_the_builders_record_them(builder: str) -> None:
+    if builder == "legacy":
+        history = _history([f"/bin/sh -c #(nop) {legacy}" for legacy, _ in WORDS_RECORDED])
+    else:
+        history = _buildkit([kit for _, kit in WORDS_RECORDED])
+    result = compare(WORDS, history)
+    assert result.matched, result.first_difference
+    assert [s.status for s in result.steps if s.line] == ["same"] * len(WORDS_RECORDED)
+
+
+@pytest.mark.parametrize("builder", ["legacy", "buildkit"])
+def test_workdir_with_a_trailing_slash_matches_and_a_real_change_says_what_differs(
+    builder: str,
+) -> None:
+    """The user report: 'WORKDIR /app/' against the image it built was a change."""
+    text = "FROM imagecheck-test/base:bookworm\nWORKDIR /app/\nCOPY a.txt .\n"
+    if builder == "legacy":
+        history = _history(
+            ["/bin/sh -c #(nop) WORKDIR /app/", f"/bin/sh -c #(nop) COPY file:{FILE} in . "]
+        )
+    else:
+        history = _buildkit(["WORKDIR /app/", "COPY a.txt . # buildkit"])
+    assert compare(text, history).matched
+    diff = compare(text.replace("/app/", "/srv/app/"), history).first_difference
+    assert diff is not None
+    assert diff.line == 2
+    assert diff.expected.endswith("WORKDIR /srv/app/")
+    assert diff.created_by.endswith("WORKDIR /app/")
+    assert diff.detail == "'/srv/app/' where the image has '/app/'"
+
+
+def test_expose_in_buildkit_records_only_its_own_ports() -> None:
+    text = "FROM imagecheck-test/base:bookworm\nEXPOSE 80\nARG PORT=5000\nEXPOSE $PORT\n"
+    history = _buildkit(["EXPOSE map[80/tcp:{}]", "ARG PORT=5000", "EXPOSE map[5000/tcp:{}]"])
+    assert compare(text, history).matched
+    other = compare(text.replace("EXPOSE 80\n", "EXPOSE 81\n"), history).first_difference
+    assert other is not None
+    assert other.line == 2
+
+
+def test_a_relative_workdir_under_the_base_image_unknown_folder() -> None:
+    """The base image's WORKDIR is not in the Dockerfile: ``..`` from it is anything."""
+    text = "FROM imagecheck-test/base:bookworm\nWORKDIR ..\nWORKDIR x/y\nWORKDIR app/$B\n"
+    for history in (
+        _history([f"/bin/sh -c #(nop) WORKDIR {p}" for p in ("/", "/x/y", "/x/y/app")]),
+        _buildkit(["WORKDIR /", "WORKDIR /x/y", "WORKDIR /x/y/app"]),
+    ):
+        assert compare(text, history).matched
+
+
+def test_a_variable_the_base_image_may_define_can_be_empty() -> None:
+    """``$A`` is not in the Dockerfile: the builder expanded it to nothing and stripped
+    the blank before it (BuildKit recorded 'ENV A=one  ')."""
+    text = "FROM imagecheck-test/base:bookworm\nENV A one  $A\nENV B one $C two\n"
+    history = _buildkit(["ENV A=one  ", "ENV B=one  two"])
+    assert compare(text, history).matched

@@ -313,3 +313,60 @@ def test_legacy_hashes_match_what_docker_20_10_recorded(tmp_path: Path) -> None:
         "multi:59e3963f5e7d6137120d6afcd1a6ca6a02dfe35f6ed41d7b8cbee2bf80896577"
     )
     assert legacy_hash(many, ["nothing-*.txt"]) is None
+
+
+def test_a_big_context_file_is_compared_byte_for_byte_in_little_memory(tmp_path: Path) -> None:
+    """An 18 MB wheel with one byte changed (same size) was "18 context files match":
+    files over 4 MiB were never compared, and nothing said so."""
+    import tracemalloc
+
+    big = bytes(range(256)) * (18 * 4096)  # 18 MiB
+    history: list[Layer | Empty] = [
+        Layer([F("etc/os-release", b"ID=debian\n")], "/bin/sh -c #(nop) ADD file:abc in / "),
+        Layer([F("wheels/big.whl", big)], "COPY big.whl /wheels/ # buildkit"),
+    ]
+    (tmp_path / "image").mkdir()
+    image = make_image(tmp_path / "image", history, layout="oci-archive").path
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM debian:bookworm\nCOPY big.whl /wheels/\n")
+    (ctx / "big.whl").write_bytes(big)
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
+    fresh = stale(str(image), Options(use_cache=False), req)
+    assert fresh.stale is not None
+    assert fresh.stale.status == "fresh"
+    assert "1 context file(s) match" in fresh.stale.reason
+    with (ctx / "big.whl").open("r+b") as fh:
+        fh.seek(9 << 20)
+        fh.write(b"\xff")
+    tracemalloc.start()
+    try:
+        report = stale(str(image), Options(use_cache=False), req)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    changed = [f for f in report.findings if f.code == "IC602"]
+    assert [f.subject for f in changed] == ["big.whl"]
+    assert "(18874368 bytes in the context)" in changed[0].message
+    assert peak < 8 << 20  # neither copy was held whole
+
+
+def test_copy_into_a_quoted_workdir_finds_its_copy(tmp_path: Path) -> None:
+    """``WORKDIR "/srv/my app/"`` is /srv/my app/ to the builder: the COPY's file is
+    there, not under a folder named with quotes (a false IC602 'not in the layer')."""
+    history: list[Layer | Empty] = [
+        Layer([F("etc/os-release", b"ID=debian\n")], "/bin/sh -c #(nop) ADD file:abc in / "),
+        Empty("WORKDIR /srv/my app/"),
+        Layer([F("srv/my app/a.txt", b"a\n")], "COPY a.txt . # buildkit"),
+    ]
+    (tmp_path / "image").mkdir()
+    image = make_image(tmp_path / "image", history, layout="oci-archive").path
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text('FROM debian:bookworm\nWORKDIR "/srv/my app/"\nCOPY a.txt .\n')
+    (ctx / "a.txt").write_text("a\n")
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
+    report = stale(str(image), Options(use_cache=False), req)
+    assert report.findings == ()
+    assert report.stale is not None
+    assert "1 context file(s) match" in report.stale.reason
