@@ -54,16 +54,10 @@ def compose_command() -> str:
 
 
 def built_with_buildkit(history: Sequence[HistoryEntry]) -> bool:
-    """Whether the image's own build ran on BuildKit: its newest entry that says which
-    (the base's entries may come from another builder). BuildKit writes
-    ``buildkit.dockerfile.v0`` into the comment and ``# buildkit`` after a command; the
-    legacy builder starts every command with ``/bin/sh -c``."""
-    for entry in reversed(history):
-        if entry.comment.startswith("buildkit") or entry.created_by.endswith("# buildkit"):
-            return True
-        if entry.created_by.startswith("/bin/sh -c"):
-            return False
-    return False
+    """Whether the image's own build ran on BuildKit (``stale.builder_of`` decides)."""
+    from .stale import builder_of
+
+    return builder_of(history) == "buildkit"
 
 
 def _env_buildkit(environ: Mapping[str, str]) -> bool | None:

@@ -164,9 +164,15 @@ def match_history(build: BuildInput, text: str, history: Sequence[HistoryEntry])
 
 
 def builder_of(history: Sequence[HistoryEntry]) -> str:
-    for entry in history:
+    """Which builder ran the image's own build: its newest entry that says so (the base
+    image's entries may come from another builder). BuildKit writes
+    ``buildkit.dockerfile.v0`` into the comment and ``# buildkit`` after a command; the
+    legacy builder starts every command with ``/bin/sh -c``."""
+    for entry in reversed(history):
         if entry.comment.startswith("buildkit") or entry.created_by.endswith("# buildkit"):
             return "buildkit"
+        if entry.created_by.startswith("/bin/sh -c"):
+            return "legacy"
     return "legacy"
 
 
