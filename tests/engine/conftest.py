@@ -72,35 +72,29 @@ def base_image(client: Any) -> str:
     return BASE
 
 
+def download_wheels(folder: Path, *requirements: str) -> None:
+    """``pip download`` for the image's Python (3.11, x86_64) into ``folder``, no
+    dependencies: containers cannot reach PyPI, so the tests bring the wheels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    platforms = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "any")
+    subprocess.run(
+        [
+            sys.executable,
+            *("-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"),
+            *("--python-version", "3.11"),
+            *(arg for platform in platforms for arg in ("--platform", platform)),
+            *("-d", str(folder), *requirements),
+        ],
+        check=True,
+    )
+
+
 def _wheel(spec: str) -> Path:
     name, _, version = spec.partition("==")
     folder = WHEEL_CACHE / spec
     found = sorted(folder.glob("*.whl")) if folder.is_dir() else []
     if not found:
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--python-version",
-                "3.11",
-                "--platform",
-                "manylinux2014_x86_64",
-                "--platform",
-                "manylinux_2_17_x86_64",
-                "--platform",
-                "any",
-                "-d",
-                str(folder),
-                f"{name}=={version}",
-            ],
-            check=True,
-        )
+        download_wheels(folder, f"{name}=={version}")
         found = sorted(folder.glob("*.whl"))
     return found[0]
 

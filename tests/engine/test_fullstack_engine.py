@@ -45,7 +45,7 @@ import pytest
 from imagecheck.api import Options, inventory
 from imagecheck.cli import main
 
-from .conftest import LABEL, STACKS, WHEEL_CACHE
+from .conftest import LABEL, STACKS, WHEEL_CACHE, download_wheels
 
 pytestmark = pytest.mark.engine
 
@@ -98,31 +98,7 @@ def _wheels() -> Path:
     requirements = (STACK / "backend" / "requirements.txt").read_text()
     stamp = folder / "requirements.txt"
     if not stamp.is_file() or stamp.read_text() != requirements:
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--python-version",
-                "3.11",
-                "--platform",
-                "manylinux2014_x86_64",
-                "--platform",
-                "manylinux_2_17_x86_64",
-                "--platform",
-                "any",
-                "-d",
-                str(folder),
-                "-r",
-                str(STACK / "backend" / "requirements.txt"),
-            ],
-            check=True,
-        )
+        download_wheels(folder, "-r", str(STACK / "backend" / "requirements.txt"))
         stamp.write_text(requirements)
     return folder
 
