@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import IO, Any
 from .errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
 
 _TIMEOUT = 60
+_DF_PATIENCE = 60.0  # seconds to wait for another disk usage query to finish
 
 
 def _unreachable(exc: BaseException) -> EngineUnavailable:
@@ -189,8 +191,21 @@ class Engine:
 
     def system_df(self) -> dict[str, Any]:
         """``docker system df -v``: images, containers and BuildKit's build cache records."""
-        data = self._api("GET", "/system/df", "the disk usage query")
-        return data if isinstance(data, dict) else {}
+        # The engine runs one disk usage query at a time and refuses the others while it
+        # does (409, "a disk usage operation is already running"): another imagecheck or
+        # `docker system df` at the same moment is no reason to fail, so wait for it.
+        delay, waited = 0.05, 0.0
+        while True:
+            try:
+                data = self._api("GET", "/system/df", "the disk usage query")
+            except EnvironmentProblem as exc:
+                if "already running" not in str(exc) or waited >= _DF_PATIENCE:
+                    raise
+                time.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 1.0)
+                continue
+            return data if isinstance(data, dict) else {}
 
     def list_images(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
         query = urllib.parse.quote(json.dumps(filters))

@@ -221,3 +221,20 @@ def test_cli_json_through_the_engine(uninstall_image: str, tmp_path: Path) -> No
     doc = json.loads(result.stdout)
     assert doc["image"]["ref"] == f"docker:{uninstall_image}"
     assert [r["name"] for r in doc["removed"] if r["kind"] == "python"] == ["six"]
+
+
+def test_concurrent_disk_usage_queries_all_answer() -> None:
+    """The engine answers one ``/system/df`` at a time and refuses the others ("a disk
+    usage operation is already running"); two imagecheck runs at once (parallel CI jobs)
+    must both get their answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def query(_: int) -> bool:
+        engine = connect()
+        try:
+            return all("Images" in engine.system_df() for _ in range(3))
+        finally:
+            engine.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(query, range(4)))
