@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..model import CheckResult, Finding
+from ..report import codes
 from .compat import check_known
 from .context import Context
 from .native import (
@@ -22,32 +23,27 @@ from .pins import check_duplicates, check_pins, check_requires, pin_sources
 from .runner import Check, run_selected
 from .smoke import check_smoke
 from .stale import check_stale
-from .triage import CODES as TRIAGE_CODES
 from .triage import check_triage
 
 CHECKS: tuple[Check[Context], ...] = (
-    Check(("IC101", "IC102", "IC103"), "pins", check_pins, needs_pins=True, detail=pin_sources),
-    Check(("IC104",), "duplicate dist-info", check_duplicates),
-    Check(("IC105",), "requirements of installed distributions", check_requires),
-    Check(("IC201",), "wheel tags", check_wheel_tags),
-    Check(("IC202",), "shared libraries resolve", check_needed),
-    Check(("IC203",), "libraries loaded through ctypes", check_ctypes),
-    Check(("IC204",), "NumPy C-API generation", check_numpy_abi),
-    Check(("IC205", "IC206"), "system needs", check_system_needs),
-    Check(("IC301", "IC302"), "known incompatibilities", check_known),
     Check(
-        ("IC500", "IC501", "IC502", "IC503", "IC504", "IC505", "IC506", "IC507"),
-        "smoke tests",
-        check_smoke,
-        needs_smoke=True,
+        (codes.IC101, codes.IC102, codes.IC103),
+        "pins",
+        check_pins,
+        needs_pins=True,
+        detail=pin_sources,
     ),
-    Check(
-        ("IC601", "IC602", "IC603", "IC604", "IC605", "IC606", "IC607"),
-        "stale image and build cache",
-        check_stale,
-        needs_build=True,
-    ),
-    Check(TRIAGE_CODES, "compose service containers", check_triage, needs_triage=True),
+    Check((codes.IC104,), "duplicate dist-info", check_duplicates),
+    Check((codes.IC105,), "requirements of installed distributions", check_requires),
+    Check((codes.IC201,), "wheel tags", check_wheel_tags),
+    Check((codes.IC202,), "shared libraries resolve", check_needed),
+    Check((codes.IC203,), "libraries loaded through ctypes", check_ctypes),
+    Check((codes.IC204,), "NumPy C-API generation", check_numpy_abi),
+    Check((codes.IC205, codes.IC206), "system needs", check_system_needs),
+    Check(codes.family("IC3"), "known incompatibilities", check_known),
+    Check(codes.family("IC5"), "smoke tests", check_smoke, needs_smoke=True),
+    Check(codes.family("IC6"), "stale image and build cache", check_stale, needs_build=True),
+    Check(codes.family("IC7"), "compose service containers", check_triage, needs_triage=True),
 )
 
 

@@ -7,6 +7,7 @@ from importlib import resources
 
 from ..constraints import canonical, load_toml_text
 from ..model import Finding
+from ..report import codes
 from .context import Context
 from .pins import satisfies
 
@@ -36,11 +37,10 @@ def check_known(ctx: Context, extra: str | None = None) -> Iterator[Finding]:
             subject = str(item.get("subject") or next(iter(when)))
             present = ", ".join(f"{d.name} {d.version}" for d in dists)
             latest = max(dists, key=lambda d: d.layer.index)
-            yield Finding(
-                str(item["code"]),
-                str(item.get("severity", "warning")),
-                subject,
-                f"{present}: {item['message']}",
-                str(item.get("hint", "")),
-                latest.layer,
+            yield codes.lookup(str(item["code"])).finding(
+                subject=subject,
+                message=f"{present}: {item['message']}",
+                hint=str(item.get("hint", "")),
+                layer=latest.layer,
+                severity=str(item.get("severity", "warning")),
             )

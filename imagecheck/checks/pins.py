@@ -13,6 +13,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..constraints import Pin, canonical
 from ..model import Finding, PythonDist
+from ..report.codes import IC101, IC102, IC103, IC104, IC105
 from .context import Context
 
 # Installed by ensurepip/virtualenv in every environment; nobody pins them.
@@ -75,13 +76,11 @@ def check_pins(ctx: Context) -> Iterator[Finding]:
         if dist is None:
             required = [p for p in pins if not p.constraint_only]
             if required:
-                yield Finding(
-                    "IC101",
-                    "error",
-                    name,
-                    f"{_sources(required)} is pinned but not installed where the runtime "
+                yield IC101.finding(
+                    subject=name,
+                    message=f"{_sources(required)} is pinned but not installed where the runtime "
                     "interpreter looks",
-                    f"add it to the image's install step and rebuild ({_fix(required[0])})",
+                    hint=f"add it to the image's install step and rebuild ({_fix(required[0])})",
                 )
             continue
         agree = [p for p in pins if satisfies(dist.version, p.specifier) is not False]
@@ -89,15 +88,13 @@ def check_pins(ctx: Context) -> Iterator[Finding]:
             if pin in agree:
                 continue
             also = f" ({_sources(agree)} agrees with the image)" if agree else ""
-            yield Finding(
-                "IC102",
-                "error",
-                dist.name,
-                f"{dist.name} {dist.version} is installed but {pin.source} pins "
+            yield IC102.finding(
+                subject=dist.name,
+                message=f"{dist.name} {dist.version} is installed but {pin.source} pins "
                 f"{pin.requirement}{also}; layer #{dist.layer.index} installed it",
-                f"find what pulled {dist.name} {dist.version} in at layer #{dist.layer.index} "
+                hint=f"find what pulled {dist.name} {dist.version} in at layer #{dist.layer.index} "
                 f"and pin it there, or rebuild without the cache ({_fix(pin)})",
-                dist.layer,
+                layer=dist.layer,
             )
     if ctx.unpinned_severity == "off" or not ctx.constraints.pins:
         return
@@ -106,13 +103,12 @@ def check_pins(ctx: Context) -> Iterator[Finding]:
         if dist.application:
             continue  # the project itself: what the pins are for, not one of them
         if key not in by_name and key not in BOOTSTRAP:
-            yield Finding(
-                "IC103",
-                ctx.unpinned_severity,
-                dist.name,
-                f"{dist.name} {dist.version} is installed but not pinned",
-                f"pin it ({dist.name}=={dist.version}) or find what depends on it",
-                dist.layer,
+            yield IC103.finding(
+                subject=dist.name,
+                message=f"{dist.name} {dist.version} is installed but not pinned",
+                hint=f"pin it ({dist.name}=={dist.version}) or find what depends on it",
+                layer=dist.layer,
+                severity=ctx.unpinned_severity,
             )
 
 
@@ -123,16 +119,14 @@ def check_duplicates(ctx: Context) -> Iterator[Finding]:
         live = by_path.get(dist.shadowed_by or "")
         if live is None or live.environment != dist.environment:
             continue
-        yield Finding(
-            "IC104",
-            "warning",
-            dist.name,
-            f"two dist-info of {dist.name} in {dist.environment}: {live.version} is live "
+        yield IC104.finding(
+            subject=dist.name,
+            message=f"two dist-info of {dist.name} in {dist.environment}: {live.version} is live "
             f"(its files are present), {dist.version} is a leftover from layer "
             f"#{dist.layer.index}",
-            f"remove {dist.path} (a site-packages copied over another leaves it), "
+            hint=f"remove {dist.path} (a site-packages copied over another leaves it), "
             "or install into a clean folder",
-            dist.layer,
+            layer=dist.layer,
         )
 
 
@@ -152,23 +146,24 @@ def check_requires(ctx: Context) -> Iterator[Finding]:
                 continue
             have = ctx.by_key.get(canonical(req.name))
             if have is None:
-                yield Finding(
-                    "IC105",
-                    "error",
-                    dist.name,
-                    f"{dist.name} {dist.version} requires {req}, which is not installed",
-                    f"pip install '{req}' in the image (pip check reports the same)",
-                    dist.layer,
+                yield IC105.finding(
+                    subject=dist.name,
+                    message=f"{dist.name} {dist.version} requires {req}, which is not installed",
+                    hint=f"pip install '{req}' in the image (pip check reports the same)",
+                    layer=dist.layer,
                 )
             elif satisfies(have.version, str(req.specifier)) is False:
-                yield Finding(
-                    "IC105",
-                    "error",
-                    dist.name,
-                    f"{dist.name} {dist.version} requires {req}, but {have.name} {have.version} "
-                    f"is installed (layer #{have.layer.index})",
-                    f"pin {have.name} to a version in {req.specifier or 'its range'} and rebuild",
-                    have.layer,
+                yield IC105.finding(
+                    subject=dist.name,
+                    message=(
+                        f"{dist.name} {dist.version} requires {req}, but {have.name} "
+                        f"{have.version} is installed (layer #{have.layer.index})"
+                    ),
+                    hint=(
+                        f"pin {have.name} to a version in {req.specifier or 'its range'} and "
+                        "rebuild"
+                    ),
+                    layer=have.layer,
                 )
 
 

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..model import CheckResult, Finding, severity_rank
+from ..report.codes import Code
 
 C = TypeVar("C")
 
 
 @dataclass(frozen=True)
 class Check(Generic[C]):
-    codes: tuple[str, ...]
+    codes: tuple[Code, ...]  # from the registry; joined by '/' they label its result
     name: str
     run: Callable[[C], Iterator[Finding]]
     needs_pins: bool = False
@@ -45,8 +46,8 @@ def run_selected(
     findings: list[Finding] = []
     results: list[CheckResult] = []
     for check in checks:
-        codes = [c for c in check.codes if wanted(c, select, ignore)]
-        label = "/".join(check.codes)
+        codes = [c.code for c in check.codes if wanted(c.code, select, ignore)]
+        label = "/".join(c.code for c in check.codes)
         reason = "not selected" if not codes else skip(check, ctx)
         if reason:
             results.append(CheckResult(label, check.name, "skipped", reason))

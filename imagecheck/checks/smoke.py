@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from ..constraints import canonical
 from ..failures import Failure, classify, load_failures
 from ..model import Finding, LayerRef, ModuleResult
+from ..report.codes import IC500, IC501, IC502, IC503, IC504, IC505, IC506, IC507
 from .context import Context
 from .native import load_ctypes_map, numpy_mismatches
 
 _MISSING = re.compile(r"No module named '([^']+)'")
-_SEVERITY = {"error": "IC501", "timeout": "IC502", "crash": "IC503"}
+_FAILED = {"error": IC501, "timeout": IC502, "crash": IC503}  # an import's status
 
 
 def _layer(ctx: Context, result: ModuleResult) -> LayerRef | None:
@@ -91,19 +92,20 @@ def _failed(ctx: Context, result: ModuleResult, table: tuple[Failure, ...]) -> F
         message = f"{what} {who} fails: {result.last_line}"
     if failure is not None and not failure.harmless:
         message += f" ({failure.title})"
-    code = "IC505" if result.kind == "probe" else _SEVERITY[result.status]
+    code = IC505 if result.kind == "probe" else _FAILED[result.status]
     if result.alone == "ok":
-        return Finding(
-            "IC507",
-            "warning",
-            result.name,
-            f"{message}, after other modules were imported in the same process; "
+        return IC507.finding(
+            subject=result.name,
+            message=f"{message}, after other modules were imported in the same process; "
             "imported alone it works (an import-order effect)",
-            "harmless unless the application imports both; --skip it to keep the run quiet",
-            _layer(ctx, result),
+            hint="harmless unless the application imports both; --skip it to keep the run quiet",
+            layer=_layer(ctx, result),
         )
-    return Finding(
-        code, "error", result.name, message, _hint(ctx, result, failure), _layer(ctx, result)
+    return code.finding(
+        subject=result.name,
+        message=message,
+        hint=_hint(ctx, result, failure),
+        layer=_layer(ctx, result),
     )
 
 
@@ -120,23 +122,22 @@ def _noise(ctx: Context, result: ModuleResult, table: tuple[Failure, ...]) -> It
     failure = classify("\n".join(said), table)
     who = f"{result.name} ({result.distribution})" if result.distribution else result.name
     if failure is not None and failure.harmless:
-        yield Finding(
-            "IC506",
-            failure.severity,
-            result.name,
-            f"{who} logs '{said[0][:200]}': harmless. {failure.cause}",
-            failure.fix,
-            _layer(ctx, result),
+        yield IC506.finding(
+            subject=result.name,
+            message=f"{who} logs '{said[0][:200]}': harmless. {failure.cause}",
+            hint=failure.fix,
+            layer=_layer(ctx, result),
+            severity=failure.severity,
         )
         return
     first = said[0].splitlines()[0][:200] if said[0] else ""
-    yield Finding(
-        "IC504",
-        "info",
-        result.name,
-        f"{result.kind} {who} printed, warned or logged {len(said)} thing(s); first: {first}",
-        "nothing to do unless the message matters; --format json has them all",
-        _layer(ctx, result),
+    yield IC504.finding(
+        subject=result.name,
+        message=(
+            f"{result.kind} {who} printed, warned or logged {len(said)} thing(s); first: {first}"
+        ),
+        hint="nothing to do unless the message matters; --format json has them all",
+        layer=_layer(ctx, result),
     )
 
 
@@ -150,13 +151,11 @@ def check_smoke(ctx: Context) -> Iterator[Finding]:
     table = load_failures()
     if run.status in ("failed", "timeout"):
         tail = run.stderr_tail.strip().splitlines()[-1:] if run.stderr_tail.strip() else []
-        yield Finding(
-            "IC500",
-            "error",
-            run.interpreter or "smoke",
-            f"the smoke run did not finish: {run.reason}"
+        yield IC500.finding(
+            subject=run.interpreter or "smoke",
+            message=f"the smoke run did not finish: {run.reason}"
             + (f"; stderr: {tail[0]}" if tail else ""),
-            "raise --timeout or --memory, or --skip the module that hangs; "
+            hint="raise --timeout or --memory, or --skip the module that hangs; "
             "imagecheck smoke IMAGE -v shows each result as it comes",
         )
     for result in run.results:

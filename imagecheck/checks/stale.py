@@ -15,6 +15,7 @@ from ..dockerfile import flags
 from ..errors import BadInput
 from ..history import Aligned
 from ..model import Finding, LayerRef
+from ..report.codes import IC601, IC602, IC603, IC604, IC605, IC606, IC607
 from ..stale import StaleFacts, fetches, rebuild_command
 from ..timestamps import parse_timestamp
 from .context import Context
@@ -57,14 +58,12 @@ def _history(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
         if diff.detail:
             message += f" ({diff.detail})"
     step = next((s for s in facts.match.steps if s.line == diff.line and s.entry), None)
-    yield Finding(
-        "IC601",
-        "error",
-        str(facts.build.dockerfile),
-        message + "; the image was built from another version of the Dockerfile",
-        f"rebuild: {_rebuild(ctx, facts)}",
-        _layer(ctx, step) if step else None,
-        _where(facts, diff.line),
+    yield IC601.finding(
+        subject=str(facts.build.dockerfile),
+        message=message + "; the image was built from another version of the Dockerfile",
+        hint=f"rebuild: {_rebuild(ctx, facts)}",
+        layer=_layer(ctx, step) if step else None,
+        location=_where(facts, diff.line),
     )
 
 
@@ -78,39 +77,35 @@ def _files(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
                 f"{f.dest} in the image ({f.image_size} bytes) differs "
                 f"({f.context_size} bytes in the context)"
             )
-        yield Finding(
-            "IC602",
-            "error",
-            f.source,
-            f"{f.source} changed since the image was built: {what} (COPY at line {f.line})",
-            f"rebuild: {_rebuild(ctx, facts)}",
-            f.layer,
-            _where(facts, f.line),
+        yield IC602.finding(
+            subject=f.source,
+            message=f"{f.source} changed since the image was built: {what} (COPY at line {f.line})",
+            hint=f"rebuild: {_rebuild(ctx, facts)}",
+            layer=f.layer,
+            location=_where(facts, f.line),
         )
     lines = {f.line for f in changed}
     for h in facts.hashes:
         if h.recorded == h.context or h.line in lines:
             continue
-        yield Finding(
-            "IC602",
-            "error",
-            f"line {h.line}",
-            f"what the COPY at line {h.line} takes from the context changed since the build "
-            f"(the image recorded {h.recorded[:17]}..., the context is {h.context[:17]}... now): "
-            "a file added, removed or its mode changed",
-            f"rebuild: {_rebuild(ctx, facts)}",
-            h.layer,
-            _where(facts, h.line),
+        yield IC602.finding(
+            subject=f"line {h.line}",
+            message=(
+                f"what the COPY at line {h.line} takes from the context changed since the build "
+                f"(the image recorded {h.recorded[:17]}..., the context is {h.context[:17]}... "
+                "now): a file added, removed or its mode changed"
+            ),
+            hint=f"rebuild: {_rebuild(ctx, facts)}",
+            layer=h.layer,
+            location=_where(facts, h.line),
         )
     if len(changed) > MAX_FILE_FINDINGS:
         rest = changed[MAX_FILE_FINDINGS:]
-        yield Finding(
-            "IC602",
-            "error",
-            f"{len(rest)} more files",
-            f"{len(rest)} more context files differ from their copies in the image, "
+        yield IC602.finding(
+            subject=f"{len(rest)} more files",
+            message=f"{len(rest)} more context files differ from their copies in the image, "
             f"e.g. {rest[0].source}",
-            f"rebuild: {_rebuild(ctx, facts)}",
+            hint=f"rebuild: {_rebuild(ctx, facts)}",
         )
 
 
@@ -123,14 +118,12 @@ def _declared(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
     for item in facts.declared:
         if item.manager not in managers or item.name in have:
             continue
-        yield Finding(
-            "IC603",
-            "error",
-            item.name,
-            f"{_where(facts, item.line)} installs {item.name} but the image has no such "
+        yield IC603.finding(
+            subject=item.name,
+            message=f"{_where(facts, item.line)} installs {item.name} but the image has no such "
             f"{'Debian' if item.manager == 'apt' else 'Alpine'} package: the layer came "
             "from an older Dockerfile or a stale build cache",
-            f"{prune}{_rebuild(ctx, facts)}",
+            hint=f"{prune}{_rebuild(ctx, facts)}",
             location=_where(facts, item.line),
         )
 
@@ -156,14 +149,12 @@ def _requirements(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
                 )
             else:
                 continue
-            yield Finding(
-                "IC604",
-                "error",
-                pin.name,
-                message + "; the requirements changed since the build",
-                f"rebuild: {_rebuild(ctx, facts)}",
-                dist.layer if dist else None,
-                _where(facts, req.line),
+            yield IC604.finding(
+                subject=pin.name,
+                message=message + "; the requirements changed since the build",
+                hint=f"rebuild: {_rebuild(ctx, facts)}",
+                layer=dist.layer if dist else None,
+                location=_where(facts, req.line),
             )
 
 
@@ -181,16 +172,14 @@ def _cached_layers(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
         if age < facts.cache_age_days:
             continue
         days = f"{age:.0f} day(s)" if age >= 1 else f"{age * 24:.1f} hour(s)"
-        yield Finding(
-            "IC605",
-            "warning",
-            f"line {step.line}",
-            f"'RUN {_script(step)[:120]}' ({_where(facts, step.line)}) ran {days} before "
+        yield IC605.finding(
+            subject=f"line {step.line}",
+            message=f"'RUN {_script(step)[:120]}' ({_where(facts, step.line)}) ran {days} before "
             "the image's newest step: the builder reused a cached layer, and what it fetched "
             "is that old",
-            f"rebuild without the cache: {_rebuild(ctx, facts)}",
-            _layer(ctx, step),
-            _where(facts, step.line),
+            hint=f"rebuild without the cache: {_rebuild(ctx, facts)}",
+            layer=_layer(ctx, step),
+            location=_where(facts, step.line),
         )
 
 
@@ -202,14 +191,14 @@ def _base(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
     used = tuple(e.diff_id for e in base_entries if e.diff_id)
     if used == state.base_layers:
         return
-    yield Finding(
-        "IC606",
-        "warning",
-        state.base_ref,
-        f"the engine's {state.base_ref} ({(state.base_id or '')[:19]}, {len(state.base_layers)} "
-        f"layer(s)) is not the base this image was built on ({len(used)} layer(s)): "
-        "a rebuild would start from another base",
-        f"rebuild on the current base: {_rebuild(ctx, facts)}",
+    yield IC606.finding(
+        subject=state.base_ref,
+        message=(
+            f"the engine's {state.base_ref} ({(state.base_id or '')[:19]}, "
+            f"{len(state.base_layers)} layer(s)) is not the base this image was built on "
+            f"({len(used)} layer(s)): a rebuild would start from another base"
+        ),
+        hint=f"rebuild on the current base: {_rebuild(ctx, facts)}",
     )
 
 
@@ -241,32 +230,37 @@ def _cache(ctx: Context, facts: StaleFacts, stale: bool) -> Iterator[Finding]:
                 continue
             if (now - created).total_seconds() / 86400 < facts.cache_age_days:
                 continue
-            yield Finding(
-                "IC607",
-                severity,
-                f"build cache {rec.id[:12]}",
-                f"build cache record {rec.id[:12]} (created {rec.created_at[:19]}, last used "
-                f"{(rec.last_used_at or 'never')[:19]}, used {rec.usage_count} time(s)"
-                f"{', in use' if rec.in_use else ''}) holds the result of "
-                f"'RUN {needle[:100]}' (line {step.line}): a rebuild serves it again",
-                f"docker builder prune -f --filter id={rec.id} (or everything: "
+            yield IC607.finding(
+                subject=f"build cache {rec.id[:12]}",
+                message=(
+                    f"build cache record {rec.id[:12]} (created {rec.created_at[:19]}, last used "
+                    f"{(rec.last_used_at or 'never')[:19]}, used {rec.usage_count} "
+                    f"time(s){', in use' if rec.in_use else ''}) holds the result of 'RUN "
+                    f"{needle[:100]}' (line {step.line}): a rebuild serves it again"
+                ),
+                hint=f"docker builder prune -f --filter id={rec.id} (or everything: "
                 f"docker builder prune -af), then {_rebuild(ctx, facts)}",
                 location=_where(facts, step.line),
+                severity=severity,
             )
         for img in state.cached_images:
             days = (now.timestamp() - img.created) / 86400
             if not needle or needle not in _squash(img.created_by) or days < facts.cache_age_days:
                 continue
             when = datetime.fromtimestamp(img.created, timezone.utc).isoformat(timespec="seconds")
-            yield Finding(
-                "IC607",
-                severity,
-                f"cached image {img.id[7:19]}",
-                f"untagged image {img.id[7:19]} (made {when}, {days:.0f} day(s) ago) is the legacy "
-                f"builder's cache of 'RUN {needle[:100]}' (line {step.line}): a rebuild reuses it",
-                f"{_rebuild(ctx, facts)} (--no-cache skips it; docker image prune -f drops the "
-                "dangling images that keep old ones)",
+            yield IC607.finding(
+                subject=f"cached image {img.id[7:19]}",
+                message=(
+                    f"untagged image {img.id[7:19]} (made {when}, {days:.0f} day(s) ago) is the "
+                    f"legacy builder's cache of 'RUN {needle[:100]}' (line {step.line}): a rebuild "
+                    "reuses it"
+                ),
+                hint=(
+                    f"{_rebuild(ctx, facts)} (--no-cache skips it; docker image prune -f drops the "
+                    "dangling images that keep old ones)"
+                ),
                 location=_where(facts, step.line),
+                severity=severity,
             )
 
 

@@ -9,20 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import ContainerState, Diagnosis, Finding, TriageRun
+from ..report.codes import IC701, IC702, IC703, IC704, IC705, IC706, IC707, IC708, IC709, IC710
 from .context import Context
-
-CODES = (
-    "IC701",
-    "IC702",
-    "IC703",
-    "IC704",
-    "IC705",
-    "IC706",
-    "IC707",
-    "IC708",
-    "IC709",
-    "IC710",
-)
 
 
 def _state(run: TriageRun) -> ContainerState | None:
@@ -49,18 +37,27 @@ def _failing(run: TriageRun, state: ContainerState) -> Finding | None:
     how = f"{run.status} ({describe_run(state)})"
     d = run.diagnosis
     if d is not None and d.source == "state":
-        return Finding("IC703", "error", run.service, f"{how}: {d.title} ({d.evidence})", d.fix)
+        return IC703.finding(
+            subject=run.service,
+            message=f"{how}: {d.title} ({d.evidence})",
+            hint=d.fix,
+        )
     if d is not None and not d.harmless and d.failure_id is not None:
         message = f"{how}: {d.title}; log: {d.evidence}{_related(d)}"
-        return Finding("IC701", "error", run.service, message, d.fix)
+        return IC701.finding(
+            subject=run.service,
+            message=message,
+            hint=d.fix,
+        )
     line = d.evidence if d is not None and not d.harmless else "(no error in the last log lines)"
     also = _related(d) if d is not None and not d.harmless else ""
-    return Finding(
-        "IC702",
-        "error",
-        run.service,
-        f"{how}, for a reason the table of known failures does not know; last error: {line}{also}",
-        f"docker compose logs --tail 200 {run.service} shows the whole log; add the message "
+    return IC702.finding(
+        subject=run.service,
+        message=(
+            f"{how}, for a reason the table of known failures does not know; last error: "
+            f"{line}{also}"
+        ),
+        hint=f"docker compose logs --tail 200 {run.service} shows the whole log; add the message "
         "to a failures file ([[failure]] as in imagecheck/data/failures.toml) to explain it",
     )
 
@@ -70,33 +67,31 @@ def check_triage(ctx: Context) -> Iterator[Finding]:
     if run is None:
         return
     if run.engine_error is not None:
-        yield Finding(
-            "IC707",
-            "warning",
-            run.service,
-            "the Docker engine cannot be reached: the containers and the image were not looked "
-            "at; this report says what the compose file says",
-            "start the engine (systemctl start docker) or set DOCKER_HOST, and run again",
+        yield IC707.finding(
+            subject=run.service,
+            message=(
+                "the Docker engine cannot be reached: the containers and the image were not "
+                "looked at; this report says what the compose file says"
+            ),
+            hint="start the engine (systemctl start docker) or set DOCKER_HOST, and run again",
         )
         return
     if run.image_ref is None:
         verb = "build" if run.build_context or run.dockerfile else "pull"
-        yield Finding(
-            "IC708",
-            "error",
-            run.service,
-            f"no image of the service in the engine: {run.reason}",
-            f"docker compose {verb} {run.service}",
+        yield IC708.finding(
+            subject=run.service,
+            message=f"no image of the service in the engine: {run.reason}",
+            hint=f"docker compose {verb} {run.service}",
         )
     state = _state(run)
     if state is None:
-        yield Finding(
-            "IC706",
-            "info",
-            run.service,
-            "no container of the service: only the image was checked",
-            f"docker compose up -d {run.service}, then run imagecheck {run.service} again if it "
-            "fails",
+        yield IC706.finding(
+            subject=run.service,
+            message="no container of the service: only the image was checked",
+            hint=(
+                f"docker compose up -d {run.service}, then run imagecheck {run.service} again if "
+                "it fails"
+            ),
         )
         return
     failing = _failing(run, state)
@@ -104,33 +99,36 @@ def check_triage(ctx: Context) -> Iterator[Finding]:
         yield failing
     d = run.diagnosis
     if failing is None and d is not None and not d.harmless:
-        yield Finding(
-            "IC704",
-            "warning",
-            run.service,
-            f"{run.reason}, but its logs show an error: {d.title}; log: {d.evidence}{_related(d)}",
-            d.fix,
+        yield IC704.finding(
+            subject=run.service,
+            message=(
+                f"{run.reason}, but its logs show an error: {d.title}; log: "
+                f"{d.evidence}{_related(d)}"
+            ),
+            hint=d.fix,
         )
     if d is not None and d.harmless:
-        yield Finding("IC705", "info", run.service, f"{d.title}; log: {d.evidence}", d.fix)
+        yield IC705.finding(
+            subject=run.service,
+            message=f"{d.title}; log: {d.evidence}",
+            hint=d.fix,
+        )
     for c in run.containers:
         if c.health == "unhealthy" and c.status == "running":
-            yield Finding(
-                "IC710",
-                "error",
-                run.service,
-                f"{c.name} runs but its health check fails ({c.failing_streak} in a row); "
+            yield IC710.finding(
+                subject=run.service,
+                message=f"{c.name} runs but its health check fails ({c.failing_streak} in a row); "
                 f"last check: {c.health_log or 'no output'}",
-                f"docker inspect --format '{{{{json .State.Health}}}}' {c.name} shows every "
+                hint=f"docker inspect --format '{{{{json .State.Health}}}}' {c.name} shows every "
                 "check; fix what the HEALTHCHECK tests (or the check itself: its command, "
                 "port, start period)",
             )
     if run.newer_image is not None:
-        yield Finding(
-            "IC709",
-            "warning",
-            run.service,
-            f"{state.name} runs image {state.image_id[:19]}, but {run.newer_image} now names "
-            "another image: the container was not recreated after a build or pull",
-            f"docker compose up -d --force-recreate {run.service}",
+        yield IC709.finding(
+            subject=run.service,
+            message=(
+                f"{state.name} runs image {state.image_id[:19]}, but {run.newer_image} now names "
+                "another image: the container was not recreated after a build or pull"
+            ),
+            hint=f"docker compose up -d --force-recreate {run.service}",
         )

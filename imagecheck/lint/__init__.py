@@ -26,6 +26,7 @@ from ..checks.runner import Check, run_selected
 from ..constraints import Constraints
 from ..errors import BadInput
 from ..model import Finding, LintReport
+from ..report.codes import IC401, IC402, IC403, IC404
 from .dockerfile import check_dockerfile
 from .piptools import compile_check, index_url, no_index, unreachable
 from .requirements import check_against_constraints, check_fresh
@@ -97,20 +98,20 @@ def _dockerfiles(ctx: LintContext) -> Iterator[Finding]:
 
 
 LINT_CHECKS: tuple[Check[LintContext], ...] = (
-    Check(("IC401",), "requirements against the constraints", _conflicts, needs_pins=True),
-    Check(("IC402", "IC404"), "requirements.txt up to date with requirements.in", _fresh),
-    Check(("IC403",), "Dockerfiles copy the requirement files they install", _dockerfiles),
+    Check((IC401,), "requirements against the constraints", _conflicts, needs_pins=True),
+    Check((IC402, IC404), "requirements.txt up to date with requirements.in", _fresh),
+    Check((IC403,), "Dockerfiles copy the requirement files they install", _dockerfiles),
 )
 
 
 def _skip(check: Check[LintContext], ctx: LintContext) -> str | None:
     if check.needs_pins and not ctx.constraints.pins:
         return "no pins found"
-    if check.codes[0] == "IC401" and not ctx.requirements:
+    if check.codes[0] is IC401 and not ctx.requirements:
         return "no requirement files"
-    if check.codes[0] == "IC402" and not ctx.pairs:
+    if check.codes[0] is IC402 and not ctx.pairs:
         return "no requirements.in with a requirements.txt beside it"
-    if check.codes[0] == "IC403" and not ctx.dockerfiles:
+    if check.codes[0] is IC403 and not ctx.dockerfiles:
         return "no Dockerfiles"
     return None
 

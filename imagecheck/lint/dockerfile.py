@@ -21,6 +21,7 @@ from .. import dockerfile as df
 from ..dockerfile import Install, Instruction, installs, instructions
 from ..errors import BadInput
 from ..model import Finding
+from ..report.codes import IC403
 
 __all__ = ["Install", "Instruction", "check_dockerfile", "installs", "instructions"]
 
@@ -224,4 +225,9 @@ def _finding(path: Path, stage: Stage, ins: Instruction, found: Install, target:
             f"add 'COPY {base} {target}' before line {ins.line}, or mount it: "
             f"RUN --mount=type=bind,source={base},target={target} ..."
         )
-    return Finding("IC403", "error", found.written, message, hint, location=f"{path}:{ins.line}")
+    return IC403.finding(
+        subject=found.written,
+        message=message,
+        hint=hint,
+        location=f"{path}:{ins.line}",
+    )

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..constraints import read_requirements
 from ..errors import EnvironmentProblem
 from ..model import Finding
+from ..report.codes import IC402, IC404
 
 PYPI = "https://pypi.org/simple"
 PROBE_TIMEOUT = 5.0
@@ -85,13 +86,11 @@ def unreachable(url: str) -> str | None:
 
 def no_index(url: str, why: str, sources: list[Path]) -> Finding:
     names = ", ".join(str(s) for s in sources)
-    return Finding(
-        "IC404",
-        "warning",
-        "pip-compile",
-        f"pip-compile cannot reach the package index {url} ({why}): {names} compared with "
+    return IC404.finding(
+        subject="pip-compile",
+        message=f"pip-compile cannot reach the package index {url} ({why}): {names} compared with "
         "the .txt offline only (direct requirements and '# via' lines)",
-        "run where the index is reachable, or set PIP_INDEX_URL to a mirror",
+        hint="run where the index is reachable, or set PIP_INDEX_URL to a mirror",
     )
 
 
@@ -147,12 +146,10 @@ def compile_check(source: Path, compiled: Path, url: str) -> Iterator[Finding]:
             error = next(
                 (ln for ln in lines if ln.startswith("ERROR:")), lines[-1] if lines else ""
             )
-            yield Finding(
-                "IC402",
-                "error",
-                str(source),
-                f"pip-compile cannot resolve {source}: {error}",
-                "make the requirements agree (the pins and ranges named above)",
+            yield IC402.finding(
+                subject=str(source),
+                message=f"pip-compile cannot resolve {source}: {error}",
+                hint="make the requirements agree (the pins and ranges named above)",
                 location=str(source),
             )
             return
@@ -166,11 +163,9 @@ def compile_check(source: Path, compiled: Path, url: str) -> Iterator[Finding]:
         shown = "; ".join(changes[:8]) + (
             f"; and {len(changes) - 8} more" if len(changes) > 8 else ""
         )
-        yield Finding(
-            "IC402",
-            "error",
-            str(compiled),
-            f"pip-compile {source} would change {compiled}: {shown}",
-            f"pip-compile {source} and commit both files",
+        yield IC402.finding(
+            subject=str(compiled),
+            message=f"pip-compile {source} would change {compiled}: {shown}",
+            hint=f"pip-compile {source} and commit both files",
             location=str(compiled),
         )

@@ -16,6 +16,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from ..checks.pins import satisfies
 from ..constraints import Constraints, Pin, canonical, read_requirements
 from ..model import Finding
+from ..report.codes import IC401, IC402
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _UPPER = ("==", "===", "<", "<=", "~=")  # operators that stop the resolver picking the newest
@@ -67,12 +68,10 @@ def check_against_constraints(
         pin = theirs[0]
         if all(f is False for f in fits):
             wanted = f"{name}=={pin.exact}" if pin.exact else pin.requirement
-            yield Finding(
-                "IC401",
-                "error",
-                name,
-                f"{written} rules out {wanted}, which {pin.source} pins",
-                f"require {wanted} here, or change the pin in {pin.source.rsplit(':', 1)[0]} "
+            yield IC401.finding(
+                subject=name,
+                message=f"{written} rules out {wanted}, which {pin.source} pins",
+                hint=f"require {wanted} here, or change the pin in {pin.source.rsplit(':', 1)[0]} "
                 "if the new version is meant",
                 location=first.source,
             )
@@ -84,13 +83,11 @@ def check_against_constraints(
         constraint_file = pin.source.rsplit(":", 1)[0]
         rel = os.path.relpath(constraint_file, path.parent)
         wanted = f"{name}=={pin.exact}" if pin.exact else pin.requirement
-        yield Finding(
-            "IC401",
-            "error",
-            name,
-            f"{written} sets no upper bound: pip installs the newest {name}, not {wanted} "
+        yield IC401.finding(
+            subject=name,
+            message=f"{written} sets no upper bound: pip installs the newest {name}, not {wanted} "
             f"that {pin.source} pins",
-            f"write {wanted} here, or add '-c {rel}' to {path.name} so pip keeps to the pins",
+            hint=f"write {wanted} here, or add '-c {rel}' to {path.name} so pip keeps to the pins",
             location=first.source,
         )
 
@@ -142,35 +139,29 @@ def check_fresh(source: Path, compiled: Path) -> Iterator[Finding]:
     for want in asked:
         got = have.get(want.name)
         if got is None:
-            yield Finding(
-                "IC402",
-                "error",
-                want.name,
-                f"{want.requirement} is in {source} but not in {compiled}: "
+            yield IC402.finding(
+                subject=want.name,
+                message=f"{want.requirement} is in {source} but not in {compiled}: "
                 f"{compiled} is out of date",
-                hint,
+                hint=hint,
                 location=want.source,
             )
         elif got.exact and want.specifier and satisfies(got.exact, want.specifier) is False:
-            yield Finding(
-                "IC402",
-                "error",
-                want.name,
-                f"{source} asks for {want.requirement} but {got.source} pins "
+            yield IC402.finding(
+                subject=want.name,
+                message=f"{source} asks for {want.requirement} but {got.source} pins "
                 f"{want.name}=={got.exact}: {compiled} is out of date",
-                hint,
+                hint=hint,
                 location=want.source,
             )
     names = {p.name for p in listed}
     for name, vias in via_annotations(compiled).items():
         direct = any(v.startswith("-r ") and Path(v[3:].strip()).name == source.name for v in vias)
         if direct and name not in names and name in have:
-            yield Finding(
-                "IC402",
-                "error",
-                name,
-                f"{compiled} still says {name} is there '# via -r {source.name}', but "
+            yield IC402.finding(
+                subject=name,
+                message=f"{compiled} still says {name} is there '# via -r {source.name}', but "
                 f"{source} no longer asks for it: {compiled} is out of date",
-                hint,
+                hint=hint,
                 location=have[name].source,
             )
