@@ -462,11 +462,7 @@ def prune_build_cache() -> Pruned:
         images = engine.prune_dangling_images()
     finally:
         engine.close()
-    return Pruned(
-        len(cache.get("CachesDeleted") or []),
-        len([d for d in images.get("ImagesDeleted") or [] if d.get("Deleted")]),
-        int(cache.get("SpaceReclaimed") or 0) + int(images.get("SpaceReclaimed") or 0),
-    )
+    return Pruned(cache.deleted, images.deleted, cache.space + images.space)
 
 
 def smoke_run(
