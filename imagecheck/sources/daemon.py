@@ -68,9 +68,12 @@ class DaemonSource:
         *,
         ref: str | None = None,
         direct: bool = True,
+        close_engine: bool = True,
     ) -> None:
-        """Open engine image ``name``; ``ref`` is how reports name it (default ``name``)."""
+        """Open engine image ``name``; ``ref`` is how reports name it (default ``name``);
+        ``close_engine`` False: the engine is the caller's, still open after ``close()``."""
         self._engine = engine
+        self._close_engine = close_engine
         self._cache = cache
         self._progress = progress
         self._notes: list[str] = []
@@ -211,4 +214,5 @@ class DaemonSource:
         return config, indexes
 
     def close(self) -> None:
-        self._engine.close()
+        if self._close_engine:
+            self._engine.close()
