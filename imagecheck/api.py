@@ -6,7 +6,8 @@ never prints and reports progress through a callback.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .checks.context import Context
     from .compose import ComposeService
     from .constraints import Constraints
+    from .engine import Engine
     from .history import HistoryMatch
     from .stale import BuildInput, StaleFacts
 
@@ -47,8 +49,48 @@ class Options:
     engine_read: str = "auto"  # "auto": overlay2 folders when readable; "export": always export
 
 
-def open_source(target: Target, options: Options, cache: Cache, progress: ProgressFn) -> Source:
-    """The source for a target. Engine imports stay off the archive paths."""
+class _EngineOnce:
+    """The one engine connection of a pipeline, opened by the first step that needs it
+    (each connect is a ping: a triage made four) and closed when the pipeline ends."""
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+
+    def get(self) -> Engine:
+        if self._engine is None:
+            from .engine import connect
+
+            self._engine = connect()
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+@contextlib.contextmanager
+def _engine_for(shared: _EngineOnce | None) -> Iterator[_EngineOnce]:
+    """The pipeline's engine, or (a step called alone) one of the step's own."""
+    if shared is not None:
+        yield shared
+        return
+    own = _EngineOnce()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def open_source(
+    target: Target,
+    options: Options,
+    cache: Cache,
+    progress: ProgressFn,
+    engine: _EngineOnce | None = None,
+) -> Source:
+    """The source for a target (with ``engine``, the pipeline's: the source leaves it
+    open). Engine imports stay off the archive paths."""
     path = Path(target.location)
     if target.kind == DOCKER_ARCHIVE:
         from .sources.archive import open_docker_archive
@@ -60,23 +102,24 @@ def open_source(target: Target, options: Options, cache: Cache, progress: Progre
         return open_oci(
             path, ref=target.text, platform=options.platform, archive=target.kind == OCI_ARCHIVE
         )
-    from .engine import connect
     from .sources.daemon import DaemonSource
 
     if options.engine_read not in ("auto", "export"):
         raise BadInput(f"unknown engine read mode {options.engine_read!r}")
-    engine = connect()
+    once = engine or _EngineOnce()
     try:
         return DaemonSource(
-            engine,
+            once.get(),
             target.location,
             cache,
             progress,
             ref=target.text,
             direct=options.engine_read == "auto",
+            close_engine=engine is None,
         )
     except BaseException:
-        engine.close()
+        if engine is None:
+            once.close()
         raise
 
 
@@ -99,13 +142,18 @@ def _load_indexes(
 
 
 def inventory(
-    target: str | Target, options: Options | None = None, progress: ProgressFn = no_progress
+    target: str | Target,
+    options: Options | None = None,
+    progress: ProgressFn = no_progress,
+    *,
+    engine: _EngineOnce | None = None,
 ) -> Inventory:
-    """Read ``target`` layer by layer and catalog what it installs."""
+    """Read ``target`` layer by layer and catalog what it installs (``engine``: the
+    pipeline's connection, when it has one)."""
     options = options or Options()
     tgt = parse_target(target) if isinstance(target, str) else target
     cache = Cache((options.cache_dir or default_cache_dir()) if options.use_cache else None)
-    source = open_source(tgt, options, cache, progress)
+    source = open_source(tgt, options, cache, progress, engine)
     try:
         info = source.image()
         cached = cache.get_inventory(info.id)
@@ -191,12 +239,13 @@ def check(
 
     pins = load_constraints(constraints or [])  # bad constraints fail before any image read
     tgt = parse_target(target) if isinstance(target, str) else target
-    inv = inventory(tgt, options, progress)
-    req = build or BuildRequest()
-    facts, skip = _stale_facts(tgt, inv, req, options)
-    pins = _context_pins(pins, req, facts)
-    inv = _with_projects(inv, pins)
-    run = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
+    with contextlib.closing(_EngineOnce()) as engine:
+        inv = inventory(tgt, options, progress, engine=engine)
+        req = build or BuildRequest()
+        facts, skip = _stale_facts(tgt, inv, req, options, engine)
+        pins = _context_pins(pins, req, facts)
+        inv = _with_projects(inv, pins)
+        run = smoke_run(tgt, inv, smoke, progress, engine) if smoke is not None else None
     ctx = Context(inv, pins, unpinned, run, facts, skip)
     findings, results = run_checks(ctx, select, ignore)
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
@@ -300,8 +349,9 @@ class _LayerReader:
     """A few layers of an image for the staleness checks: indexes from the cache, and
     file bytes from the source, opened only when needed and once."""
 
-    def __init__(self, target: Target, options: Options | None) -> None:
+    def __init__(self, target: Target, options: Options | None, engine: _EngineOnce | None) -> None:
         self._target = target
+        self._engine = engine
         self._options = options or Options()
         opts = self._options
         self._cache = Cache((opts.cache_dir or default_cache_dir()) if opts.use_cache else None)
@@ -309,7 +359,9 @@ class _LayerReader:
 
     def _open(self) -> Source:
         if self._source is None:
-            self._source = open_source(self._target, self._options, self._cache, no_progress)
+            self._source = open_source(
+                self._target, self._options, self._cache, no_progress, self._engine
+            )
         return self._source
 
     def indexes(self, diff_ids: list[str]) -> dict[str, LayerIndex]:
@@ -324,7 +376,11 @@ class _LayerReader:
 
 
 def _stale_facts(
-    target: Target, inv: Inventory, req: BuildRequest, options: Options | None
+    target: Target,
+    inv: Inventory,
+    req: BuildRequest,
+    options: Options | None,
+    engine: _EngineOnce | None = None,
 ) -> tuple[StaleFacts | None, str]:
     from .dockerfile import parse
     from .stale import (
@@ -349,7 +405,7 @@ def _stale_facts(
         if s.keyword in ("COPY", "ADD") and s.entry is not None and s.entry.diff_id
     ]
     refs = {e.index: LayerRef(e.index, e.created_by, e.diff_id) for e in inv.image.history}
-    reader = _LayerReader(target, options)
+    reader = _LayerReader(target, options, engine)
     try:
         files = copied_files(
             match, stage, build, reader.indexes(copies), refs, digests=reader.digests
@@ -358,18 +414,14 @@ def _stale_facts(
         reader.close()
     state, note = None, "the build cache and base image were not read (--no-engine)"
     if req.engine:
-        from .engine import connect
-
-        try:
-            engine = connect()
-        except EngineUnavailable as exc:
-            note = f"no Docker engine: base image and build cache not checked ({exc})"
-        else:
+        with _engine_for(engine) as once:
             try:
-                state = build_state(engine, match, inv.image, builder_of(inv.image.history))
+                connected = once.get()
+            except EngineUnavailable as exc:
+                note = f"no Docker engine: base image and build cache not checked ({exc})"
+            else:
+                state = build_state(connected, match, inv.image, builder_of(inv.image.history))
                 note = ""
-            finally:
-                engine.close()
     return (
         StaleFacts(
             build,
@@ -408,8 +460,9 @@ def smoke(
     from .checks.context import Context
 
     tgt = parse_target(target) if isinstance(target, str) else target
-    inv = inventory(tgt, options, progress)
-    run = smoke_run(tgt, inv, opts or SmokeOptions(), progress)
+    with contextlib.closing(_EngineOnce()) as engine:
+        inv = inventory(tgt, options, progress, engine=engine)
+        run = smoke_run(tgt, inv, opts or SmokeOptions(), progress, engine)
     findings, results = _only("IC50", Context(inv, smoke=run), select, ignore)
     return Report(inv, findings, results, (), run)
 
@@ -437,8 +490,9 @@ def stale(
     from .checks.context import Context
 
     tgt = parse_target(target) if isinstance(target, str) else target
-    inv = inventory(tgt, options, progress)
-    facts, skip = _stale_facts(tgt, inv, build or BuildRequest(), options)
+    with contextlib.closing(_EngineOnce()) as engine:
+        inv = inventory(tgt, options, progress, engine=engine)
+        facts, skip = _stale_facts(tgt, inv, build or BuildRequest(), options, engine)
     if facts is None:
         raise BadInput(skip)
     findings, results = _only("IC60", Context(inv, stale=facts), select, ignore)
@@ -462,43 +516,41 @@ def prune_build_cache() -> Pruned:
         images = engine.prune_dangling_images()
     finally:
         engine.close()
-    return Pruned(
-        len(cache.get("CachesDeleted") or []),
-        len([d for d in images.get("ImagesDeleted") or [] if d.get("Deleted")]),
-        int(cache.get("SpaceReclaimed") or 0) + int(images.get("SpaceReclaimed") or 0),
-    )
+    return Pruned(cache.deleted, images.deleted, cache.space + images.space)
 
 
 def smoke_run(
-    target: Target, inv: Inventory, opts: SmokeOptions, progress: ProgressFn = no_progress
+    target: Target,
+    inv: Inventory,
+    opts: SmokeOptions,
+    progress: ProgressFn = no_progress,
+    engine: _EngineOnce | None = None,
 ) -> SmokeRun:
     """Run the smoke tests of an inventoried image, or say why they cannot run.
 
     The static checks never depend on this: with no engine, or an archive the engine
     has not loaded, the smoke run is skipped with the reason.
     """
-    from .engine import connect
     from .smoke import run_smoke
 
-    try:
-        engine = connect()
-    except EngineUnavailable as exc:
-        return SmokeRun("skipped", f"no Docker engine to run the image in ({exc})")
-    try:
-        if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR):
-            try:
-                engine.inspect_image(inv.image.id)
-            except ImageNotFound:
-                return SmokeRun(
-                    "skipped",
-                    f"the engine has not loaded this image ({inv.image.id[:19]}); "
-                    "smoke tests run images in the engine: docker load -i ARCHIVE",
-                )
-        return run_smoke(engine, inv.image.id, inv, opts, progress)
-    except EngineUnavailable as exc:
-        return SmokeRun("skipped", f"the Docker engine went away ({exc})")
-    finally:
-        engine.close()
+    with _engine_for(engine) as once:
+        try:
+            connected = once.get()
+        except EngineUnavailable as exc:
+            return SmokeRun("skipped", f"no Docker engine to run the image in ({exc})")
+        try:
+            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR):
+                try:
+                    connected.inspect_image(inv.image.id)
+                except ImageNotFound:
+                    return SmokeRun(
+                        "skipped",
+                        f"the engine has not loaded this image ({inv.image.id[:19]}); "
+                        "smoke tests run images in the engine: docker load -i ARCHIVE",
+                    )
+            return run_smoke(connected, inv.image.id, inv, opts, progress)
+        except EngineUnavailable as exc:
+            return SmokeRun("skipped", f"the Docker engine went away ({exc})")
 
 
 def lint(
@@ -571,7 +623,6 @@ def triage(
     from .checks.context import Context
     from .compose import load_project
     from .constraints import load_constraints
-    from .engine import connect
     from .failures import load_failures
     from .target import ENGINE
     from .triage import commands, gather
@@ -581,52 +632,50 @@ def triage(
     svc = project.service(service)
     pins = load_constraints(constraints or [], cwd=cwd)
     table = load_failures(failures)
-    try:
-        engine = connect()
-    except EngineUnavailable as exc:
-        run = gather(project, svc, None, table, tail=tail, engine_error=str(exc))
-    else:
+    with contextlib.closing(_EngineOnce()) as engine:  # gather, inventory, stale and smoke share it
         try:
-            run = gather(project, svc, engine, table, tail=tail)
-        finally:
-            engine.close()
-    facts: StaleFacts | None = None
-    skip = "the image was not read"
-    if image is not None:  # the user's own copy: an archive reads with no engine at all
-        run = replace(run, image_ref=image, image_source="--image")
-    if run.image_ref is None:
-        inv = placeholder_inventory(svc.image_candidates[0], run.reason)
-        ctx = Context(inv, pins, unpinned, None, triage=run)
-        found, results = run_checks(ctx, select, ignore)
-        findings = tuple(f for f in found if f.code.startswith("IC7"))
-        skipped = "the image was not read: " + (
-            "no Docker engine" if run.engine_error else "no image of the service"
-        )
-        results = tuple(
-            r if r.code.startswith("IC7") else replace(r, status="skipped", reason=skipped)
-            for r in results
-        )
-        smoke_ran = None
-    else:
-        if image is not None:
-            tgt = parse_target(image)
+            connected = engine.get()
+        except EngineUnavailable as exc:
+            run = gather(project, svc, None, table, tail=tail, engine_error=str(exc))
         else:
-            text = run.image_ref if run.image_source == "container" else svc.image_candidates[0]
-            tgt = Target(ENGINE, run.image_ref, None, text)
-        inv = inventory(tgt, options, progress)
-        req = build or _service_build(svc, project.folder)
-        try:
-            facts, skip = _stale_facts(tgt, inv, req, options)
-        except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
-            facts, skip = None, f"the service's build cannot be read: {exc}"
-        try:
-            pins = _context_pins(pins, req, facts)
-        except BadInput as exc:  # a broken lock file must not hide why it crashes either
-            pins = replace(pins, notes=(f"the build context's pins cannot be read: {exc}",))
-        inv = _with_projects(inv, pins)
-        smoke_ran = smoke_run(tgt, inv, smoke, progress) if smoke is not None else None
-        ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
-        findings, results = run_checks(ctx, select, ignore)
+            run = gather(project, svc, connected, table, tail=tail)
+        facts: StaleFacts | None = None
+        skip = "the image was not read"
+        if image is not None:  # the user's own copy: an archive reads with no engine at all
+            run = replace(run, image_ref=image, image_source="--image")
+        if run.image_ref is None:
+            inv = placeholder_inventory(svc.image_candidates[0], run.reason)
+            ctx = Context(inv, pins, unpinned, None, triage=run)
+            found, results = run_checks(ctx, select, ignore)
+            findings = tuple(f for f in found if f.code.startswith("IC7"))
+            skipped = "the image was not read: " + (
+                "no Docker engine" if run.engine_error else "no image of the service"
+            )
+            results = tuple(
+                r if r.code.startswith("IC7") else replace(r, status="skipped", reason=skipped)
+                for r in results
+            )
+            smoke_ran = None
+        else:
+            if image is not None:
+                tgt = parse_target(image)
+            else:
+                text = run.image_ref if run.image_source == "container" else svc.image_candidates[0]
+                tgt = Target(ENGINE, run.image_ref, None, text)
+            inv = inventory(tgt, options, progress, engine=engine)
+            req = build or _service_build(svc, project.folder)
+            try:
+                facts, skip = _stale_facts(tgt, inv, req, options, engine)
+            except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
+                facts, skip = None, f"the service's build cannot be read: {exc}"
+            try:
+                pins = _context_pins(pins, req, facts)
+            except BadInput as exc:  # a broken lock file must not hide why it crashes either
+                pins = replace(pins, notes=(f"the build context's pins cannot be read: {exc}",))
+            inv = _with_projects(inv, pins)
+            smoke_ran = smoke_run(tgt, inv, smoke, progress, engine) if smoke is not None else None
+            ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
+            findings, results = run_checks(ctx, select, ignore)
     run = replace(run, commands=commands(run, findings, svc.build is not None))
     verdict = _verdict(facts, skip, findings, inv)
     return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)

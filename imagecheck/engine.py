@@ -1,7 +1,8 @@
 """The only module that imports ``docker``: a small engine client with our errors.
 
 Every call translates docker-py's and urllib3's exceptions into ``ImageNotFound``
-(exit 2) or ``EngineUnavailable`` (exit 3), so no caller ever sees a docker type.
+(exit 2) or ``EngineUnavailable`` (exit 3), so no caller ever sees a docker type, and
+every answer is a frozen dataclass: the engine's JSON keys are read here and nowhere else.
 """
 
 from __future__ import annotations
@@ -20,9 +21,201 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
+from .model import ContainerState
 
 _TIMEOUT = 60
 _DF_PATIENCE = 60.0  # seconds to wait for another disk usage query to finish
+
+
+# --- what the engine answers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """``docker info``: the little we use of it."""
+
+    server_version: str
+    root_dir: str  # DockerRootDir: where the image store lies on the engine's host
+
+
+@dataclass(frozen=True, slots=True)
+class EngineImage:
+    """``docker image inspect``: the image as the engine stores it."""
+
+    id: str
+    repo_tags: tuple[str, ...]
+    created: str
+    size: int
+    diff_ids: tuple[str, ...]  # RootFS layers, bottom to top
+    env: tuple[str, ...]
+    cmd: tuple[str, ...]
+    entrypoint: tuple[str, ...]
+    user: str
+    working_dir: str
+    labels: tuple[tuple[str, str], ...]
+    build_cmd: tuple[str, ...]  # ContainerConfig.Cmd: the build step that made the image
+    graph_driver: str  # "overlay2", ...
+    #: the graph driver's data (for overlay2: LowerDir, UpperDir, MergedDir, WorkDir)
+    graph_data: tuple[tuple[str, str], ...]
+
+    @property
+    def layer_dirs(self) -> tuple[str, ...]:
+        """overlay2's diff folders bottom to top; empty for another driver."""
+        data = dict(self.graph_data)
+        upper = data.get("UpperDir")
+        if self.graph_driver != "overlay2" or not upper:
+            return ()
+        lower = [d for d in data.get("LowerDir", "").split(":") if d]
+        return (*reversed(lower), upper)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """One row of ``docker images -a``."""
+
+    id: str
+    repo_tags: tuple[str, ...]  # without the "<none>:<none>" of untagged images
+    parent_id: str
+    created: int  # Unix seconds
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRecord:
+    """A BuildKit build cache record (``/system/df`` BuildCache)."""
+
+    id: str
+    type: str
+    description: str
+    created_at: str
+    last_used_at: str | None
+    usage_count: int
+    shared: bool
+    in_use: bool
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What a prune removed."""
+
+    deleted: int  # cache records, or images
+    space: int  # bytes reclaimed
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _strs(value: object) -> tuple[str, ...]:
+    """A JSON list of strings (or one string, or null) as a tuple."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _image(data: dict[str, Any]) -> EngineImage:
+    config = _dict(data.get("Config"))
+    driver = _dict(data.get("GraphDriver"))
+    return EngineImage(
+        id=str(data.get("Id", "")),
+        repo_tags=_strs(data.get("RepoTags")),
+        created=str(data.get("Created") or ""),
+        size=int(data.get("Size") or 0),
+        diff_ids=_strs(_dict(data.get("RootFS")).get("Layers")),
+        env=_strs(config.get("Env")),
+        cmd=_strs(config.get("Cmd")),
+        entrypoint=_strs(config.get("Entrypoint")),
+        user=str(config.get("User") or ""),
+        working_dir=str(config.get("WorkingDir") or ""),
+        labels=tuple(sorted((str(k), str(v)) for k, v in _dict(config.get("Labels")).items())),
+        build_cmd=_strs(_dict(data.get("ContainerConfig")).get("Cmd")),
+        graph_driver=str(driver.get("Name") or ""),
+        graph_data=tuple(
+            sorted((str(k), str(v)) for k, v in _dict(driver.get("Data")).items() if v is not None)
+        ),
+    )
+
+
+def _image_row(data: dict[str, Any]) -> ImageRow:
+    return ImageRow(
+        id=str(data.get("Id", "")),
+        repo_tags=tuple(t for t in _strs(data.get("RepoTags")) if t != "<none>:<none>"),
+        parent_id=str(data.get("ParentId") or ""),
+        created=int(data.get("Created") or 0),
+        size=int(data.get("Size") or 0),
+    )
+
+
+def cache_records(df: dict[str, Any]) -> tuple[CacheRecord, ...]:
+    """The BuildCache records of a ``/system/df`` answer."""
+    raw = df.get("BuildCache")
+    return tuple(
+        CacheRecord(
+            id=str(item.get("ID", "")),
+            type=str(item.get("Type", "")),
+            description=str(item.get("Description", "")),
+            created_at=str(item.get("CreatedAt", "")),
+            last_used_at=str(item["LastUsedAt"]) if item.get("LastUsedAt") else None,
+            usage_count=int(item.get("UsageCount") or 0),
+            shared=bool(item.get("Shared")),
+            in_use=bool(item.get("InUse")),
+            size=int(item.get("Size") or 0),
+        )
+        for item in (raw if isinstance(raw, list) else [])
+        if isinstance(item, dict)
+    )
+
+
+def container_state(info: dict[str, Any]) -> ContainerState:
+    """The fields of ``docker inspect`` that say whether and how a container fails."""
+    state = _dict(info.get("State"))
+    health = _dict(state.get("Health"))
+    return ContainerState(
+        id=str(info.get("Id", "")),
+        name=str(info.get("Name", "")).lstrip("/"),
+        status=str(state.get("Status", "")),
+        restarting=bool(state.get("Restarting")),
+        restart_count=int(info.get("RestartCount") or 0),
+        exit_code=int(state.get("ExitCode") or 0),
+        oom_killed=bool(state.get("OOMKilled")),
+        health=str(health["Status"]) if health.get("Status") else None,
+        started_at=_timestamp(state.get("StartedAt")),
+        finished_at=_timestamp(state.get("FinishedAt")),
+        image_id=str(info.get("Image", "")),
+        health_log=_last_check(health),
+        failing_streak=int(health.get("FailingStreak") or 0),
+        restart_policy=str(
+            _dict(_dict(info.get("HostConfig")).get("RestartPolicy")).get("Name") or ""
+        ),
+    )
+
+
+def _last_check(health: dict[str, Any]) -> str | None:
+    """What the newest health check printed, one line: why the engine calls it unhealthy."""
+    log = health.get("Log") or []
+    if not log or not isinstance(log[-1], dict):
+        return None
+    output = " ".join(str(log[-1].get("Output") or "").split())
+    return (
+        f"exit {log[-1].get('ExitCode')}: {output[:300]}"
+        if output
+        else f"exit {log[-1].get('ExitCode')}"
+    )
+
+
+def _timestamp(value: Any) -> str | None:
+    """The engine writes year 1 for "never"."""
+    if not value or str(value).startswith("0001-"):
+        return None
+    return str(value)
+
+
+def _pruned(data: dict[str, Any], key: str) -> PruneResult:
+    deleted = data.get(key) or []
+    if key == "ImagesDeleted":  # untagging a name is no image removed
+        deleted = [d for d in deleted if isinstance(d, dict) and d.get("Deleted")]
+    return PruneResult(len(deleted), int(data.get("SpaceReclaimed") or 0))
 
 
 def _unreachable(exc: BaseException) -> EngineUnavailable:
@@ -118,7 +311,7 @@ class Engine:
     def __init__(self, client: Any = None, sock: _SocketClient | None = None) -> None:
         self._sdk = client
         self._sock = sock
-        self._info: dict[str, Any] | None = None
+        self._info: EngineInfo | None = None
 
     @property
     def _client(self) -> Any:
@@ -157,19 +350,22 @@ class Engine:
         except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
             raise _unreachable(exc) from exc
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> EngineInfo:
         if self._info is None:
             if self._sock is not None:
-                self._info = self._get("/info", "info")
+                data = self._get("/info", "info")
             else:
-                self._info = self._call("info", self._client.api.info)
+                data = _dict(self._call("info", self._client.api.info))
+            self._info = EngineInfo(
+                str(data.get("ServerVersion") or ""),
+                str(data.get("DockerRootDir") or "/var/lib/docker"),
+            )
         return self._info
 
-    def inspect_image(self, ref: str) -> dict[str, Any]:
+    def inspect_image(self, ref: str) -> EngineImage:
         if self._sock is not None:
-            return self._get(f"/images/{urllib.parse.quote(ref, safe='')}/json", repr(ref))
-        result: dict[str, Any] = self._call(repr(ref), self._client.api.inspect_image, ref)
-        return result
+            return _image(self._get(f"/images/{urllib.parse.quote(ref, safe='')}/json", repr(ref)))
+        return _image(_dict(self._call(repr(ref), self._client.api.inspect_image, ref)))
 
     def _api(self, method: str, url: str, what: str) -> Any:
         """One engine API call returning JSON, over the socket or docker-py's session."""
@@ -189,8 +385,8 @@ class Engine:
             raise EnvironmentProblem(f"the Docker engine refused {what}: {message or status}")
         return data
 
-    def system_df(self) -> dict[str, Any]:
-        """``docker system df -v``: images, containers and BuildKit's build cache records."""
+    def build_cache(self) -> tuple[CacheRecord, ...]:
+        """BuildKit's build cache records, as ``docker system df -v`` lists them."""
         # The engine runs one disk usage query at a time and refuses the others while it
         # does (409, "a disk usage operation is already running"): another imagecheck or
         # `docker system df` at the same moment is no reason to fail, so wait for it.
@@ -205,38 +401,46 @@ class Engine:
                 waited += delay
                 delay = min(delay * 2, 1.0)
                 continue
-            return data if isinstance(data, dict) else {}
+            return cache_records(_dict(data))
 
-    def list_images(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def list_images(self, filters: dict[str, list[str]]) -> tuple[ImageRow, ...]:
         query = urllib.parse.quote(json.dumps(filters))
         data = self._api("GET", f"/images/json?all=1&filters={query}", "the image list")
-        return data if isinstance(data, list) else []
+        return (
+            tuple(_image_row(row) for row in data if isinstance(row, dict))
+            if isinstance(data, list)
+            else ()
+        )
 
-    def prune_build_cache(self, filters: dict[str, list[str]], everything: bool) -> dict[str, Any]:
+    def prune_build_cache(self, filters: dict[str, list[str]], everything: bool) -> PruneResult:
         """``docker builder prune`` (``-a`` with ``everything``): BuildKit's cache."""
         query = urllib.parse.quote(json.dumps(filters))
         url = f"/build/prune?all={int(everything)}&filters={query}"
-        data = self._api("POST", url, "the build cache prune")
-        return data if isinstance(data, dict) else {}
+        return _pruned(_dict(self._api("POST", url, "the build cache prune")), "CachesDeleted")
 
-    def prune_dangling_images(self) -> dict[str, Any]:
+    def prune_dangling_images(self) -> PruneResult:
         """``docker image prune``: the legacy builder's cache is its dangling images."""
         query = urllib.parse.quote(json.dumps({"dangling": ["true"]}))
         data = self._api("POST", f"/images/prune?filters={query}", "the image prune")
-        return data if isinstance(data, dict) else {}
+        return _pruned(_dict(data), "ImagesDeleted")
 
-    def list_containers(self, labels: list[str]) -> list[dict[str, Any]]:
+    def container_ids(self, labels: list[str]) -> tuple[str, ...]:
         """All containers (running or not) carrying every one of ``labels``."""
         query = urllib.parse.quote(json.dumps({"label": labels}))
         data = self._api("GET", f"/containers/json?all=1&filters={query}", "the container list")
-        return data if isinstance(data, list) else []
+        rows = data if isinstance(data, list) else []
+        return tuple(str(row["Id"]) for row in rows if isinstance(row, dict))
 
-    def inspect_container(self, cid: str) -> dict[str, Any]:
-        data = self._api("GET", f"/containers/{cid}/json", f"container {cid[:12]}")
-        return data if isinstance(data, dict) else {}
+    def _inspect_container(self, cid: str) -> dict[str, Any]:
+        return _dict(self._api("GET", f"/containers/{cid}/json", f"container {cid[:12]}"))
 
-    def container_logs(self, cid: str, tail: int, tty: bool) -> str:
+    def inspect_container(self, cid: str) -> ContainerState:
+        return container_state(self._inspect_container(cid))
+
+    def container_logs(self, cid: str, tail: int) -> str:
         """The last ``tail`` lines of stdout and stderr, interleaved as written."""
+        # Without a TTY the engine frames each write with its stream; with one, it cannot.
+        tty = bool(_dict(self._inspect_container(cid).get("Config")).get("Tty"))
         url = f"/containers/{cid}/logs?stdout=1&stderr=1&timestamps=0&tail={tail}"
         if self._sock is not None:
             status, data = self._sock.raw("GET", url)

@@ -78,7 +78,7 @@ def _engine_major() -> int | None:
     try:
         engine = connect()
         try:
-            version = str(engine.info().get("ServerVersion") or "")
+            version = engine.info().server_version
         finally:
             engine.close()
     except ImagecheckError:

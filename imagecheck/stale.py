@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import dockerfile as df
-from .engine import Engine
+from .engine import CacheRecord, Engine
 from .errors import BadInput, ImageNotFound
 from .history import Aligned, HistoryMatch, compare
 from .layerindex import FILE, LayerIndex, sha256_of
@@ -94,21 +94,6 @@ class RequirementFile:
     line: int
     source: str  # relative to the context
     path: Path
-
-
-@dataclass(frozen=True, slots=True)
-class CacheRecord:
-    """A BuildKit build cache record (``/system/df`` BuildCache)."""
-
-    id: str
-    type: str
-    description: str
-    created_at: str
-    last_used_at: str | None
-    usage_count: int
-    shared: bool
-    in_use: bool
-    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,28 +546,6 @@ def fetches(step: Aligned) -> bool:
 # ---------------------------------------------------------------- the engine's side
 
 
-def _records(df_data: Mapping[str, object]) -> tuple[CacheRecord, ...]:
-    raw = df_data.get("BuildCache") or []
-    out: list[CacheRecord] = []
-    for item in raw if isinstance(raw, list) else []:
-        if not isinstance(item, dict):
-            continue
-        out.append(
-            CacheRecord(
-                id=str(item.get("ID", "")),
-                type=str(item.get("Type", "")),
-                description=str(item.get("Description", "")),
-                created_at=str(item.get("CreatedAt", "")),
-                last_used_at=str(item["LastUsedAt"]) if item.get("LastUsedAt") else None,
-                usage_count=int(item.get("UsageCount") or 0),
-                shared=bool(item.get("Shared")),
-                in_use=bool(item.get("InUse")),
-                size=int(item.get("Size") or 0),
-            )
-        )
-    return tuple(out)
-
-
 def build_state(engine: Engine, match: HistoryMatch, image: ImageInfo, builder: str) -> BuildState:
     """The FROM image as the engine has it now, and the build cache a rebuild would use."""
     base_id: str | None = None
@@ -593,30 +556,19 @@ def build_state(engine: Engine, match: HistoryMatch, image: ImageInfo, builder: 
     elif match.base:
         try:
             found = engine.inspect_image(match.base)
-            base_id = str(found.get("Id", ""))
-            base_layers = tuple(str(d) for d in (found.get("RootFS") or {}).get("Layers") or ())
+            base_id, base_layers = found.id, found.diff_ids
         except ImageNotFound:
             base_note = (
                 f"the engine has no image {match.base} (pulled and removed, or never pulled)"
             )
-    records = _records(engine.system_df())
+    records = engine.build_cache()
     cached: list[CachedImage] = []
     if builder == "legacy":  # its cache: untagged images made by build steps
-        for item in engine.list_images({})[:500]:
-            iid = str(item.get("Id", ""))
-            tags = [t for t in item.get("RepoTags") or [] if t != "<none>:<none>"]
-            if tags or not item.get("ParentId") or iid == image.id:
+        for row in engine.list_images({})[:500]:
+            if row.repo_tags or not row.parent_id or row.id == image.id:
                 continue
-            info = engine.inspect_image(iid)
-            cmd = (info.get("ContainerConfig") or {}).get("Cmd") or []
-            cached.append(
-                CachedImage(
-                    iid,
-                    int(item.get("Created") or 0),
-                    " ".join(map(str, cmd)),
-                    int(item.get("Size") or 0),
-                )
-            )
+            cmd = engine.inspect_image(row.id).build_cmd
+            cached.append(CachedImage(row.id, row.created, " ".join(cmd), row.size))
     return BuildState(match.base, base_id, base_layers, base_note, builder, records, tuple(cached))
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import EngineUnavailable, ImageNotFound
 from .failures import Failure, classify
@@ -57,54 +57,10 @@ _AT_CHARACTER = re.compile(r" at character \d+$")
 # --- containers ----------------------------------------------------------------------------
 
 
-def container_state(info: dict[str, Any]) -> ContainerState:
-    """The fields of ``docker inspect`` that say whether and how a container fails."""
-    state = info.get("State") or {}
-    health = state.get("Health") or {}
-    return ContainerState(
-        id=str(info.get("Id", "")),
-        name=str(info.get("Name", "")).lstrip("/"),
-        status=str(state.get("Status", "")),
-        restarting=bool(state.get("Restarting")),
-        restart_count=int(info.get("RestartCount") or 0),
-        exit_code=int(state.get("ExitCode") or 0),
-        oom_killed=bool(state.get("OOMKilled")),
-        health=str(health["Status"]) if health.get("Status") else None,
-        started_at=_timestamp(state.get("StartedAt")),
-        finished_at=_timestamp(state.get("FinishedAt")),
-        image_id=str(info.get("Image", "")),
-        health_log=_last_check(health),
-        failing_streak=int(health.get("FailingStreak") or 0),
-        restart_policy=str(
-            ((info.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or ""
-        ),
-    )
-
-
-def _last_check(health: dict[str, Any]) -> str | None:
-    """What the newest health check printed, one line: why the engine calls it unhealthy."""
-    log = health.get("Log") or []
-    if not log or not isinstance(log[-1], dict):
-        return None
-    output = " ".join(str(log[-1].get("Output") or "").split())
-    return (
-        f"exit {log[-1].get('ExitCode')}: {output[:300]}"
-        if output
-        else f"exit {log[-1].get('ExitCode')}"
-    )
-
-
-def _timestamp(value: Any) -> str | None:
-    """The engine writes year 1 for "never"."""
-    if not value or str(value).startswith("0001-"):
-        return None
-    return str(value)
-
-
 def service_containers(engine: Engine, project: str, service: str) -> tuple[ContainerState, ...]:
     """The service's containers, found by the labels compose (v1 and v2) puts on them."""
-    listed = engine.list_containers([f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"])
-    states = [container_state(engine.inspect_container(str(c["Id"]))) for c in listed]
+    listed = engine.container_ids([f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"])
+    states = [engine.inspect_container(cid) for cid in listed]
     return tuple(sorted(states, key=lambda s: s.name))
 
 
@@ -362,7 +318,7 @@ def image_drift(engine: Engine, service: ComposeService, container: ContainerSta
     runs (rebuilt or pulled, but the container was not recreated)."""
     for ref in service.image_candidates:
         try:
-            current = str(engine.inspect_image(ref).get("Id", ""))
+            current = engine.inspect_image(ref).id
         except ImageNotFound:
             continue
         return ref if current and current != container.image_id else None
@@ -402,7 +358,7 @@ def gather(
         status, worst = worst_container(containers, one_shot=project.one_shot(service.name))
         logs, diagnosis = "", None
         if worst is not None:
-            logs = _logs(engine, worst.id, tail)
+            logs = engine.container_logs(worst.id, tail)
             diagnosis = diagnose(logs, worst, table)
         if diagnosis is not None and not diagnosis.harmless and worst is not None:
             since = worst.started_at if status == "running" else None
@@ -430,11 +386,6 @@ def gather(
     )
 
 
-def _logs(engine: Engine, cid: str, tail: int) -> str:
-    tty = bool((engine.inspect_container(cid).get("Config") or {}).get("Tty"))
-    return engine.container_logs(cid, tail, tty)
-
-
 def _dependencies_errors(
     engine: Engine,
     project: ComposeProject,
@@ -450,7 +401,7 @@ def _dependencies_errors(
     out: list[str] = []
     for dependency, _ in service.depends_on:
         for container in service_containers(engine, project.name, dependency):
-            lines = client_errors(_logs(engine, container.id, tail), since, own_log)
+            lines = client_errors(engine.container_logs(container.id, tail), since, own_log)
             out.extend(f"{dependency} logged: {line}" for line in lines)
     return tuple(out[-RELATED_LINES:])
 
@@ -510,7 +461,6 @@ __all__ = [
     "SERVICE_LABEL",
     "client_errors",
     "commands",
-    "container_state",
     "container_status",
     "describe_run",
     "diagnose",

@@ -19,10 +19,10 @@ import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from ..cache import Cache
-from ..engine import Engine
+from ..engine import Engine, EngineImage
 from ..errors import CorruptArchive, EngineUnavailable
 from ..layerindex import LayerIndex, index_directory, index_tar, sha256_of, short
 from ..model import ImageInfo
@@ -48,18 +48,10 @@ class _Hashing(io.RawIOBase):
         return n
 
 
-def _layer_dirs(inspect: dict[str, Any], count: int) -> list[str] | None:
+def _layer_dirs(image: EngineImage) -> tuple[str, ...] | None:
     """overlay2 diff folders bottom to top, when they are on this host and readable."""
-    driver = inspect.get("GraphDriver") or {}
-    if driver.get("Name") != "overlay2":
-        return None
-    data = driver.get("Data") or {}
-    upper = data.get("UpperDir")
-    lower = data.get("LowerDir") or ""
-    if not upper:
-        return None
-    dirs = [*reversed([d for d in lower.split(":") if d]), upper]
-    if len(dirs) != count:
+    dirs = image.layer_dirs
+    if not dirs or len(dirs) != len(image.diff_ids):
         return None
     if not all(os.path.isdir(d) and os.access(d, os.R_OK | os.X_OK) for d in dirs):
         return None
@@ -76,24 +68,26 @@ class DaemonSource:
         *,
         ref: str | None = None,
         direct: bool = True,
+        close_engine: bool = True,
     ) -> None:
-        """Open engine image ``name``; ``ref`` is how reports name it (default ``name``)."""
+        """Open engine image ``name``; ``ref`` is how reports name it (default ``name``);
+        ``close_engine`` False: the engine is the caller's, still open after ``close()``."""
         self._engine = engine
+        self._close_engine = close_engine
         self._cache = cache
         self._progress = progress
         self._notes: list[str] = []
         ref = ref or name
         self._inspect = engine.inspect_image(name)
-        self._id = str(self._inspect.get("Id", ""))
-        layers = (self._inspect.get("RootFS") or {}).get("Layers") or []
-        self._dirs = _layer_dirs(self._inspect, len(layers)) if direct else None
+        self._id = self._inspect.id
+        self._dirs = _layer_dirs(self._inspect) if direct else None
         self._read = False  # whether any layer was read (else the notes say none was)
         self._why_export = (
             "asked for" if not direct else "the engine's overlay2 folders are not readable here"
         )
         self._exported: dict[str, LayerIndex] | None = None
         self._ref = ref
-        tags = tuple(self._inspect.get("RepoTags") or ())
+        tags = self._inspect.repo_tags
         config = self._config_bytes()
         self._info = image_info(
             load_json(config, "image config"), ref=ref, image_id=self._id, repo_tags=tags
@@ -105,7 +99,7 @@ class DaemonSource:
         if cached is not None:
             return cached
         if self._dirs is not None:
-            root = self._engine.info().get("DockerRootDir") or "/var/lib/docker"
+            root = self._engine.info().root_dir
             algo, _, hexpart = self._id.partition(":")
             path = Path(root) / "image" / "overlay2" / "imagedb" / "content" / algo / hexpart
             try:
@@ -172,7 +166,7 @@ class DaemonSource:
         """Read ``docker save`` as one stream: every layer indexed, the config kept."""
         self._notes.append(f"layers read from the engine's export stream ({self._why_export})")
         self._read = True
-        total = int(self._inspect.get("Size") or 0)
+        total = self._inspect.size
         stream = self._engine.export_image(self._id)
         json_blobs: dict[str, bytes] = {}
         indexes: dict[str, LayerIndex] = {}
@@ -220,4 +214,5 @@ class DaemonSource:
         return config, indexes
 
     def close(self) -> None:
-        self._engine.close()
+        if self._close_engine:
+            self._engine.close()

@@ -232,9 +232,31 @@ def test_concurrent_disk_usage_queries_all_answer() -> None:
     def query(_: int) -> bool:
         engine = connect()
         try:
-            return all("Images" in engine.system_df() for _ in range(3))
+            return all(isinstance(engine.build_cache(), tuple) for _ in range(3))
         finally:
             engine.close()
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert all(pool.map(query, range(4)))
+
+
+def test_inspect_image_answers_a_dataclass(pinned_image: str, client: Any) -> None:
+    """The engine's JSON is read in engine.py only: its answer carries what callers use."""
+    raw = client.api.inspect_image(pinned_image)
+    engine = connect()
+    try:
+        image = engine.inspect_image(pinned_image)
+        info = engine.info()
+    finally:
+        engine.close()
+    assert (image.id, image.diff_ids) == (raw["Id"], tuple(raw["RootFS"]["Layers"]))
+    assert pinned_image in image.repo_tags
+    assert (image.working_dir, image.cmd) == ("/app", ("python3", "-c", "import scipy"))
+    assert "APP_HOME=/app" in image.env
+    assert ("imagecheck.test", "1") in image.labels
+    assert image.size == raw["Size"] > 0
+    assert image.graph_driver == raw["GraphDriver"]["Name"]
+    if image.graph_driver == "overlay2":
+        assert image.layer_dirs[-1] == raw["GraphDriver"]["Data"]["UpperDir"]
+        assert len(image.layer_dirs) == len(image.diff_ids)
+    assert info.server_version == client.version()["Version"]

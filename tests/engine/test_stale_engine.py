@@ -26,8 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagecheck.api import BuildRequest, Options, stale
+from imagecheck.api import BuildRequest, Options, check, stale
 from imagecheck.cli import main
+from imagecheck.smoke import SmokeOptions
 from imagecheck.stale import builder_of
 
 from .conftest import WHEELS, _wheel
@@ -490,3 +491,33 @@ def test_a_dockerfile_the_builder_accepts_is_fresh_right_after_its_build(
     report = stale(f"docker:{tag}", Options(use_cache=False), req)
     assert report.stale is not None
     assert report.stale.status == "fresh", (text, report.findings)
+
+
+def test_a_check_connects_to_the_engine_once(
+    make_context: Context,
+    build_dir: Callable[[Path, str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The inventory, the copied files' digests, the build cache and the smoke run share
+    one engine connection: each connect is a ping, and this pipeline once made four."""
+    import imagecheck.engine
+
+    ctx = make_context()
+    tag = build_dir(ctx, "stale-once")
+    opened: list[imagecheck.engine.Engine] = []
+    real = imagecheck.engine.connect
+
+    def counting(timeout: int = 60) -> imagecheck.engine.Engine:
+        opened.append(real(timeout))
+        return opened[-1]
+
+    monkeypatch.setattr(imagecheck.engine, "connect", counting)
+    req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx)
+    report = check(
+        f"docker:{tag}", Options(use_cache=False), build=req, smoke=SmokeOptions(probes=False)
+    )
+    assert report.stale is not None
+    assert report.stale.status == "fresh", report.findings
+    assert report.smoke is not None
+    assert report.smoke.status == "ran"
+    assert len(opened) == 1

@@ -17,8 +17,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from imagecheck.api import Options, triage
 from imagecheck.cli import main
 from imagecheck.host import compose_command
+from imagecheck.smoke import SmokeOptions
 
 from .conftest import LABEL, WHEELS, Builder, _wheel
 from .test_broken_images import HARMLESS
@@ -180,6 +182,29 @@ def test_the_verdict_comes_first_with_smoke_tests(
     assert "IC302" in out.split("run:")[0]  # the static finding is evidence in the verdict
     assert "IC505" in out  # and the smoke probe fails the same way
     assert f"{compose_command()} build --no-cache backend" in out  # as this host spells it
+
+
+def test_a_triage_connects_to_the_engine_once(
+    crashlooping: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gather, the inventory, the staleness checks and the smoke run share one engine
+    connection: each connect is a ping, and a pipeline once made four."""
+    import imagecheck.engine
+
+    opened: list[imagecheck.engine.Engine] = []
+    real = imagecheck.engine.connect
+
+    def counting(timeout: int = 60) -> imagecheck.engine.Engine:
+        opened.append(real(timeout))
+        return opened[-1]
+
+    monkeypatch.setattr(imagecheck.engine, "connect", counting)
+    report = triage("backend", Options(use_cache=False), smoke=SmokeOptions(probes=False))
+    assert report.triage is not None
+    assert report.triage.status == "crashlooping"
+    assert report.smoke is not None
+    assert report.smoke.status == "ran"
+    assert len(opened) == 1
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,53 @@ def test_the_walk_sees_imports() -> None:
     """Guard against a walker that finds nothing and so passes everything."""
     assert "engine" in _imports(PACKAGE / "sources" / "daemon.py")
     assert "docker" in _third_party(PACKAGE / "engine.py")
+
+
+#: Keys of the engine API's JSON answers, including the few that are not CamelCase.
+DOCKER_KEYS = frozenset(
+    {"ID", "Id", "Config", "State", "RestartCount", "GraphDriver", "BuildCache", "RepoTags"}
+    | {"RootFS", "Layers", "ContainerConfig", "HostConfig", "ServerVersion", "DockerRootDir"}
+)
+#: Modules that read files in Docker's, OCI's or Debian's published formats (the
+#: ``docker save`` manifest, the image config, dpkg's status file): their keys are the
+#: format's, not the engine's answers.
+FILE_FORMATS = frozenset({"sources.archive", "sources.base", "catalog.dpkg"})
+_CAMEL = re.compile(r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*")
+
+
+def _raw_keys(path: Path) -> list[str]:
+    """String keys that look like the engine's JSON, subscripted or ``.get``, by line."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        key: ast.expr | None = None
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and node.args
+        ):
+            key = node.args[0]
+        if (
+            isinstance(key, ast.Constant)
+            and isinstance(key.value, str)
+            and (key.value in DOCKER_KEYS or _CAMEL.fullmatch(key.value))
+        ):
+            found.append(f"{key.lineno}: {key.value!r}")
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_name)
+def test_only_engine_reads_the_engines_json(path: Path) -> None:
+    """engine.py turns the engine's answers into dataclasses; nobody else indexes them."""
+    if _name(path) in FILE_FORMATS | {"engine"}:
+        return
+    assert _raw_keys(path) == []
+
+
+def test_the_key_walk_sees_raw_keys(tmp_path: Path) -> None:
+    """Guard against a walker that finds nothing and so passes everything."""
+    bad = tmp_path / "bad.py"
+    bad.write_text('s = info["State"]\nn = s.get("RestartCount")\nx = d["ID"]\nok = e["HOME"]\n')
+    assert _raw_keys(bad) == ["1: 'State'", "2: 'RestartCount'", "3: 'ID'"]

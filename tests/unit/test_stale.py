@@ -13,11 +13,11 @@ from imagecheck.api import BuildRequest, Options, _stale_facts, check, inventory
 from imagecheck.checks.context import Context
 from imagecheck.checks.stale import check_stale
 from imagecheck.dockerfile import parse
+from imagecheck.engine import cache_records
 from imagecheck.stale import (
     BuildState,
     _ignore_patterns,
     _ignored,
-    _records,
     declared_packages,
     legacy_hash,
 )
@@ -153,7 +153,7 @@ def test_build_cache_records_that_hold_the_old_run(tmp_path: Path) -> None:
             },
         ]
     }
-    state = BuildState("debian:bookworm", None, (), "", "buildkit", _records(system_df))
+    state = BuildState("debian:bookworm", None, (), "", "buildkit", cache_records(system_df))
     ctx_ = Context(inv, stale=dataclasses.replace(facts, state=state))
     found = [f for f in check_stale(ctx_) if f.code == "IC607"]
     assert [f.subject for f in found] == ["build cache k0xq1frlmx3u"]

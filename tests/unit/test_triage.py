@@ -13,11 +13,11 @@ from imagecheck.api import placeholder_inventory
 from imagecheck.checks import run_checks
 from imagecheck.checks.context import Context
 from imagecheck.checks.triage import check_triage
+from imagecheck.engine import container_state
 from imagecheck.failures import load_failures
 from imagecheck.model import ContainerState, Diagnosis, Finding, Inventory, TriageRun
 from imagecheck.triage import (
     commands,
-    container_state,
     container_status,
     diagnose,
     worst_container,
