@@ -53,8 +53,13 @@ def smoke_image(build: Builder) -> str:
     return build("smoke", SMOKE, [], files=files)
 
 
-def _containers(client: Any) -> list[Any]:
-    return list(client.containers.list(all=True, filters={"label": f"{LABEL}=1"}))
+def _containers(client: Any, image: str) -> list[Any]:
+    """Smoke containers of ``image`` (not another test's or another run's): listed sparse,
+    so a container removed between the list and an inspect cannot fail the listing."""
+    found = client.containers.list(
+        all=True, sparse=True, filters={"label": f"{LABEL}=1", "ancestor": image}
+    )
+    return list(found)
 
 
 def test_each_import_on_its_own(smoke_image: str, client: Any) -> None:
@@ -85,7 +90,7 @@ def test_each_import_on_its_own(smoke_image: str, client: Any) -> None:
     assert noisy.output == "noisy: configuration file not found, using defaults\n"
     bad = next(f for f in report.findings if f.code == "IC501")
     assert "failed to find libmagic" in bad.message
-    assert not _containers(client)
+    assert not _containers(client, smoke_image)
 
 
 def test_the_container_is_locked_down(smoke_image: str, tmp_path: Path) -> None:
@@ -134,7 +139,7 @@ def test_interrupted_run_leaves_no_container(smoke_image: str, client: Any) -> N
     )
     try:
         deadline = time.monotonic() + 60
-        while not [c for c in _containers(client) if c.status == "running"]:
+        while not [c for c in _containers(client, smoke_image) if c.status == "running"]:
             assert time.monotonic() < deadline, "the smoke container never started"
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.1)
@@ -146,7 +151,7 @@ def test_interrupted_run_leaves_no_container(smoke_image: str, client: Any) -> N
             proc.kill()
     assert proc.returncode == 130
     assert "interrupted" in err
-    assert not _containers(client)
+    assert not _containers(client, smoke_image)
 
 
 def test_no_engine_skips_smoke_but_checks_the_archive(
@@ -225,4 +230,32 @@ def test_throwaway_run_on_both_transports(smoke_image: str, client: Any, transpo
         labels={LABEL: "1"},
     )
     assert engine.run_throwaway(slow, lines.append).timed_out
-    assert not _containers(client)
+    assert not _containers(client, smoke_image)
+
+
+def test_two_smoke_runs_and_a_removal_at_once(smoke_image: str, client: Any) -> None:
+    """Two runs of the same image at once (parallel CI jobs), while another labelled
+    container is removed: each run gets its own answer, and none is left behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = client.containers.create(smoke_image, ["true"], labels={LABEL: "1"})
+
+    def run(_: int) -> dict[str, str]:
+        report = smoke(
+            f"docker:{smoke_image}", Options(use_cache=False), SmokeOptions(module_timeout=3)
+        )
+        assert report.smoke is not None
+        return {r.name: r.status for r in report.smoke.results if r.name.startswith("sm_")}
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = [pool.submit(run, i) for i in range(2)]
+        deadline = time.monotonic() + 60
+        while not _containers(client, smoke_image)[1:]:  # `other` and a run's container
+            assert time.monotonic() < deadline, "no smoke container started"
+            time.sleep(0.05)
+        pool.submit(other.remove, force=True).result()
+        results = [r.result() for r in runs]
+    assert results[0] == results[1]
+    assert results[0]["sm_good"] == "ok"
+    assert results[0]["sm_bad"] == "error"
+    assert not _containers(client, smoke_image)
