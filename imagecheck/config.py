@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .constraints import load_toml_file
 from .errors import BadInput
 from .smoke import SmokeOptions
+from .tomlfile import load_toml_file
 
 
 def tool_section(folder: Path | None = None) -> tuple[dict[str, Any], Path | None]:

@@ -12,17 +12,11 @@ file and line.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .errors import BadInput
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .tomlfile import load_toml_file
 
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)$")
 _IGNORED_OPTIONS = (
@@ -178,22 +172,6 @@ def read_requirements(
             raise BadInput(f"{source}: unknown option {line.split()[0]!r}")
         pins.append(requirement(line, source, constraint_only))
     return pins
-
-
-def load_toml_text(text: str) -> dict[str, Any]:
-    """Shipped data files; a user's extension file goes through ``_toml`` for its errors."""
-    return tomllib.loads(text)
-
-
-def load_toml_file(path: Path) -> dict[str, Any]:
-    """A user's TOML file; a missing or malformed one is a one-line ``BadInput``."""
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise BadInput(f"no such file: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{path}: not valid TOML: {exc}") from exc
 
 
 def read_system(path: Path) -> list[SystemNeed]:

@@ -60,7 +60,7 @@ def _parse(doc: dict[str, object], origin: str) -> list[Failure]:
 
 def load_failures(extra: tuple[Path, ...] = ()) -> tuple[Failure, ...]:
     """The shipped table, then each user file (their entries are tried first)."""
-    from .constraints import load_toml_file, load_toml_text
+    from .tomlfile import load_toml_file, load_toml_text
 
     shipped = resources.files("imagecheck").joinpath("data/failures.toml").read_text()
     table = _parse(load_toml_text(shipped), "failures.toml")

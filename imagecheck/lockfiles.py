@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .constraints import Pin, canonical, load_toml_file, requirement
+from .constraints import Pin, canonical, requirement
 from .errors import BadInput
+from .tomlfile import load_toml_file
 
 LOCK_NAMES = ("uv.lock", "poetry.lock", "Pipfile.lock")
 _PYLOCK = re.compile(r"^pylock(\.[^./]+)?\.toml$")

@@ -18,11 +18,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .constraints import canonical, load_toml_file, load_toml_text
+from .constraints import canonical
 from .engine import Engine, Throwaway
 from .errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
 from .model import Inventory, ModuleResult, PythonDist, SmokeRun
 from .sources.base import Progress, ProgressFn, no_progress
+from .tomlfile import load_toml_file, load_toml_text
 
 LABEL = "imagecheck.smoke"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from importlib import resources
 
-from ..constraints import canonical, load_toml_text
+from ..constraints import canonical
 from ..model import Finding
 from ..report import codes
+from ..tomlfile import load_toml_text
 from .context import Context
 from .pins import satisfies
 

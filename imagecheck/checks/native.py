@@ -15,9 +15,10 @@ from importlib import resources
 
 from packaging.version import InvalidVersion, Version
 
-from ..constraints import canonical, load_toml_text
+from ..constraints import canonical
 from ..elf import MARKERS
 from ..model import DebianPackage, Finding, PythonDist, SharedLibrary
+from ..tomlfile import load_toml_text
 from .context import Context
 
 NUMPY1, NUMPY2 = (m.decode() for m in MARKERS)

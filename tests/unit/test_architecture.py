@@ -63,6 +63,15 @@ def test_only_engine_imports_docker(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)
+def test_only_tomlfile_parses_toml(path: Path) -> None:
+    """One TOML loader, so a malformed file gets one error shape wherever it is read."""
+    if _name(path) == "tomlfile":
+        assert "tomllib" in _third_party(path)
+    else:
+        assert not {"tomllib", "tomli"} & _third_party(path)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_name)
 def test_only_cli_and_reporters_use_rich(path: Path) -> None:
     name = _name(path)
     if "rich" in _third_party(path):
