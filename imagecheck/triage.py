@@ -299,9 +299,15 @@ def resolve_image(
 ) -> tuple[str | None, str, str]:
     """(reference, how it was found, why none was): the container's image ID first (what
     really crashes), else ``image:``, else compose v2's then v1's default name, if built."""
-    if container is not None and container.image_id:
-        return container.image_id, "container", ""
     candidates = service.image_candidates
+    if container is not None and container.image_id:
+        for ref in candidates:  # named by the tag when the tag still points to it
+            try:
+                if engine.inspect_image(ref).id == container.image_id:
+                    return ref, "container", ""
+            except ImageNotFound:
+                continue
+        return container.image_id, "container", ""
     source = ("image:",) if service.image else ("compose v2 name", "compose v1 name")
     for ref, how in zip(candidates, source, strict=False):
         try:
