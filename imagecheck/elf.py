@@ -47,6 +47,7 @@ _MAX_SECTION = 64 << 20  # a sane bound for .dynstr/.rodata reads
 # What a forward-only read keeps of a file's start: .dynstr sits before .dynamic and
 # is found only once .dynamic is read, so the head is kept until then.
 STREAM_HEAD = _MAX_SECTION
+STREAM_BEFORE_DYNAMIC = 16 << 20
 _CHUNK = 1 << 20
 # A Python extension module defines PyInit_<its name>; its .dynstr holds that name.
 _PY_INIT = re.compile(rb"\0PyInit_([A-Za-z0-9_]+)(?=\0)")
@@ -286,7 +287,19 @@ def _parse_stream(fwd: _Forward, head: bytes) -> ElfInfo:
             dynamic = (p_offset, p_filesz)
     if dynamic is None:
         return ElfInfo(None, (), (), (), machine, elf_type)
-    dyn = _stream_range(fwd, head, *dynamic)
+    # patchelf (auditwheel's tool) moves .dynstr into a segment of its own just before
+    # .dynamic, far past the head: the bytes leading up to .dynamic are kept as well.
+    dyn_off, dyn_size = dynamic
+    if dyn_size < 0 or dyn_size > _MAX_SECTION:
+        raise _Bad(f"section size {dyn_size}")
+    kept = [(0, head)]
+    if dyn_off + dyn_size > len(head):
+        start = max(fwd.pos, dyn_off - STREAM_BEFORE_DYNAMIC)
+        if dyn_off < start:
+            raise _Bad("the dynamic section overlaps the head")
+        fwd.skip_to(start)
+        kept.append((start, fwd.read(dyn_off + dyn_size - start)))
+    dyn = _stream_range(fwd, kept, dyn_off, dyn_size)
     entries = _entries(dyn, dyn_fmt)
     values = dict(entries)
     if _DT_STRTAB not in values or _DT_STRSZ not in values:
@@ -294,7 +307,7 @@ def _parse_stream(fwd: _Forward, head: bytes) -> ElfInfo:
     addr, strsz = values[_DT_STRTAB], values[_DT_STRSZ]
     for vaddr, offset, filesz in loads:
         if vaddr <= addr < vaddr + filesz:
-            strtab = _stream_range(fwd, head, addr - vaddr + offset, strsz)
+            strtab = _stream_range(fwd, kept, addr - vaddr + offset, strsz)
             break
     else:
         raise _Bad("DT_STRTAB outside every PT_LOAD")
@@ -304,14 +317,15 @@ def _parse_stream(fwd: _Forward, head: bytes) -> ElfInfo:
     )
 
 
-def _stream_range(fwd: _Forward, head: bytes, offset: int, size: int) -> bytes:
-    """Bytes ``offset``..``offset+size`` of the file: from the head, or read ahead."""
+def _stream_range(fwd: _Forward, kept: list[tuple[int, bytes]], offset: int, size: int) -> bytes:
+    """Bytes ``offset``..``offset+size`` of the file: from what was kept, or read ahead."""
     if size < 0 or size > _MAX_SECTION:
         raise _Bad(f"section size {size}")
-    if offset + size <= len(head):
-        return head[offset : offset + size]
+    for start, data in kept:
+        if start <= offset and offset + size <= start + len(data):
+            return data[offset - start : offset - start + size]
     if offset < fwd.pos:
-        raise _Bad(f"data at {offset} lies behind the {len(head)}-byte head, already passed")
+        raise _Bad(f"data at offset {offset} was passed and not kept")
     fwd.skip_to(offset)
     data = fwd.read(size)
     if len(data) != size:

@@ -39,8 +39,11 @@ def elf_parts(
     rpath: str | None = None,
     py_module: str | None = None,
     gap: int = 0,
+    late_strtab: bool = False,
 ) -> ElfParts:
-    """An x86_64 ET_DYN; ``py_module`` adds the PyInit_<name> an extension module has."""
+    """An x86_64 ET_DYN; ``py_module`` adds the PyInit_<name> an extension module has;
+    ``late_strtab`` puts ``.dynstr`` after the gap, just before ``.dynamic``, where
+    patchelf moves it."""
     strtab = bytearray(b"\0")
 
     def string(text: str) -> int:
@@ -60,8 +63,10 @@ def elf_parts(
     string("PyObject_GetAttr")  # an undefined symbol, as any module has
 
     phoff, phnum = 64, 2
-    strtab_off = phoff + phnum * struct.calcsize(_PHDR)
-    dyn_off = -(-(strtab_off + len(strtab) + gap) // 8) * 8
+    head_end = phoff + phnum * struct.calcsize(_PHDR)
+    strtab_off = head_end + gap if late_strtab else head_end
+    gap_end = head_end + gap + (0 if late_strtab else len(strtab))
+    dyn_off = -(-max(strtab_off + len(strtab), gap_end) // 8) * 8
     dyn.append((_DT["STRTAB"], strtab_off))
     dyn.append((_DT["STRSZ"], len(strtab)))
     dyn.append((0, 0))
@@ -82,10 +87,18 @@ def elf_parts(
         + struct.pack(_SHDR, 9, 6, 3, dyn_off, dyn_off, len(dynamic), 1, 0, 8, 16)
         + struct.pack(_SHDR, 18, 3, 0, 0, shstr_off, len(shstrtab), 0, 0, 1, 0)
     )
-    head = ehdr + phdrs + bytes(strtab)
-    pad = dyn_off - len(head) - gap
-    tail = bytes(pad) + dynamic + shstrtab + bytes(shoff - shstr_off - len(shstrtab)) + shdrs
-    return ElfParts(head, gap, tail)
+    head = ehdr + phdrs + (b"" if late_strtab else bytes(strtab))
+    tail = bytearray(size - len(head) - gap)
+    for offset, piece in (
+        (strtab_off, bytes(strtab)),
+        (dyn_off, dynamic),
+        (shstr_off, shstrtab),
+        (shoff, shdrs),
+    ):
+        if offset >= len(head) + gap:
+            at = offset - len(head) - gap
+            tail[at : at + len(piece)] = piece
+    return ElfParts(head, gap, bytes(tail))
 
 
 def elf_so(**kw: object) -> bytes:

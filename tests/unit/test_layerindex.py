@@ -186,9 +186,18 @@ def test_a_big_library_is_read_whatever_its_size(tmp_path: Path, seekable: bool)
         soname="libcublasLt.so.13", needed=("libc.so.6",), rpath="$ORIGIN", gap=600 << 20
     )
     small = elf_parts(soname="libcublas.so.13", needed=("libcublasLt.so.13",), runpath="$ORIGIN")
+    # patchelf moved .dynstr past the head, next to .dynamic (libcusparseLt.so.0, 234 MB)
+    patched = elf_parts(
+        soname="libcusparseLt.so.0", needed=("libm.so.6",), gap=100 << 20, late_strtab=True
+    )
     layer = tmp_path / "layer.tar"
     _sparse_layer(
-        layer, [(f"{SITE_LIB}/libcublasLt.so.13", big), (f"{SITE_LIB}/libcublas.so.13", small)]
+        layer,
+        [
+            (f"{SITE_LIB}/libcublasLt.so.13", big),
+            (f"{SITE_LIB}/libcublas.so.13", small),
+            (f"{SITE_LIB}/libcusparseLt.so.0", patched),
+        ],
     )
     with layer.open("rb") as fh:
         stream: IO[bytes] = fh if seekable else io.BufferedReader(FileForwardOnly(fh), 1 << 16)
@@ -202,3 +211,4 @@ def test_a_big_library_is_read_whatever_its_size(tmp_path: Path, seekable: bool)
     )
     assert index.elf[f"{SITE_LIB}/libcublas.so.13"].needed == ("libcublasLt.so.13",)
     assert index.entries[f"{SITE_LIB}/libcublasLt.so.13"].size == big.size
+    assert index.elf[f"{SITE_LIB}/libcusparseLt.so.0"].needed == ("libm.so.6",)
