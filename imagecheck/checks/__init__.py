@@ -30,7 +30,7 @@ CHECKS: tuple[Check[Context], ...] = (
     Check(("IC104",), "duplicate dist-info", check_duplicates),
     Check(("IC105",), "requirements of installed distributions", check_requires),
     Check(("IC201",), "wheel tags", check_wheel_tags),
-    Check(("IC202",), "shared libraries resolve", check_needed),
+    Check(("IC202", "IC207", "IC208"), "shared libraries resolve", check_needed),
     Check(("IC203",), "libraries loaded through ctypes", check_ctypes),
     Check(("IC204",), "NumPy C-API generation", check_numpy_abi),
     Check(("IC205", "IC206"), "system needs", check_system_needs),
