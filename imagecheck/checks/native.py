@@ -158,10 +158,11 @@ def is_python_module(lib: SharedLibrary) -> bool:
 
 class Loader:
     """The dynamic loader's search, on the image's files (ld.so(8)): for each NEEDED,
-    the RPATH of the object and then of the objects that loaded it (only while none
-    of them has a RUNPATH), LD_LIBRARY_PATH from the image's environment, the
-    object's own RUNPATH, then ld.so.conf's and the default folders. A name already
-    loaded into the process (by SONAME) is found without a search."""
+    the RPATH of the object and then of the objects that loaded it (unless the object
+    has a RUNPATH; a loader's RPATH counts only if that loader has none), then
+    LD_LIBRARY_PATH from the image's environment, the object's own RUNPATH, then
+    ld.so.conf's and the default folders. A name already loaded into the process (by
+    SONAME) is found without a search."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -193,11 +194,10 @@ class Loader:
 
     def search(self, lib: SharedLibrary, loaders: tuple[SharedLibrary, ...]) -> list[str]:
         dirs: list[str] = []
-        if not lib.runpath:
+        if not lib.runpath:  # an object's own DT_RUNPATH turns the walk off
             for obj in (lib, *reversed(loaders)):
-                if obj.runpath:
-                    break  # a DT_RUNPATH turns off its object's DT_RPATH, and the walk
-                dirs += self._expand(obj, obj.rpath)
+                if not obj.runpath:  # ... and the DT_RPATH of an object that has one
+                    dirs += self._expand(obj, obj.rpath)
         dirs += self.env_dirs
         dirs += self._expand(lib, lib.runpath)
         origin = posixpath.dirname(lib.path)

@@ -80,6 +80,26 @@ def test_rpath_serves_what_its_object_loads_runpath_only_its_own_needed(tmp_path
     assert "needs libtwo.so" in findings(broken)[0].message
 
 
+def test_a_loader_with_a_runpath_is_passed_over_not_the_end_of_the_walk(tmp_path: Path) -> None:
+    """_ext (RPATH deps) -> libmid (RUNPATH mid) -> libleaf (none) -> libx: ld.so looks
+    for libx in libleaf's RPATH, then libmid's (none: it has a RUNPATH), then _ext's."""
+    walk = dist(
+        "walk",
+        "1.0",
+        files={
+            f"walk/_ext{EXT}": elf_so(
+                py_module="_ext", needed=("libmid.so",), rpath="$ORIGIN/deps"
+            ),
+            "walk/deps/libmid.so": elf_so(
+                soname="libmid.so", needed=("libleaf.so",), runpath="$ORIGIN/../mid"
+            ),
+            "walk/mid/libleaf.so": elf_so(soname="libleaf.so", needed=("libx.so",)),
+            "walk/deps/libx.so": elf_so(soname="libx.so"),
+        },
+    )
+    assert native(scan(tmp_path, walk)) == []
+
+
 def test_tokens_and_ld_library_path(tmp_path: Path) -> None:
     mod = dist(
         "tok",
