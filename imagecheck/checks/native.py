@@ -325,7 +325,7 @@ def check_needed(ctx: Context) -> Iterator[Finding]:
             "IC207",
             "info",
             soname,
-            f"{soname} ({kind.why if kind else 'a driver library'}), needed by {users[0]}{more}, "
+            f"{soname}, {kind.why if kind else 'a driver library'}, needed by {users[0]}{more}, "
             "comes from the host's NVIDIA driver at run time: the NVIDIA container runtime "
             "mounts it into a container started with GPUs, so no image ships it",
             "run the container with GPUs (docker run --gpus all, compose "

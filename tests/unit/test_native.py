@@ -34,7 +34,9 @@ def findings(report: Report) -> list[Finding]:
 
 def native(report: Report) -> list[tuple[str, str, str]]:
     """(code, severity, what the message is about: the library or the name needed)."""
-    return sorted((f.code, f.severity, f.message.split(" ", 1)[0]) for f in findings(report))
+    return sorted(
+        (f.code, f.severity, f.message.split(" ", 1)[0].rstrip(",")) for f in findings(report)
+    )
 
 
 def test_a_driver_library_comes_from_the_host(tmp_path: Path) -> None:
