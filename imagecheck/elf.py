@@ -2,7 +2,10 @@
 
 Only the ELF header, the section headers, ``.dynamic``, its string table and
 (when asked) ``.rodata`` are read, so the file object may be a window into a layer
-tar and a 40 MB extension module costs a few small reads. We parse with ``struct``
+tar and a 40 MB extension module costs a few small reads. A file that can only be
+read forward (a compressed layer, the engine's export stream) is read as it passes,
+through the program headers, keeping a bounded head in memory however big the file
+is (``libcublasLt.so`` is over 512 MiB). We parse with ``struct``
 rather than pyelftools because indexing touches hundreds of modules per image and
 pyelftools costs ~2 ms each (20x more); the tests check this reader against
 pyelftools on real wheels.
@@ -10,6 +13,8 @@ pyelftools on real wheels.
 
 from __future__ import annotations
 
+import io
+import re
 import struct
 from dataclasses import dataclass
 from typing import IO
@@ -36,8 +41,16 @@ _MACHINES = {
 }
 _TYPES = {1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 _SHT_DYNAMIC = 6
-_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 14, 15, 29
+_PT_LOAD, _PT_DYNAMIC = 1, 2
+_DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 5, 10, 14, 15, 29
 _MAX_SECTION = 64 << 20  # a sane bound for .dynstr/.rodata reads
+# What a forward-only read keeps of a file's start: .dynstr sits before .dynamic and
+# is found only once .dynamic is read, so the head is kept until then.
+STREAM_HEAD = _MAX_SECTION
+STREAM_BEFORE_DYNAMIC = 16 << 20
+_CHUNK = 1 << 20
+# A Python extension module defines PyInit_<its name>; its .dynstr holds that name.
+_PY_INIT = re.compile(rb"\0PyInit_([A-Za-z0-9_]+)(?=\0)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +63,7 @@ class ElfInfo:
     elf_type: str  # "ET_DYN", "ET_EXEC"
     markers: tuple[str, ...] = ()
     error: str | None = None  # set when the file is ELF but could not be parsed
+    py_init: tuple[str, ...] = ()  # NAME of each PyInit_NAME in .dynstr: a Python module
 
 
 class _Bad(Exception):
@@ -73,6 +87,10 @@ def _cstr(table: bytes, offset: int) -> str:
 
 def _split_paths(value: str) -> tuple[str, ...]:
     return tuple(p for p in value.split(":") if p)
+
+
+def _py_init(strtab: bytes) -> tuple[str, ...]:
+    return tuple(m.decode("ascii") for m in _PY_INIT.findall(b"\0" + strtab))
 
 
 def read_elf(stream: IO[bytes], *, scan_markers: bool = False) -> ElfInfo | None:
@@ -116,6 +134,7 @@ def _parse(stream: IO[bytes], ident: bytes, scan_markers: bool) -> ElfInfo:
     needed: list[str] = []
     runpath: tuple[str, ...] = ()
     rpath: tuple[str, ...] = ()
+    py_init: tuple[str, ...] = ()
     for sec in sections:
         if sec[1] != _SHT_DYNAMIC:
             continue
@@ -124,19 +143,8 @@ def _parse(stream: IO[bytes], ident: bytes, scan_markers: bool) -> ElfInfo:
         strtab_sec = sections[sec[6]]
         strtab = _read_at(stream, strtab_sec[4], strtab_sec[5])
         dyn = _read_at(stream, sec[4], sec[5])
-        step = struct.calcsize(dyn_fmt)
-        for off in range(0, len(dyn) - step + 1, step):
-            tag, val = struct.unpack_from(dyn_fmt, dyn, off)
-            if tag == 0:
-                break
-            if tag == _DT_NEEDED:
-                needed.append(_cstr(strtab, val))
-            elif tag == _DT_SONAME:
-                soname = _cstr(strtab, val)
-            elif tag == _DT_RUNPATH:
-                runpath = _split_paths(_cstr(strtab, val))
-            elif tag == _DT_RPATH:
-                rpath = _split_paths(_cstr(strtab, val))
+        soname, needed, runpath, rpath = _dynamic(_entries(dyn, dyn_fmt), strtab)
+        py_init = _py_init(strtab)
         break
 
     markers: tuple[str, ...] = ()
@@ -148,4 +156,178 @@ def _parse(stream: IO[bytes], ident: bytes, scan_markers: bool) -> ElfInfo:
                 data = _read_at(stream, sec[4], sec[5])
                 markers = tuple(m.decode() for m in MARKERS if m in data)
                 break
-    return ElfInfo(soname, tuple(needed), runpath, rpath, machine, elf_type, markers)
+    return ElfInfo(
+        soname, tuple(needed), runpath, rpath, machine, elf_type, markers, py_init=py_init
+    )
+
+
+def _entries(dyn: bytes, dyn_fmt: str) -> list[tuple[int, int]]:
+    out = []
+    whole = len(dyn) - len(dyn) % struct.calcsize(dyn_fmt)
+    for tag, val in struct.iter_unpack(dyn_fmt, dyn[:whole]):
+        if tag == 0:
+            break
+        out.append((tag, val))
+    return out
+
+
+def _dynamic(
+    entries: list[tuple[int, int]], strtab: bytes
+) -> tuple[str | None, list[str], tuple[str, ...], tuple[str, ...]]:
+    soname: str | None = None
+    needed: list[str] = []
+    runpath: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()
+    for tag, val in entries:
+        if tag == _DT_NEEDED:
+            needed.append(_cstr(strtab, val))
+        elif tag == _DT_SONAME:
+            soname = _cstr(strtab, val)
+        elif tag == _DT_RUNPATH:
+            runpath = _split_paths(_cstr(strtab, val))
+        elif tag == _DT_RPATH:
+            rpath = _split_paths(_cstr(strtab, val))
+    return soname, needed, runpath, rpath
+
+
+class _Forward:
+    """The next ``size`` bytes of a stream read once, front to back, looking for the
+    NumPy markers in all of them as they pass."""
+
+    def __init__(self, stream: IO[bytes], size: int, scan_markers: bool) -> None:
+        self._stream = stream
+        self.size = size
+        self.pos = 0
+        self._scan = scan_markers
+        self._tail = b""
+        self.found: set[bytes] = set()
+
+    def read(self, n: int) -> bytes:
+        n = max(0, min(n, self.size - self.pos))
+        parts = []
+        while n:
+            part = self._stream.read(min(n, _CHUNK))
+            if not part:
+                raise _Bad("truncated")
+            if self._scan:
+                window = self._tail + part
+                self.found.update(m for m in MARKERS if m in window)
+                self._tail = window[-64:]
+            parts.append(part)
+            self.pos += len(part)
+            n -= len(part)
+        return b"".join(parts)
+
+    def skip_to(self, offset: int) -> None:
+        while self.pos < min(offset, self.size):
+            self.read(min(offset - self.pos, _CHUNK))
+
+
+def read_elf_stream(stream: IO[bytes], size: int, *, scan_markers: bool = False) -> ElfInfo | None:
+    """Parse the next ``size`` bytes of a forward-only ``stream``; None when not ELF.
+
+    A file that fits the bounded head is parsed like a seekable one. A bigger one is
+    parsed through its program headers (PT_DYNAMIC, DT_STRTAB mapped through PT_LOAD),
+    which is what the dynamic loader reads too; the section headers at its end are
+    never needed. All ``size`` bytes are consumed only when markers are scanned."""
+    fwd = _Forward(stream, size, scan_markers)
+    try:
+        head = fwd.read(STREAM_HEAD)
+    except _Bad:
+        head = b""
+    if not head.startswith(ELF_MAGIC):
+        return None
+    if len(head) == size:
+        return read_elf(io.BytesIO(head), scan_markers=scan_markers)
+    try:
+        info = _parse_stream(fwd, head)
+        if scan_markers:
+            fwd.skip_to(size)
+    except (_Bad, struct.error, OSError, EOFError, ValueError) as exc:
+        return ElfInfo(None, (), (), (), "unknown", "unknown", error=str(exc) or type(exc).__name__)
+    markers = tuple(m.decode() for m in MARKERS if m in fwd.found)
+    return ElfInfo(
+        info.soname,
+        info.needed,
+        info.runpath,
+        info.rpath,
+        info.machine,
+        info.elf_type,
+        markers,
+        py_init=info.py_init,
+    )
+
+
+def _parse_stream(fwd: _Forward, head: bytes) -> ElfInfo:
+    is64 = head[4] == 2
+    endian = "<" if head[5] == 1 else ">"
+    e_type, e_machine = struct.unpack_from(endian + "HH", head, 16)
+    if is64:
+        (e_phoff,) = struct.unpack_from(endian + "Q", head, 32)
+        e_phentsize, e_phnum = struct.unpack_from(endian + "HH", head, 54)
+        # (type, flags, offset, vaddr, paddr, filesz, memsz, align)
+        ph_fmt, dyn_fmt, order = endian + "IIQQQQQQ", endian + "qQ", (0, 2, 3, 5)
+    else:
+        (e_phoff,) = struct.unpack_from(endian + "I", head, 28)
+        e_phentsize, e_phnum = struct.unpack_from(endian + "HH", head, 42)
+        # (type, offset, vaddr, paddr, filesz, memsz, flags, align)
+        ph_fmt, dyn_fmt, order = endian + "IIIIIIII", endian + "iI", (0, 1, 2, 4)
+    machine = _MACHINES.get(e_machine, f"EM_{e_machine}")
+    elf_type = _TYPES.get(e_type, f"ET_{e_type}")
+    if e_phentsize < struct.calcsize(ph_fmt) or e_phoff + e_phentsize * e_phnum > len(head):
+        raise _Bad("program headers outside the file's head")
+    loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
+    dynamic: tuple[int, int] | None = None
+    for i in range(e_phnum):
+        fields = struct.unpack_from(ph_fmt, head, e_phoff + i * e_phentsize)
+        p_type, p_offset, p_vaddr, p_filesz = (fields[j] for j in order)
+        if p_type == _PT_LOAD:
+            loads.append((p_vaddr, p_offset, p_filesz))
+        elif p_type == _PT_DYNAMIC:
+            dynamic = (p_offset, p_filesz)
+    if dynamic is None:
+        return ElfInfo(None, (), (), (), machine, elf_type)
+    # patchelf (auditwheel's tool) moves .dynstr into a segment of its own just before
+    # .dynamic, far past the head: the bytes leading up to .dynamic are kept as well.
+    dyn_off, dyn_size = dynamic
+    if dyn_size < 0 or dyn_size > _MAX_SECTION:
+        raise _Bad(f"section size {dyn_size}")
+    kept = [(0, head)]
+    if dyn_off + dyn_size > len(head):
+        start = max(fwd.pos, dyn_off - STREAM_BEFORE_DYNAMIC)
+        if dyn_off < start:
+            raise _Bad("the dynamic section overlaps the head")
+        fwd.skip_to(start)
+        kept.append((start, fwd.read(dyn_off + dyn_size - start)))
+    dyn = _stream_range(fwd, kept, dyn_off, dyn_size)
+    entries = _entries(dyn, dyn_fmt)
+    values = dict(entries)
+    if _DT_STRTAB not in values or _DT_STRSZ not in values:
+        raise _Bad("no DT_STRTAB")
+    addr, strsz = values[_DT_STRTAB], values[_DT_STRSZ]
+    for vaddr, offset, filesz in loads:
+        if vaddr <= addr < vaddr + filesz:
+            strtab = _stream_range(fwd, kept, addr - vaddr + offset, strsz)
+            break
+    else:
+        raise _Bad("DT_STRTAB outside every PT_LOAD")
+    soname, needed, runpath, rpath = _dynamic(entries, strtab)
+    return ElfInfo(
+        soname, tuple(needed), runpath, rpath, machine, elf_type, py_init=_py_init(strtab)
+    )
+
+
+def _stream_range(fwd: _Forward, kept: list[tuple[int, bytes]], offset: int, size: int) -> bytes:
+    """Bytes ``offset``..``offset+size`` of the file: from what was kept, or read ahead."""
+    if size < 0 or size > _MAX_SECTION:
+        raise _Bad(f"section size {size}")
+    for start, data in kept:
+        if start <= offset and offset + size <= start + len(data):
+            return data[offset - start : offset - start + size]
+    if offset < fwd.pos:
+        raise _Bad(f"data at offset {offset} was passed and not kept")
+    fwd.skip_to(offset)
+    data = fwd.read(size)
+    if len(data) != size:
+        raise _Bad("truncated")
+    return data

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import os
 import re
 import stat
@@ -20,19 +19,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
-from .elf import ElfInfo, read_elf
+from .elf import ElfInfo, read_elf, read_elf_stream
 from .errors import CorruptArchive
 from .streams import Window
 
 # Bump when what an index records changes: old cache entries are then never read.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 
 FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 MAX_CAPTURE = 8 << 20  # bytes of one captured file
-MAX_ELF_IN_MEMORY = 512 << 20  # an ELF read from a non-seekable stream is buffered
 
 _DIST_INFO_FILES = frozenset(
     {"METADATA", "RECORD", "top_level.txt", "INSTALLER", "direct_url.json", "WHEEL", "REQUESTED"}
@@ -130,6 +128,7 @@ class LayerIndex:
                     i.elf_type,
                     i.markers,
                     i.error,
+                    i.py_init,
                 )
                 for p, i in self.elf.items()
             },
@@ -194,9 +193,12 @@ class _Builder:
                 self.shebangs[path] = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
         elif rule == KEEP_ELF and size >= 64:
             with opener() as fh:
-                if not self.seekable:
-                    fh = io.BytesIO(fh.read(size if size <= MAX_ELF_IN_MEMORY else 4096))
-                info = read_elf(fh, scan_markers=_in_site_dir(path))
+                scan = _in_site_dir(path)
+                info = (
+                    read_elf(fh, scan_markers=scan)
+                    if self.seekable
+                    else read_elf_stream(fh, size, scan_markers=scan)
+                )
             if info is not None:
                 self.elf[path] = info
 

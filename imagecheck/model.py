@@ -133,6 +133,7 @@ class SharedLibrary:
     machine: str
     layer: LayerRef
     markers: tuple[str, ...] = ()  # notable strings found in .rodata (NumPy ABI etc.)
+    py_init: tuple[str, ...] = ()  # NAME of each PyInit_NAME it holds: a Python module
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ def catalog_libraries(fs: ImageFS) -> tuple[SharedLibrary, ...]:
             machine=info.machine,
             layer=layer,
             markers=info.markers,
+            py_init=info.py_init,
         )
         for path, info, layer in fs.elf_files()
         if info.elf_type == "ET_DYN" and info.error is None

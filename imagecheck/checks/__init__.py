@@ -36,7 +36,7 @@ CHECKS: tuple[Check[Context], ...] = (
     Check((codes.IC104,), "duplicate dist-info", check_duplicates),
     Check((codes.IC105,), "requirements of installed distributions", check_requires),
     Check((codes.IC201,), "wheel tags", check_wheel_tags),
-    Check((codes.IC202,), "shared libraries resolve", check_needed),
+    Check((codes.IC202, codes.IC207, codes.IC208), "shared libraries resolve", check_needed),
     Check((codes.IC203,), "libraries loaded through ctypes", check_ctypes),
     Check((codes.IC204,), "NumPy C-API generation", check_numpy_abi),
     Check((codes.IC205, codes.IC206), "system needs", check_system_needs),

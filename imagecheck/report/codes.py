@@ -144,6 +144,19 @@ IC206 = _code(
     "a Debian package the system-needs file asks for is not installed",
 )
 
+IC207 = _code(
+    "IC207",
+    "info",
+    "driver library from the host",
+    "a NEEDED is an NVIDIA driver library the container runtime mounts from the host",
+)
+IC208 = _code(
+    "IC208",
+    "info",
+    "on-demand plugin lacks a library",
+    "a library no import loads (a plugin opened on demand) needs a name the image lacks",
+)
+
 # IC3xx: known incompatibilities (imagecheck/data/known_issues.toml)
 IC301 = _code(
     "IC301",

@@ -19,9 +19,6 @@ from imagecheck.report import codes
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "imagecheck"
 REGISTRY_MODULE = PACKAGE / "report" / "codes.py"
-# Being rewritten by another branch; its findings move to the registry when that lands.
-# test_pending_files_still_need_it fails once they have, so the exemption goes too.
-PENDING = {PACKAGE / "checks" / "native.py"}
 
 
 def _finding_calls(path: Path) -> list[ast.Call]:
@@ -44,7 +41,7 @@ def _name(path: Path) -> str:
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)
 def test_findings_are_made_only_by_the_registry(path: Path) -> None:
-    if path == REGISTRY_MODULE or path in PENDING:
+    if path == REGISTRY_MODULE:
         return
     lines = [c.lineno for c in _finding_calls(path)]
     assert not lines, f"{_name(path)}:{lines}: Finding(...) outside report/codes.py"
@@ -52,8 +49,6 @@ def test_findings_are_made_only_by_the_registry(path: Path) -> None:
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)
 def test_no_positional_finding_arguments(path: Path) -> None:
-    if path in PENDING:
-        return
     lines = [c.lineno for c in _finding_calls(path) if c.args]
     assert not lines, f"{_name(path)}:{lines}: Finding(...) with positional arguments"
 
@@ -65,11 +60,6 @@ def test_the_walk_sees_finding_calls(tmp_path: Path) -> None:
     src.write_text("from x import model\nmodel.Finding('IC1', 'error')\nFinding(code='IC2')\n")
     calls = _finding_calls(src)
     assert [(c.lineno, bool(c.args)) for c in calls] == [(2, True), (3, False)]
-
-
-@pytest.mark.parametrize("path", sorted(PENDING), ids=_name)
-def test_pending_files_still_need_it(path: Path) -> None:
-    assert _finding_calls(path), f"{_name(path)} uses the registry now: drop it from PENDING"
 
 
 _ROW = re.compile(r"^\| (IC\d{3}(?:/IC\d{3})*) \| ([^|]*) \|", re.MULTILINE)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import tarfile
+from pathlib import Path
 from typing import IO
 
 import pytest
 
 from imagecheck.errors import CorruptArchive
 from imagecheck.layerindex import DIR, FILE, HARDLINK, OTHER, SYMLINK, index_tar, normalize
+from tests.elfbuild import ElfParts, elf_parts
 
 LONG_DIR = "usr/lib/python3/dist-packages/" + "a_very_long_package_name_segment/" * 6
 METADATA = b"Metadata-Version: 2.1\nName: longpkg\nVersion: 1.0\n"
@@ -144,3 +146,69 @@ def test_half_a_header_is_corrupt() -> None:
             index_tar(
                 _stream(data[: header + 100], seekable), "sha256:" + "4" * 64, seekable=seekable
             )
+
+
+class FileForwardOnly(io.RawIOBase):
+    """A file on disk read as a stream that cannot seek."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        return self._fh.readinto(b)  # type: ignore[attr-defined, no-any-return]
+
+
+def _sparse_layer(dest: Path, members: list[tuple[str, ElfParts]]) -> None:
+    """A layer tar whose big files are holes on disk: the test costs no 600 MB write."""
+    with dest.open("wb") as out:
+        for name, parts in members:
+            info = tarfile.TarInfo(name)
+            info.size = parts.size
+            out.write(info.tobuf(format=tarfile.PAX_FORMAT))
+            out.write(parts.head)
+            out.seek(parts.gap, io.SEEK_CUR)
+            out.write(parts.tail)
+            out.write(bytes(-parts.size % 512))
+        out.write(bytes(1024))
+
+
+SITE_LIB = "opt/venv/lib/python3.11/site-packages/nvidia/cu13/lib"
+
+
+@pytest.mark.parametrize("seekable", [True, False], ids=["seek", "stream"])
+def test_a_big_library_is_read_whatever_its_size(tmp_path: Path, seekable: bool) -> None:
+    """libcublasLt.so.13 is 541 MB: read as a stream (the engine's export, a compressed
+    layer) its dynamic section, past the first 512 MiB, is read as it passes."""
+    big = elf_parts(
+        soname="libcublasLt.so.13", needed=("libc.so.6",), rpath="$ORIGIN", gap=600 << 20
+    )
+    small = elf_parts(soname="libcublas.so.13", needed=("libcublasLt.so.13",), runpath="$ORIGIN")
+    # patchelf moved .dynstr past the head, next to .dynamic (libcusparseLt.so.0, 234 MB)
+    patched = elf_parts(
+        soname="libcusparseLt.so.0", needed=("libm.so.6",), gap=100 << 20, late_strtab=True
+    )
+    layer = tmp_path / "layer.tar"
+    _sparse_layer(
+        layer,
+        [
+            (f"{SITE_LIB}/libcublasLt.so.13", big),
+            (f"{SITE_LIB}/libcublas.so.13", small),
+            (f"{SITE_LIB}/libcusparseLt.so.0", patched),
+        ],
+    )
+    with layer.open("rb") as fh:
+        stream: IO[bytes] = fh if seekable else io.BufferedReader(FileForwardOnly(fh), 1 << 16)
+        index = index_tar(stream, "sha256:" + "5" * 64, seekable=seekable)
+    info = index.elf[f"{SITE_LIB}/libcublasLt.so.13"]
+    assert info.error is None
+    assert (info.soname, info.needed, info.rpath) == (
+        "libcublasLt.so.13",
+        ("libc.so.6",),
+        ("$ORIGIN",),
+    )
+    assert index.elf[f"{SITE_LIB}/libcublas.so.13"].needed == ("libcublasLt.so.13",)
+    assert index.entries[f"{SITE_LIB}/libcublasLt.so.13"].size == big.size
+    assert index.elf[f"{SITE_LIB}/libcusparseLt.so.0"].needed == ("libm.so.6",)
