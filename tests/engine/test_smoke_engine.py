@@ -15,6 +15,7 @@ import pytest
 
 from imagecheck.api import Options, check, smoke
 from imagecheck.smoke import LABEL, SmokeOptions
+from tests.builders import dist_info
 
 from .conftest import Builder
 
@@ -46,10 +47,8 @@ CMD ["python3", "-c", "import sm_good"]
 def smoke_image(build: Builder) -> str:
     """A distribution whose modules fail, hang, crash, write to stderr and work."""
     files = {f"site/{name}.py": code for name, code in MODULES.items()}
-    files["site/smokefix-1.0.dist-info/METADATA"] = (
-        "Metadata-Version: 2.1\nName: smokefix\nVersion: 1.0\n"
-    )
-    files["site/smokefix-1.0.dist-info/top_level.txt"] = "\n".join(MODULES) + "\n"
+    info = dist_info("smokefix", "1.0", top_level="\n".join(MODULES) + "\n")
+    files.update({f"site/{path}": data.decode() for path, data in info.items()})
     return build("smoke", SMOKE, [], files=files)
 
 

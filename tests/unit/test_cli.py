@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from tests.builders import Layer, make_image, truncate_file
+from tests.schemas import validate
 from tests.unit.test_sources import CONFIG, HISTORY
 
 
@@ -34,18 +34,12 @@ def archive(tmp_path: Path) -> Path:
     ).path
 
 
-def _schema() -> dict[str, object]:
-    text = resources.files("imagecheck").joinpath("schemas/inventory.schema.json").read_text()
-    schema: dict[str, object] = json.loads(text)
-    return schema
-
-
 @pytest.mark.parametrize("command", ["inventory", "layers"])
 def test_json_follows_the_shipped_schema(archive: Path, tmp_path: Path, command: str) -> None:
     result = run(command, str(archive), "--format", "json", "--cache-dir", str(tmp_path / "c"))
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    jsonschema.validate(doc, _schema())
+    validate(doc, "inventory")
     assert doc["schema_version"] == 1
     assert doc["image"]["ref"] == str(archive)
     assert [d["name"] for d in doc["python"]] == ["idna"]
@@ -61,7 +55,7 @@ def test_schema_rejects_a_document_missing_a_promised_field(archive: Path) -> No
     doc = json.loads(run("inventory", str(archive), "--format", "json", "--no-cache").stdout)
     del doc["python"][0]["layer"]
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(doc, _schema())
+        validate(doc, "inventory")
 
 
 def test_json_is_deterministic(archive: Path, tmp_path: Path) -> None:
@@ -144,10 +138,7 @@ def test_check_exit_codes_json_and_junit(tmp_path: Path) -> None:
     ok = run(*base, "--format", "json")  # plain ``imagecheck TARGET`` is ``check``
     assert ok.returncode == 0, ok.stderr
     doc = json.loads(ok.stdout)
-    schema = json.loads(
-        resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
-    )
-    jsonschema.validate(doc, schema)
+    validate(doc, "report")
     assert [(f["code"], f["severity"]) for f in doc["findings"]] == [("IC301", "warning")]
     assert run("check", *base, "--fail-on", "warning").returncode == 1
     assert run("check", *base, "--ignore", "IC3", "--fail-on", "warning").returncode == 0

@@ -13,31 +13,26 @@ from imagecheck.model import Platform
 from imagecheck.sources import oci
 from imagecheck.sources.base import Progress
 from tests.builders import (
+    SITE,
     Empty,
     F,
     Layer,
     make_image,
     make_multiplatform,
+    metadata,
     remove_member,
     replace_member,
     truncate_file,
 )
-
-SITE = "usr/local/lib/python3.11/site-packages"
-
-
-def _meta(name: str, version: str) -> bytes:
-    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
-
 
 HISTORY: list[Layer | Empty] = [
     Layer(
         [
             F("usr/local/bin/python3.11", b"\x7fELF"),
             F("usr/local/bin/python3", kind="symlink", link="python3.11"),
-            F(f"{SITE}/six-1.16.0.dist-info/METADATA", _meta("six", "1.16.0")),
+            F(f"{SITE}/six-1.16.0.dist-info/METADATA", metadata("six", "1.16.0")),
             F(f"{SITE}/six.py", b"x = 1\n"),
-            F(f"{SITE}/idna-3.7.dist-info/METADATA", _meta("idna", "3.7")),
+            F(f"{SITE}/idna-3.7.dist-info/METADATA", metadata("idna", "3.7")),
             F(
                 "var/lib/dpkg/status",
                 b"Package: libc6\nStatus: install ok installed\nVersion: 2.36\n",
@@ -87,7 +82,7 @@ def test_every_layout_gives_the_same_inventory(
     assert [(p.name, p.version) for p in inv.debian] == [("libc6", "2.36")]
     assert inv.interpreter is not None
     assert inv.interpreter.path == "/usr/local/bin/python3"
-    assert inv.layers[0].wasted_bytes == 1000 + len(b"x = 1\n") + len(_meta("six", "1.16.0"))
+    assert inv.layers[0].wasted_bytes == 1000 + len(b"x = 1\n") + len(metadata("six", "1.16.0"))
     assert inv.layers[2].files_removed == 3
 
 
@@ -168,7 +163,7 @@ def _member(archive: Path, name: str) -> bytes:
 
 
 def _platform_history(arch: str) -> list[Layer | Empty]:
-    return [Layer([F(f"{SITE}/pkg_{arch}-1.dist-info/METADATA", _meta(f"pkg-{arch}", "1"))])]
+    return [Layer([F(f"{SITE}/pkg_{arch}-1.dist-info/METADATA", metadata(f"pkg-{arch}", "1"))])]
 
 
 @pytest.mark.parametrize("nested", [False, True])

@@ -321,11 +321,9 @@ def test_engine_down_reports_what_compose_says(
     no_engine: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import json
-    from importlib import resources
-
-    import jsonschema
 
     from imagecheck.cli import main
+    from tests.schemas import validate
 
     code = main(["--file", "docker-compose.local.yml", "backend", "--format", "json"])
     out, err = capsys.readouterr()
@@ -333,10 +331,7 @@ def test_engine_down_reports_what_compose_says(
     assert err.count("\n") == 1
     assert "cannot reach the Docker engine" in err
     doc = json.loads(out)
-    schema = json.loads(
-        resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
-    )
-    jsonschema.validate(doc, schema)
+    validate(doc, "report")
     triage = doc["triage"]
     assert (triage["service"], triage["project"], triage["status"]) == (
         "backend",
