@@ -52,8 +52,10 @@ def smoke_image(build: Builder) -> str:
     return build("smoke", SMOKE, [], files=files)
 
 
-def _containers(client: Any) -> list[Any]:
-    return list(client.containers.list(all=True, filters={"label": f"{LABEL}=1"}))
+def _containers(client: Any, image: str) -> list[Any]:
+    """Smoke containers of ``image`` (this session's tag): other sessions share the engine."""
+    filters = {"label": f"{LABEL}=1", "ancestor": image}
+    return list(client.containers.list(all=True, filters=filters))
 
 
 def test_each_import_on_its_own(smoke_image: str, client: Any) -> None:
@@ -84,7 +86,7 @@ def test_each_import_on_its_own(smoke_image: str, client: Any) -> None:
     assert noisy.output == "noisy: configuration file not found, using defaults\n"
     bad = next(f for f in report.findings if f.code == "IC501")
     assert "failed to find libmagic" in bad.message
-    assert not _containers(client)
+    assert not _containers(client, smoke_image)
 
 
 def test_the_container_is_locked_down(smoke_image: str, tmp_path: Path) -> None:
@@ -133,7 +135,7 @@ def test_interrupted_run_leaves_no_container(smoke_image: str, client: Any) -> N
     )
     try:
         deadline = time.monotonic() + 60
-        while not [c for c in _containers(client) if c.status == "running"]:
+        while not [c for c in _containers(client, smoke_image) if c.status == "running"]:
             assert time.monotonic() < deadline, "the smoke container never started"
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.1)
@@ -145,7 +147,7 @@ def test_interrupted_run_leaves_no_container(smoke_image: str, client: Any) -> N
             proc.kill()
     assert proc.returncode == 130
     assert "interrupted" in err
-    assert not _containers(client)
+    assert not _containers(client, smoke_image)
 
 
 def test_no_engine_skips_smoke_but_checks_the_archive(
@@ -224,4 +226,4 @@ def test_throwaway_run_on_both_transports(smoke_image: str, client: Any, transpo
         labels={LABEL: "1"},
     )
     assert engine.run_throwaway(slow, lines.append).timed_out
-    assert not _containers(client)
+    assert not _containers(client, smoke_image)
