@@ -143,7 +143,13 @@ def test_poetry_specifier(poetry: str, pep440: str | None) -> None:
 
 def test_a_folder_of_constraints_reads_its_locks(tmp_path: Path) -> None:
     shutil.copy(LOCKS / "pipenv" / "Pipfile.lock", tmp_path)
-    assert "tqdm" in by_name(load_constraints([tmp_path]))
+    loaded = load_constraints([tmp_path])
+    assert loaded.files == (str(tmp_path / "Pipfile.lock"),)
+    assert {(p.name, p.exact) for p in loaded.pins} == {
+        ("click", "8.5.1"),
+        ("tqdm", "4.70.1"),
+        ("iniconfig", "2.3.1"),
+    }
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,7 @@ def test_explicit_prefixes_and_the_cache(tmp_path: Path) -> None:
         (blobs / layer["digest"].split(":")[1]).write_bytes(b"damaged")
     third = inventory(f"oci-dir:{again.path}", Options(cache_dir=cache))
     assert third.python == first.python
-    with pytest.raises(CorruptArchive):
+    with pytest.raises(CorruptArchive, match="is not a readable tar"):
         inventory(f"oci-dir:{again.path}", Options(use_cache=False))
 
 
@@ -127,14 +127,14 @@ def test_the_catalog_is_cached_by_image_id(tmp_path: Path) -> None:
     # A damaged entry, or one holding another image's catalog, is a miss: the blobs are read.
     good = stored.read_bytes()
     stored.write_bytes(good[:40])
-    with pytest.raises(CorruptArchive):
+    with pytest.raises(CorruptArchive, match="is not a readable tar"):
         inventory(str(built.path), Options(cache_dir=cache))
     (tmp_path / "other").mkdir()
     other = make_image(tmp_path / "other", HISTORY[:1], layout="oci-archive")
     inventory(str(other.path), Options(cache_dir=cache))
     (theirs,) = (p for p in cache.rglob("*.inv") if p != stored)
     stored.write_bytes(theirs.read_bytes())
-    with pytest.raises(CorruptArchive):
+    with pytest.raises(CorruptArchive, match="is not a readable tar"):
         inventory(str(built.path), Options(cache_dir=cache))
     stored.write_bytes(good)
     assert inventory(str(built.path), Options(cache_dir=cache)) == fresh
@@ -237,7 +237,7 @@ def _built(tmp_path: Path, layout: str, compression: str = "none") -> Path:
 def test_truncated_archive(tmp_path: Path) -> None:
     path = _built(tmp_path, "docker-legacy")
     truncate_file(path, 0.5)
-    with pytest.raises(CorruptArchive):
+    with pytest.raises(CorruptArchive, match="is not a readable image archive"):
         inventory(str(path), Options(use_cache=False))
 
 

@@ -61,15 +61,15 @@ def test_bare_paths_that_are_not_images(tmp_path: Path) -> None:
         parse_target(str(plain))
     junk = tmp_path / "junk.tar"
     junk.write_bytes(b"this is not a tar at all" * 40)
-    with pytest.raises(CorruptArchive):
+    with pytest.raises(CorruptArchive, match="is not a readable image archive"):
         parse_target(str(junk))
     with pytest.raises(BadInput, match="not an OCI image layout"):
         parse_target(str(tmp_path))
     with pytest.raises(BadInput, match="no such file"):
         parse_target(str(tmp_path / "missing.tar"))
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput, match="names no image after docker:"):
         parse_target("docker:")
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput, match="no image given"):
         parse_target("  ")
 
 
