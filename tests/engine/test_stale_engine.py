@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from imagecheck.api import BuildRequest, Options, stale
 from imagecheck.cli import main
 from imagecheck.stale import builder_of
-from tests.schemas import validate
+from tests.helpers import validate
 
 from .conftest import WHEELS, _wheel
 

@@ -17,7 +17,7 @@ import pytest
 
 from imagecheck.cli import main
 from imagecheck.host import compose_command
-from tests.schemas import validate
+from tests.helpers import validate
 
 from .conftest import LABEL, WHEELS, Builder, _wheel
 from .test_broken_images import HARMLESS

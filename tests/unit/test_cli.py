@@ -12,19 +12,12 @@ import jsonschema
 import pytest
 
 from tests.builders import Layer, make_image, truncate_file
-from tests.schemas import validate
+from tests.helpers import run_cli, validate
 from tests.unit.test_sources import CONFIG, HISTORY
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "imagecheck", *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
-    )
+    return run_cli(*args, env=env, timeout=120)
 
 
 @pytest.fixture
@@ -187,22 +180,7 @@ NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent.sock"}
 def run_in(
     folder: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    root = Path(__file__).resolve().parents[2]
-    return subprocess.run(
-        [sys.executable, "-m", "imagecheck", *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-        cwd=folder,
-        env={
-            **os.environ,
-            "NO_COLOR": "1",
-            "COLUMNS": "200",
-            "PYTHONPATH": str(root),
-            **(env or {}),
-        },
-    )
+    return run_cli(*args, cwd=folder, env=env, timeout=120)
 
 
 def _project(tmp_path: Path) -> Path:

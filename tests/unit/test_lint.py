@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from imagecheck.lint import discover, lint_files
 from imagecheck.lint.dockerfile import check_dockerfile, instructions
 from imagecheck.model import Finding, LintReport
 from tests.builders import write_wheel
-from tests.schemas import validate
+from tests.helpers import run_cli, validate
 
 PINS = "numpy==1.26.4\nbcrypt==4.0.1\nscipy<2\n"
 
@@ -371,16 +370,7 @@ def test_heredoc_bodies_are_part_of_the_run() -> None:
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    root = Path(__file__).parents[2]
-    return subprocess.run(
-        [sys.executable, "-m", "imagecheck", "lint", *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(root)},
-    )
+    return run_cli("lint", *args, cwd=cwd, timeout=120)
 
 
 def test_cli_exit_codes_and_formats(repo: Path) -> None:

@@ -323,7 +323,7 @@ def test_engine_down_reports_what_compose_says(
     import json
 
     from imagecheck.cli import main
-    from tests.schemas import validate
+    from tests.helpers import validate
 
     code = main(["--file", "docker-compose.local.yml", "backend", "--format", "json"])
     out, err = capsys.readouterr()
