@@ -54,6 +54,8 @@ def test_schema_rejects_a_document_missing_a_promised_field(archive: Path) -> No
 def test_json_is_deterministic(archive: Path, tmp_path: Path) -> None:
     cold = run("inventory", str(archive), "--format", "json", "--cache-dir", str(tmp_path / "c"))
     warm = run("inventory", str(archive), "--format", "json", "--cache-dir", str(tmp_path / "c"))
+    assert (cold.returncode, warm.returncode) == (0, 0), cold.stderr + warm.stderr
+    assert json.loads(cold.stdout)["image"]["ref"] == str(archive)  # two failed runs agree too
     assert cold.stdout == warm.stdout
 
 
