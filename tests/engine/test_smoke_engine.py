@@ -16,6 +16,7 @@ import pytest
 from imagecheck.api import Options, check, smoke
 from imagecheck.smoke import LABEL, SmokeOptions
 from tests.builders import dist_info
+from tests.helpers import run_cli
 
 from .conftest import Builder
 
@@ -155,22 +156,9 @@ def test_no_engine_skips_smoke_but_checks_the_archive(
 ) -> None:
     archive = save(smoke_image)
     (tmp_path / "none.txt").write_text("")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imagecheck",
-            "check",
-            str(archive),
-            "--format",
-            "json",
-            "-c",
-            str(tmp_path / "none.txt"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"},
+    result = run_cli(
+        *("check", str(archive), "--format", "json", "-c", str(tmp_path / "none.txt")),
+        env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"},
     )
     doc = json.loads(result.stdout) if result.stdout else {}
     assert result.returncode in (0, 1), result.stderr

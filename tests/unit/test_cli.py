@@ -94,7 +94,11 @@ def test_bad_inputs_are_one_line_and_exit_2(tmp_path: Path) -> None:
     _assert_one_line_error(run("inventory", str(tmp_path / "x.tar")), 2, "no such file")
     built = make_image(tmp_path, [Layer([])], layout="docker-legacy")
     truncate_file(built.path, 0.3)
-    _assert_one_line_error(run("inventory", f"docker-archive:{built.path}", "--no-cache"), 2, "")
+    _assert_one_line_error(
+        run("inventory", f"docker-archive:{built.path}", "--no-cache"),
+        2,
+        f"{built.path} is not a readable tar archive",
+    )
     _assert_one_line_error(
         run("inventory", str(tmp_path), "--no-cache"), 2, "not an OCI image layout"
     )
@@ -111,8 +115,13 @@ def test_engine_unreachable_is_exit_3() -> None:
 
 
 def test_usage_errors() -> None:
-    assert run().returncode == 2
-    assert run("inventory", "--format", "xml", "x").returncode == 2
+    bare = run()
+    assert bare.returncode == 2
+    assert bare.stderr.startswith("usage: imagecheck [-h] [--version] COMMAND ...")
+    # exit 2 for the option itself, before the missing image "x" (also exit 2) is looked at
+    xml = run("inventory", "--format", "xml", "x")
+    assert xml.returncode == 2
+    assert "argument --format: invalid choice: 'xml'" in xml.stderr
     version = run("--version")
     assert version.returncode == 0
     assert version.stdout.startswith("imagecheck ")
