@@ -158,6 +158,16 @@ def _dump(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
 
 
+def write_tar(dest: Path, files: dict[str, bytes]) -> Path:
+    """A plain tar of ``files`` (member name: bytes), as archives and layouts are packed."""
+    with tarfile.open(dest, "w") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), MTIME
+            tf.addfile(info, io.BytesIO(data))
+    return dest
+
+
 class _Blobs:
     """Files of an archive or layout, written at the end."""
 
@@ -171,11 +181,7 @@ class _Blobs:
 
     def write(self, dest: Path, as_tar: bool) -> None:
         if as_tar:
-            with tarfile.open(dest, "w") as tf:
-                for name, data in self.files.items():
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mtime = len(data), MTIME
-                    tf.addfile(info, io.BytesIO(data))
+            write_tar(dest, self.files)
         else:
             for name, data in self.files.items():
                 (dest / name).parent.mkdir(parents=True, exist_ok=True)
@@ -443,6 +449,14 @@ def _rewrite(archive: Path, member: str, data: bytes | None) -> None:
             tf.addfile(m, io.BytesIO(content) if m.isfile() else None)
     if not found:
         raise KeyError(member)
+
+
+def read_member(archive: Path, member: str) -> bytes:
+    with tarfile.open(archive) as tf:
+        fh = tf.extractfile(member)
+        if fh is None:
+            raise KeyError(member)
+        return fh.read()
 
 
 def replace_member(archive: Path, member: str, data: bytes) -> None:

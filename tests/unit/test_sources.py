@@ -20,6 +20,7 @@ from tests.builders import (
     make_image,
     make_multiplatform,
     metadata,
+    read_member,
     remove_member,
     replace_member,
     truncate_file,
@@ -142,7 +143,7 @@ def test_the_catalog_is_cached_by_image_id(tmp_path: Path) -> None:
 
 def test_docker_archive_with_two_images_needs_a_tag(tmp_path: Path) -> None:
     built = make_image(tmp_path, HISTORY, layout="docker-legacy", repo_tag="app:1")
-    manifest = json.loads(_member(built.path, "manifest.json"))
+    manifest = json.loads(read_member(built.path, "manifest.json"))
     second = dict(manifest[0], RepoTags=["app:2"])
     replace_member(built.path, "manifest.json", json.dumps([*manifest, second]).encode())
     with pytest.raises(BadInput, match="holds 2 images"):
@@ -151,15 +152,6 @@ def test_docker_archive_with_two_images_needs_a_tag(tmp_path: Path) -> None:
     assert inv.image.repo_tags == ("app:2",)
     with pytest.raises(ImageNotFound, match="app:3"):
         inventory(f"docker-archive:{built.path}@app:3", Options(use_cache=False))
-
-
-def _member(archive: Path, name: str) -> bytes:
-    import tarfile
-
-    with tarfile.open(archive) as tf:
-        fh = tf.extractfile(name)
-        assert fh is not None
-        return fh.read()
 
 
 def _platform_history(arch: str) -> list[Layer | Empty]:
@@ -220,7 +212,7 @@ def test_a_corrupt_layer_in_a_worker_is_still_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built = make_image(tmp_path, HISTORY, layout="docker-legacy")
-    manifest = json.loads(_member(built.path, "manifest.json"))
+    manifest = json.loads(read_member(built.path, "manifest.json"))
     replace_member(built.path, manifest[0]["Layers"][1], b"\x01" * 2048)
     monkeypatch.setattr(oci, "PARALLEL_MIN_BYTES", 0)
     with pytest.raises(CorruptArchive, match="layer sha256:"):
@@ -277,7 +269,7 @@ def test_manifest_that_is_not_json(tmp_path: Path) -> None:
 
 def test_layer_missing_from_archive(tmp_path: Path) -> None:
     built = make_image(tmp_path, HISTORY, layout="docker-legacy")
-    manifest = json.loads(_member(built.path, "manifest.json"))
+    manifest = json.loads(read_member(built.path, "manifest.json"))
     remove_member(built.path, manifest[0]["Layers"][1])
     with pytest.raises(CorruptArchive, match="missing"):
         inventory(str(built.path), Options(use_cache=False))
@@ -305,7 +297,7 @@ def test_unknown_manifest_media_type(tmp_path: Path) -> None:
 
 def test_config_and_manifest_disagree(tmp_path: Path) -> None:
     built = make_image(tmp_path, HISTORY, layout="docker-legacy")
-    manifest = json.loads(_member(built.path, "manifest.json"))
+    manifest = json.loads(read_member(built.path, "manifest.json"))
     manifest[0]["Layers"] = manifest[0]["Layers"][:1]
     replace_member(built.path, "manifest.json", json.dumps(manifest).encode())
     with pytest.raises(CorruptArchive, match="lists 1 layers"):
@@ -314,7 +306,7 @@ def test_config_and_manifest_disagree(tmp_path: Path) -> None:
 
 def test_layer_that_is_not_a_tar(tmp_path: Path) -> None:
     built = make_image(tmp_path, HISTORY, layout="docker-legacy")
-    manifest = json.loads(_member(built.path, "manifest.json"))
+    manifest = json.loads(read_member(built.path, "manifest.json"))
     replace_member(built.path, manifest[0]["Layers"][0], b"\x01" * 2048)
     layer = f"layer {built.diff_ids[0][:19]}"
     with pytest.raises(CorruptArchive, match=f"^{layer} is not a readable tar: invalid number"):

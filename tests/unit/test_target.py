@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from imagecheck.errors import BadInput, CorruptArchive
 from imagecheck.target import DOCKER_ARCHIVE, ENGINE, OCI_ARCHIVE, OCI_DIR, parse_target
+from tests.builders import write_tar
 
 
 def _tar(path: Path, names: list[str]) -> Path:
-    with tarfile.open(path, "w") as tf:
-        for name in names:
-            info = tarfile.TarInfo(name)
-            info.size = 2
-            tf.addfile(info, io.BytesIO(b"{}"))
-    return path
+    return write_tar(path, dict.fromkeys(names, b"{}"))
 
 
 @pytest.mark.parametrize(
