@@ -9,11 +9,13 @@ code they test.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
 import json
 import tarfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import zstandard
 
 MTIME = 1_700_000_000
+SITE = "usr/local/lib/python3.11/site-packages"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -155,6 +158,16 @@ def _dump(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
 
 
+def write_tar(dest: Path, files: dict[str, bytes]) -> Path:
+    """A plain tar of ``files`` (member name: bytes), as archives and layouts are packed."""
+    with tarfile.open(dest, "w") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), MTIME
+            tf.addfile(info, io.BytesIO(data))
+    return dest
+
+
 class _Blobs:
     """Files of an archive or layout, written at the end."""
 
@@ -168,11 +181,7 @@ class _Blobs:
 
     def write(self, dest: Path, as_tar: bool) -> None:
         if as_tar:
-            with tarfile.open(dest, "w") as tf:
-                for name, data in self.files.items():
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mtime = len(data), MTIME
-                    tf.addfile(info, io.BytesIO(data))
+            write_tar(dest, self.files)
         else:
             for name, data in self.files.items():
                 (dest / name).parent.mkdir(parents=True, exist_ok=True)
@@ -352,6 +361,71 @@ def make_multiplatform(
     return path
 
 
+# -- installed distributions -----------------------------------------------------------
+
+
+def metadata(name: str, version: str, requires: tuple[str, ...] = (), body: str = "") -> bytes:
+    """A METADATA file: the headers catalogs read, one ``Requires-Dist`` a requirement, then
+    ``body`` after a blank line (a description, which parsers must not read as headers)."""
+    text = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    text += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    return (text + f"\n{body}" if body else text).encode()
+
+
+def dist_info(
+    name: str,
+    version: str,
+    files: dict[str, bytes] | None = None,
+    *,
+    requires: tuple[str, ...] = (),
+    top_level: str | None = None,
+    record: bool = False,
+    installer: str | None = None,
+    body: str = "",
+) -> dict[str, bytes]:
+    """An installed distribution as pip leaves it, paths relative to its site-packages:
+    ``name-version.dist-info`` (with ``-`` as ``_``, as pip writes the folder) holding METADATA,
+    RECORD (``record``: the rows of ``files`` with real hashes and sizes), INSTALLER and
+    top_level.txt when given, then ``files`` themselves. Callers place it under a folder with
+    ``under`` (layer entries) or their own layout (filesystem specs, wheels, build contexts)."""
+    info = f"{name.replace('-', '_')}-{version}.dist-info"
+    files = files or {}
+    out = {f"{info}/METADATA": metadata(name, version, requires, body)}
+    if record:
+        rows = [f"{p},sha256={_urlsafe_sha(d)},{len(d)}" for p, d in files.items()]
+        rows += [f"{info}/METADATA,,", f"{info}/RECORD,,"]
+        out[f"{info}/RECORD"] = "".join(f"{r}\n" for r in rows).encode()
+    if installer is not None:
+        out[f"{info}/INSTALLER"] = f"{installer}\n".encode()
+    if top_level is not None:
+        out[f"{info}/top_level.txt"] = top_level.encode()
+    return out | files
+
+
+def _urlsafe_sha(data: bytes) -> str:
+    """RECORD's hash: urlsafe base64 of the sha256, without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def under(folder: str, files: dict[str, bytes]) -> list[F]:
+    """Layer entries for ``files`` (paths relative to ``folder``)."""
+    return [F(f"{folder}/{p}", d) for p, d in files.items()]
+
+
+def write_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
+    """A minimal pure-Python wheel pip will install: one empty package and its dist-info."""
+    files = dist_info(name, version, {f"{name}/__init__.py": b""}, requires=requires, record=True)
+    info = f"{name.replace('-', '_')}-{version}.dist-info"
+    files[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    path = folder / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for member, data in files.items():
+            zf.writestr(member, data)
+    return path
+
+
 # -- damage ------------------------------------------------------------------------------
 
 
@@ -375,6 +449,14 @@ def _rewrite(archive: Path, member: str, data: bytes | None) -> None:
             tf.addfile(m, io.BytesIO(content) if m.isfile() else None)
     if not found:
         raise KeyError(member)
+
+
+def read_member(archive: Path, member: str) -> bytes:
+    with tarfile.open(archive) as tf:
+        fh = tf.extractfile(member)
+        if fh is None:
+            raise KeyError(member)
+        return fh.read()
 
 
 def replace_member(archive: Path, member: str, data: bytes) -> None:

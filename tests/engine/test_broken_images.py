@@ -4,8 +4,6 @@ confirmed by the smoke run inside the image; a healthy image gives no error."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 from imagecheck.api import Options, check
 from imagecheck.model import Finding, Report
 from imagecheck.smoke import SmokeOptions
+from tests.helpers import run_cli
 
 from .conftest import Builder
 
@@ -120,22 +119,12 @@ def test_bcrypt_5_breaks_passlib_hashing(broken_report: Report) -> None:
 def test_bcrypt_4_3_is_harmless(harmless_image: str, tmp_path: Path) -> None:
     pins = tmp_path / "requirements.txt"
     pins.write_text("passlib==1.7.4\nbcrypt==4.3.0\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "imagecheck", harmless_image, "-c", str(pins), "--format", "junit"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli(harmless_image, "-c", str(pins), "--format", "junit")
     assert result.returncode == 0, result.stdout + result.stderr  # warnings only
     root = ET.fromstring(result.stdout)  # noqa: S314 - our own report
     cases = {c.get("name"): c for c in root.iter("testcase")}
     assert cases["passlib-bcrypt-hash"].find("failure") is None
-    json_run = subprocess.run(
-        [sys.executable, "-m", "imagecheck", harmless_image, "-c", str(pins), "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    json_run = run_cli(harmless_image, "-c", str(pins), "--format", "json")
     doc = json.loads(json_run.stdout)
     codes = {(f["code"], f["severity"]) for f in doc["findings"]}
     assert ("IC301", "warning") in codes  # static: known harmless pair
@@ -149,24 +138,7 @@ def test_broken_image_cli_exit_code_and_junit(broken_image: str, tmp_path: Path)
     pins = tmp_path / "requirements.txt"
     pins.write_text(PINS)
     out = tmp_path / "report.xml"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imagecheck",
-            "check",
-            broken_image,
-            "-c",
-            str(pins),
-            "--format",
-            "junit",
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("check", broken_image, "-c", str(pins), "--format", "junit", "-o", str(out))
     assert result.returncode == 1, result.stderr
     root = ET.parse(out).getroot()  # noqa: S314 - our own report
     smoke_suite = next(s for s in root.iter("testsuite") if "smoke" in (s.get("name") or ""))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from imagecheck.imagefs import ImageFS
 from imagecheck.model import Inventory
 from imagecheck.sources.base import no_progress
 from imagecheck.sources.daemon import DaemonSource
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.engine
 
@@ -188,34 +186,15 @@ def _nocache() -> Any:
 def test_image_not_found(tmp_path: Path) -> None:
     with pytest.raises(ImageNotFound, match="no image"):
         _scan("docker:imagecheck-test/does-not-exist:nope", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "imagecheck", "inventory", "imagecheck-test/does-not-exist:nope"],
-        capture_output=True,
-        check=False,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    result = run_cli("inventory", "imagecheck-test/does-not-exist:nope")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "no image" in result.stderr
 
 
 def test_cli_json_through_the_engine(uninstall_image: str, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imagecheck",
-            "inventory",
-            f"docker:{uninstall_image}",
-            "--format",
-            "json",
-            "--cache-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        check=False,
-        text=True,
+    result = run_cli(
+        "inventory", f"docker:{uninstall_image}", "--format", "json", "--cache-dir", str(tmp_path)
     )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

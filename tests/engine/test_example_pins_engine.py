@@ -5,15 +5,14 @@ the requirements.in beside it not read) and the image passes them."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import run_cli
 
 from .conftest import REPO, _wheel
 
@@ -34,15 +33,7 @@ def test_example_backend_checks_its_pins_and_passes(
     tag = build_dir(context, "example-backend")
     compose = (context / "compose.yaml").read_text()
     (context / "compose.yaml").write_text(compose.replace("imagecheck-example/backend:latest", tag))
-    done = subprocess.run(
-        [sys.executable, "-m", "imagecheck", "backend", "--format", "json"],
-        cwd=context,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    done = run_cli("backend", "--format", "json", cwd=context, timeout=900)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     pins = next(c for c in doc["checks"] if c["name"] == "pins")

@@ -16,12 +16,10 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import docker.errors
-import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,6 +28,7 @@ from imagecheck.api import BuildRequest, Options, check, stale
 from imagecheck.cli import main
 from imagecheck.smoke import SmokeOptions
 from imagecheck.stale import builder_of
+from tests.helpers import validate
 
 from .conftest import WHEELS, _wheel
 
@@ -154,8 +153,7 @@ def test_cli_json_and_exit_codes(
     (ctx / "app.py").write_text((ctx / "app.py").read_text().replace("import six", "import sux"))
     assert main(argv) == 1
     doc = json.loads(capsys.readouterr().out)
-    schema = resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
-    jsonschema.validate(doc, json.loads(schema))
+    validate(doc, "report")
     assert doc["stale"]["status"] == "stale"
     assert {f["code"] for f in doc["findings"]} == {"IC602"}
     assert set(doc["findings"][0]) >= {"code", "severity", "subject", "message", "hint", "layer"}

@@ -10,17 +10,16 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from imagecheck.api import Options, triage
 from imagecheck.cli import main
 from imagecheck.host import compose_command
 from imagecheck.smoke import SmokeOptions
+from tests.helpers import validate
 
 from .conftest import LABEL, WHEELS, Builder, _wheel
 from .test_broken_images import HARMLESS
@@ -133,12 +132,6 @@ def tag_base(client: Any, base_image: str) -> Iterator[Callable[[str], str]]:
         client.images.remove(tag)
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
 def test_a_crashlooping_service_is_diagnosed(
     crashlooping: tuple[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -147,7 +140,7 @@ def test_a_crashlooping_service_is_diagnosed(
     out, err = capsys.readouterr()
     assert code == 1, err
     doc = json.loads(out)
-    jsonschema.validate(doc, _schema())
+    validate(doc, "report")
     triage = doc["triage"]
     assert (triage["project"], triage["service"], triage["status"]) == (
         project,
@@ -225,7 +218,7 @@ def test_a_build_only_service_without_container(
     code = main(["backend", "--format", "json", "--no-smoke", "--no-cache"])
     out, err = capsys.readouterr()
     doc = json.loads(out)
-    jsonschema.validate(doc, _schema())
+    validate(doc, "report")
     triage = doc["triage"]
     assert (triage["status"], triage["image_source"]) == ("no-container", source)
     assert triage["image_ref"] == f"{repository}:latest"
@@ -336,7 +329,7 @@ def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
         container.remove(force=True)
     assert code == 1, err
     doc = json.loads(out)
-    jsonschema.validate(doc, _schema())
+    validate(doc, "report")
     assert doc["triage"]["status"] == "crashlooping"
     assert doc["triage"]["diagnosis"]["failure_id"] == "libmagic"
     assert "failed to find libmagic" in doc["triage"]["diagnosis"]["evidence"]
@@ -383,7 +376,7 @@ def test_a_running_but_unhealthy_service(
     finally:
         container.remove(force=True)
     doc = json.loads(out)
-    jsonschema.validate(doc, _schema())
+    validate(doc, "report")
     assert code == 1
     (unhealthy,) = [f for f in doc["findings"] if f["code"] == "IC710"]
     assert "connection refused on :8000" in unhealthy["message"]
@@ -506,7 +499,7 @@ def _triage(service: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict
     code = main([service, "--format", "json", "--no-smoke", "--no-cache"])
     out, _ = capsys.readouterr()
     doc: dict[str, Any] = json.loads(out)
-    jsonschema.validate(doc, _schema())
+    validate(doc, "report")
     return code, doc
 
 

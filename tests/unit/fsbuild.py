@@ -3,33 +3,29 @@
 from __future__ import annotations
 
 import io
-import tarfile
 
 from imagecheck.imagefs import ImageFS
 from imagecheck.layerindex import index_tar
 from imagecheck.model import HistoryEntry
+from tests import builders
+from tests.builders import F
 
 Spec = tuple[str, str, bytes | str]  # (kind, path, data or link target)
 
 
+_KINDS = {"f": "file", "d": "dir", "l": "symlink", "h": "hardlink"}
+
+
 def layer_tar(specs: list[Spec]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for kind, path, data in specs:
-            info = tarfile.TarInfo(path)
-            if kind == "f":
-                payload = data if isinstance(data, bytes) else data.encode()
-                info.size = len(payload)
-                tf.addfile(info, io.BytesIO(payload))
-                continue
-            if kind == "d":
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-            elif kind == "l":
-                info.type, info.linkname = tarfile.SYMTYPE, str(data)
-            elif kind == "h":
-                info.type, info.linkname = tarfile.LNKTYPE, str(data)
-            tf.addfile(info)
-    return buf.getvalue()
+    """The layer tar of ``specs``, written by the archive builder (``tests.builders``)."""
+    entries = []
+    for kind, path, data in specs:
+        if kind in ("l", "h"):
+            entries.append(F(path, kind=_KINDS[kind], link=str(data)))
+        else:
+            payload = data if isinstance(data, bytes) else data.encode()
+            entries.append(F(path, payload, kind=_KINDS[kind]))
+    return builders.layer_tar(entries)
 
 
 def image_fs(*layers: list[Spec], commands: list[str] | None = None) -> ImageFS:

@@ -10,6 +10,7 @@ from imagecheck.catalog.python import (
     python_events,
 )
 from imagecheck.model import ImageInfo, Platform
+from tests.builders import dist_info
 
 from .fsbuild import Spec, image_fs
 
@@ -45,22 +46,19 @@ def dist(
     top_level: str | None = None,
     requires: tuple[str, ...] = (),
 ) -> list[Spec]:
-    """A dist-info with METADATA, RECORD (sizes of ``files``) and the files themselves."""
-    di = f"{site}/{name}-{version}.dist-info"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    meta += "".join(f"Requires-Dist: {r}\n" for r in requires) + "\nLong description.\n"
+    """A dist-info with METADATA, RECORD (sizes of ``files``), INSTALLER, then the files."""
     files = files if files is not None else {f"{name}/__init__.py": b"# " + version.encode()}
-    record = "".join(f"{p},sha256=x,{len(d)}\n" for p, d in files.items())
-    record += f"{name}-{version}.dist-info/METADATA,,\n"
-    specs: list[Spec] = [
-        ("f", f"{di}/METADATA", meta.encode()),
-        ("f", f"{di}/RECORD", record.encode()),
-        ("f", f"{di}/INSTALLER", b"pip\n"),
-    ]
-    if top_level is not None:
-        specs.append(("f", f"{di}/top_level.txt", top_level.encode()))
-    specs.extend(("f", f"{site}/{p}", d) for p, d in files.items())
-    return specs
+    info = dist_info(
+        name,
+        version,
+        files,
+        requires=requires,
+        top_level=top_level,
+        record=True,
+        installer="pip",
+        body="Long description.\n",
+    )
+    return [("f", f"{site}/{p}", d) for p, d in info.items()]
 
 
 BASE: list[Spec] = [

@@ -14,9 +14,8 @@ from imagecheck.constraints import load_constraints, read_requirements
 from imagecheck.errors import BadInput
 from imagecheck.model import Report
 from imagecheck.report.findings import junit, report_document
-from tests.builders import F, Layer, make_image
+from tests.builders import SITE, F, Layer, dist_info, make_image, under
 
-SITE = "usr/local/lib/python3.11/site-packages"
 PY: list[F] = [
     F("usr/local/bin/python3.11", b"\x7fELF"),
     F("usr/local/bin/python3", kind="symlink", link="python3.11"),
@@ -31,16 +30,8 @@ def dist(
     top: str | None = None,
     files: dict[str, bytes] | None = None,
 ) -> list[F]:
-    di = f"{SITE}/{name.replace('-', '_')}-{version}.dist-info"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
-        f"Requires-Dist: {r}\n" for r in requires
-    )
-    entries = [
-        F(f"{di}/METADATA", meta.encode()),
-        F(f"{di}/top_level.txt", (top or name.replace("-", "_")).encode()),
-    ]
-    entries += [F(f"{SITE}/{p}", d) for p, d in (files or {}).items()]
-    return entries
+    top_level = top or name.replace("-", "_")
+    return under(SITE, dist_info(name, version, files, requires=requires, top_level=top_level))
 
 
 def scan(tmp_path: Path, *layers: list[F], pins: str = "", **kw: object) -> Report:

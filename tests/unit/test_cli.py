@@ -6,25 +6,18 @@ import json
 import os
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from tests.builders import Layer, make_image, truncate_file
+from tests.helpers import run_cli, validate
 from tests.unit.test_sources import CONFIG, HISTORY
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "imagecheck", *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
-    )
+    return run_cli(*args, env=env, timeout=120)
 
 
 @pytest.fixture
@@ -34,18 +27,12 @@ def archive(tmp_path: Path) -> Path:
     ).path
 
 
-def _schema() -> dict[str, object]:
-    text = resources.files("imagecheck").joinpath("schemas/inventory.schema.json").read_text()
-    schema: dict[str, object] = json.loads(text)
-    return schema
-
-
 @pytest.mark.parametrize("command", ["inventory", "layers"])
 def test_json_follows_the_shipped_schema(archive: Path, tmp_path: Path, command: str) -> None:
     result = run(command, str(archive), "--format", "json", "--cache-dir", str(tmp_path / "c"))
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    jsonschema.validate(doc, _schema())
+    validate(doc, "inventory")
     assert doc["schema_version"] == 1
     assert doc["image"]["ref"] == str(archive)
     assert [d["name"] for d in doc["python"]] == ["idna"]
@@ -61,12 +48,14 @@ def test_schema_rejects_a_document_missing_a_promised_field(archive: Path) -> No
     doc = json.loads(run("inventory", str(archive), "--format", "json", "--no-cache").stdout)
     del doc["python"][0]["layer"]
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(doc, _schema())
+        validate(doc, "inventory")
 
 
 def test_json_is_deterministic(archive: Path, tmp_path: Path) -> None:
     cold = run("inventory", str(archive), "--format", "json", "--cache-dir", str(tmp_path / "c"))
     warm = run("inventory", str(archive), "--format", "json", "--cache-dir", str(tmp_path / "c"))
+    assert (cold.returncode, warm.returncode) == (0, 0), cold.stderr + warm.stderr
+    assert json.loads(cold.stdout)["image"]["ref"] == str(archive)  # two failed runs agree too
     assert cold.stdout == warm.stdout
 
 
@@ -105,7 +94,11 @@ def test_bad_inputs_are_one_line_and_exit_2(tmp_path: Path) -> None:
     _assert_one_line_error(run("inventory", str(tmp_path / "x.tar")), 2, "no such file")
     built = make_image(tmp_path, [Layer([])], layout="docker-legacy")
     truncate_file(built.path, 0.3)
-    _assert_one_line_error(run("inventory", f"docker-archive:{built.path}", "--no-cache"), 2, "")
+    _assert_one_line_error(
+        run("inventory", f"docker-archive:{built.path}", "--no-cache"),
+        2,
+        f"{built.path} is not a readable tar archive",
+    )
     _assert_one_line_error(
         run("inventory", str(tmp_path), "--no-cache"), 2, "not an OCI image layout"
     )
@@ -122,8 +115,13 @@ def test_engine_unreachable_is_exit_3() -> None:
 
 
 def test_usage_errors() -> None:
-    assert run().returncode == 2
-    assert run("inventory", "--format", "xml", "x").returncode == 2
+    bare = run()
+    assert bare.returncode == 2
+    assert bare.stderr.startswith("usage: imagecheck [-h] [--version] COMMAND ...")
+    # exit 2 for the option itself, before the missing image "x" (also exit 2) is looked at
+    xml = run("inventory", "--format", "xml", "x")
+    assert xml.returncode == 2
+    assert "argument --format: invalid choice: 'xml'" in xml.stderr
     version = run("--version")
     assert version.returncode == 0
     assert version.stdout.startswith("imagecheck ")
@@ -144,10 +142,7 @@ def test_check_exit_codes_json_and_junit(tmp_path: Path) -> None:
     ok = run(*base, "--format", "json")  # plain ``imagecheck TARGET`` is ``check``
     assert ok.returncode == 0, ok.stderr
     doc = json.loads(ok.stdout)
-    schema = json.loads(
-        resources.files("imagecheck").joinpath("schemas/report.schema.json").read_text()
-    )
-    jsonschema.validate(doc, schema)
+    validate(doc, "report")
     assert [(f["code"], f["severity"]) for f in doc["findings"]] == [("IC301", "warning")]
     assert run("check", *base, "--fail-on", "warning").returncode == 1
     assert run("check", *base, "--ignore", "IC3", "--fail-on", "warning").returncode == 0
@@ -196,22 +191,7 @@ NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent.sock"}
 def run_in(
     folder: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    root = Path(__file__).resolve().parents[2]
-    return subprocess.run(
-        [sys.executable, "-m", "imagecheck", *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-        cwd=folder,
-        env={
-            **os.environ,
-            "NO_COLOR": "1",
-            "COLUMNS": "200",
-            "PYTHONPATH": str(root),
-            **(env or {}),
-        },
-    )
+    return run_cli(*args, cwd=folder, env=env, timeout=120)
 
 
 def _project(tmp_path: Path) -> Path:

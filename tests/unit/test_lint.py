@@ -5,12 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import zipfile
-from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from imagecheck.constraints import load_constraints
@@ -18,6 +14,8 @@ from imagecheck.errors import BadInput
 from imagecheck.lint import discover, lint_files
 from imagecheck.lint.dockerfile import check_dockerfile, instructions
 from imagecheck.model import Finding, LintReport
+from tests.builders import write_wheel
+from tests.helpers import run_cli, validate
 
 PINS = "numpy==1.26.4\nbcrypt==4.0.1\nscipy<2\n"
 
@@ -231,28 +229,14 @@ def test_unreachable_index_is_one_warning_not_a_crash(repo: Path) -> None:
     assert "offline only" in f.message
 
 
-def _wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> None:
-    """A minimal pure-Python wheel pip will install."""
-    info = f"{name}-{version}.dist-info"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
-        f"Requires-Dist: {r}\n" for r in requires
-    )
-    wheel = "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as zf:
-        zf.writestr(f"{name}/__init__.py", "")
-        zf.writestr(f"{info}/METADATA", meta)
-        zf.writestr(f"{info}/WHEEL", wheel)
-        zf.writestr(f"{info}/RECORD", "")
-
-
 @pytest.fixture
 def local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """pip sees only a folder of wheels: no config files, no index."""
     wheels = tmp_path / "wheels"
     wheels.mkdir()
-    _wheel(wheels, "alpha", "1.0", ("beta>=1",))
-    _wheel(wheels, "beta", "1.0")
-    _wheel(wheels, "beta", "2.0")
+    write_wheel(wheels, "alpha", "1.0", ("beta>=1",))
+    write_wheel(wheels, "beta", "1.0")
+    write_wheel(wheels, "beta", "2.0")
     for key in [k for k in os.environ if k.startswith("PIP_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
@@ -386,16 +370,7 @@ def test_heredoc_bodies_are_part_of_the_run() -> None:
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    root = Path(__file__).parents[2]
-    return subprocess.run(
-        [sys.executable, "-m", "imagecheck", "lint", *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(root)},
-    )
+    return run_cli("lint", *args, cwd=cwd, timeout=120)
 
 
 def test_cli_exit_codes_and_formats(repo: Path) -> None:
@@ -409,10 +384,7 @@ def test_cli_exit_codes_and_formats(repo: Path) -> None:
     assert lines[-1].startswith("FAIL 2 finding(s) at or above error in 2 file(s)")
 
     doc = json.loads(run("--format", "json", cwd=repo).stdout)
-    schema = json.loads(
-        resources.files("imagecheck").joinpath("schemas/lint.schema.json").read_text()
-    )
-    jsonschema.validate(doc, schema)
+    validate(doc, "lint")
     assert doc["verdict"] == "fail"
     assert doc["files"] == ["Dockerfile", "constraints/requirements.txt", "requirements.txt"]
     assert [f["location"] for f in doc["findings"]] == ["Dockerfile:2", "requirements.txt:1"]

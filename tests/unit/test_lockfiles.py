@@ -9,8 +9,6 @@ Windows only), idna with a marker, six as an extra and iniconfig as a dev group.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from imagecheck.constraints import Constraints, Pin, load_constraints
 from imagecheck.errors import BadInput
 from imagecheck.lockfiles import poetry_specifier
 from tests.builders import Empty, F, Layer, make_image
+from tests.helpers import run_cli
 from tests.unit.test_checks import PY, codes, dist
 
 LOCKS = Path(__file__).parent / "locks"
@@ -143,7 +142,13 @@ def test_poetry_specifier(poetry: str, pep440: str | None) -> None:
 
 def test_a_folder_of_constraints_reads_its_locks(tmp_path: Path) -> None:
     shutil.copy(LOCKS / "pipenv" / "Pipfile.lock", tmp_path)
-    assert "tqdm" in by_name(load_constraints([tmp_path]))
+    loaded = load_constraints([tmp_path])
+    assert loaded.files == (str(tmp_path / "Pipfile.lock"),)
+    assert {(p.name, p.exact) for p in loaded.pins} == {
+        ("click", "8.5.1"),
+        ("tqdm", "4.70.1"),
+        ("iniconfig", "2.3.1"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -167,13 +172,7 @@ def test_malformed_lock_is_one_line(tmp_path: Path, name: str, text: str, error:
 
 def test_malformed_lock_exits_2_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "uv.lock").write_text("version = 1\npackage = 3\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "imagecheck", "check", "-c", str(tmp_path / "uv.lock"), "x.tar"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = run_cli("check", "-c", str(tmp_path / "uv.lock"), "x.tar", timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "not a uv lock file" in done.stderr

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from imagecheck.api import Options, check
 from imagecheck.model import Finding, Report
-from tests.builders import F, Layer, make_image
+from tests.builders import SITE, F, Layer, make_image
 from tests.elfbuild import elf_so
-from tests.unit.test_checks import PY, SITE, dist
+from tests.unit.test_checks import PY, dist
 
 EXT = ".cpython-311-x86_64-linux-gnu.so"
 LIBC = [F("usr/lib/x86_64-linux-gnu/libc.so.6", elf_so(soname="libc.so.6"))]

@@ -19,7 +19,7 @@ from imagecheck.checks.context import Context
 from imagecheck.failures import classify, load_failures
 from imagecheck.model import Finding, ModuleResult, SmokeRun
 from imagecheck.smoke import SmokeOptions, plan, runner_source
-from tests.builders import F, Layer, make_image
+from tests.builders import SITE, F, Layer, dist_info, make_image, under
 
 MODULES = {
     "good": "X = 1\n",
@@ -152,13 +152,9 @@ def test_runner_is_python_3_8_code() -> None:
 
 # -- findings from results, on a real image inventory -------------------------------------
 
-SITE = "usr/local/lib/python3.11/site-packages"
-
 
 def _dist(name: str, version: str, top: str) -> list[F]:
-    di = f"{SITE}/{name.replace('-', '_')}-{version}.dist-info"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    return [F(f"{di}/METADATA", meta.encode()), F(f"{di}/top_level.txt", top.encode())]
+    return under(SITE, dist_info(name, version, top_level=top))
 
 
 @pytest.fixture

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from imagecheck.errors import BadInput, CorruptArchive
 from imagecheck.target import DOCKER_ARCHIVE, ENGINE, OCI_ARCHIVE, OCI_DIR, parse_target
+from tests.builders import write_tar
 
 
 def _tar(path: Path, names: list[str]) -> Path:
-    with tarfile.open(path, "w") as tf:
-        for name in names:
-            info = tarfile.TarInfo(name)
-            info.size = 2
-            tf.addfile(info, io.BytesIO(b"{}"))
-    return path
+    return write_tar(path, dict.fromkeys(names, b"{}"))
 
 
 @pytest.mark.parametrize(
@@ -61,15 +55,15 @@ def test_bare_paths_that_are_not_images(tmp_path: Path) -> None:
         parse_target(str(plain))
     junk = tmp_path / "junk.tar"
     junk.write_bytes(b"this is not a tar at all" * 40)
-    with pytest.raises(CorruptArchive):
+    with pytest.raises(CorruptArchive, match="is not a readable image archive"):
         parse_target(str(junk))
     with pytest.raises(BadInput, match="not an OCI image layout"):
         parse_target(str(tmp_path))
     with pytest.raises(BadInput, match="no such file"):
         parse_target(str(tmp_path / "missing.tar"))
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput, match="names no image after docker:"):
         parse_target("docker:")
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput, match="no image given"):
         parse_target("  ")
 
 
