@@ -315,3 +315,21 @@ def save(client: Any, tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return _save
+
+
+@pytest.fixture
+def engine_connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The real engine connections opened while the test runs (each is a ping): a
+    pipeline that opens one per step shows up here as several."""
+    import imagecheck.engine
+
+    opened: list[Any] = []
+    real = imagecheck.engine.connect
+
+    def counting(timeout: int = 60) -> imagecheck.engine.Engine:
+        engine = real(timeout)
+        opened.append(engine)
+        return engine
+
+    monkeypatch.setattr(imagecheck.engine, "connect", counting)
+    return opened

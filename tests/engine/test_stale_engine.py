@@ -494,22 +494,12 @@ def test_a_dockerfile_the_builder_accepts_is_fresh_right_after_its_build(
 def test_a_check_connects_to_the_engine_once(
     make_context: Context,
     build_dir: Callable[[Path, str], str],
-    monkeypatch: pytest.MonkeyPatch,
+    engine_connections: list[Any],
 ) -> None:
     """The inventory, the copied files' digests, the build cache and the smoke run share
     one engine connection: each connect is a ping, and this pipeline once made four."""
-    import imagecheck.engine
-
     ctx = make_context()
     tag = build_dir(ctx, "stale-once")
-    opened: list[imagecheck.engine.Engine] = []
-    real = imagecheck.engine.connect
-
-    def counting(timeout: int = 60) -> imagecheck.engine.Engine:
-        opened.append(real(timeout))
-        return opened[-1]
-
-    monkeypatch.setattr(imagecheck.engine, "connect", counting)
     req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx)
     report = check(
         f"docker:{tag}", Options(use_cache=False), build=req, smoke=SmokeOptions(probes=False)
@@ -518,4 +508,4 @@ def test_a_check_connects_to_the_engine_once(
     assert report.stale.status == "fresh", report.findings
     assert report.smoke is not None
     assert report.smoke.status == "ran"
-    assert len(opened) == 1
+    assert len(engine_connections) == 1

@@ -178,26 +178,16 @@ def test_the_verdict_comes_first_with_smoke_tests(
 
 
 def test_a_triage_connects_to_the_engine_once(
-    crashlooping: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    crashlooping: tuple[str, Path], engine_connections: list[Any]
 ) -> None:
     """gather, the inventory, the staleness checks and the smoke run share one engine
     connection: each connect is a ping, and a pipeline once made four."""
-    import imagecheck.engine
-
-    opened: list[imagecheck.engine.Engine] = []
-    real = imagecheck.engine.connect
-
-    def counting(timeout: int = 60) -> imagecheck.engine.Engine:
-        opened.append(real(timeout))
-        return opened[-1]
-
-    monkeypatch.setattr(imagecheck.engine, "connect", counting)
     report = triage("backend", Options(use_cache=False), smoke=SmokeOptions(probes=False))
     assert report.triage is not None
     assert report.triage.status == "crashlooping"
     assert report.smoke is not None
     assert report.smoke.status == "ran"
-    assert len(opened) == 1
+    assert len(engine_connections) == 1
 
 
 @pytest.mark.parametrize(
