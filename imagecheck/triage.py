@@ -294,39 +294,41 @@ def _unknown(line: str) -> Diagnosis:
 # --- the image -----------------------------------------------------------------------------
 
 
-def resolve_image(
-    engine: Engine, service: ComposeService, container: ContainerState | None
-) -> tuple[str | None, str, str]:
-    """(reference, how it was found, why none was): the container's image ID first (what
-    really crashes), else ``image:``, else compose v2's then v1's default name, if built."""
-    candidates = service.image_candidates
-    if container is not None and container.image_id:
-        for ref in candidates:  # named by the tag when the tag still points to it
-            try:
-                if engine.inspect_image(ref).id == container.image_id:
-                    return ref, "container", ""
-            except ImageNotFound:
-                continue
-        return container.image_id, "container", ""
-    source = ("image:",) if service.image else ("compose v2 name", "compose v1 name")
-    for ref, how in zip(candidates, source, strict=False):
+def tag_images(engine: Engine, service: ComposeService) -> dict[str, str]:
+    """The images the service's names point to now (``image:``, else compose v2's and v1's
+    default names), by name in that order, for those the engine has: asked once, for both
+    the image to check and whether the container still runs what its tag names."""
+    found: dict[str, str] = {}
+    for ref in service.image_candidates:
         try:
-            engine.inspect_image(ref)
+            found[ref] = engine.inspect_image(ref).id
         except ImageNotFound:
             continue
-        return ref, how, ""
+    return found
+
+
+def resolve_image(
+    service: ComposeService, container: ContainerState | None, tags: dict[str, str]
+) -> tuple[str | None, str, str]:
+    """(reference, how it was found, why none was): the container's image first (what
+    really crashes; by the tag's name when the tag still points to it, else by its ID),
+    else ``image:``, else compose v2's then v1's default name, if built."""
+    candidates = service.image_candidates
+    if container is not None and container.image_id:
+        named = (ref for ref, image_id in tags.items() if image_id == container.image_id)
+        return next(named, container.image_id), "container", ""
+    source = ("image:",) if service.image else ("compose v2 name", "compose v1 name")
+    for ref, how in zip(candidates, source, strict=False):
+        if ref in tags:
+            return ref, how, ""
     verb = "pulled" if service.image and service.build is None else "built"
     return None, "", f"the engine has no image {' or '.join(candidates)}: it was never {verb}"
 
 
-def image_drift(engine: Engine, service: ComposeService, container: ContainerState) -> str | None:
+def image_drift(container: ContainerState, tags: dict[str, str]) -> str | None:
     """The tag the service names, when it now points to another image than the container
     runs (rebuilt or pulled, but the container was not recreated)."""
-    for ref in service.image_candidates:
-        try:
-            current = engine.inspect_image(ref).id
-        except ImageNotFound:
-            continue
+    for ref, current in tags.items():
         return ref if current and current != container.image_id else None
     return None
 
@@ -372,8 +374,9 @@ def gather(
                 engine, project, service, tail, since=since, own_log=logs
             )
             diagnosis = replace(diagnosis, related=related)
-        image_ref, how, missing = resolve_image(engine, service, worst)
-        newer = image_drift(engine, service, worst) if worst is not None else None
+        tags = tag_images(engine, service)
+        image_ref, how, missing = resolve_image(service, worst, tags)
+        newer = image_drift(worst, tags) if worst is not None else None
     except EngineUnavailable as exc:
         return gather(project, service, None, table, tail=tail, engine_error=str(exc))
     reason = _reason(status, worst, len(containers))
@@ -474,5 +477,6 @@ __all__ = [
     "image_drift",
     "resolve_image",
     "service_containers",
+    "tag_images",
     "worst_container",
 ]
