@@ -55,12 +55,19 @@ class _EngineOnce:
 
     def __init__(self) -> None:
         self._engine: Engine | None = None
+        self._failed: EngineUnavailable | None = None  # asked once: a down engine stays down
 
     def get(self) -> Engine:
+        if self._failed is not None:
+            raise self._failed
         if self._engine is None:
             from .engine import connect
 
-            self._engine = connect()
+            try:
+                self._engine = connect()
+            except EngineUnavailable as exc:
+                self._failed = exc
+                raise
         return self._engine
 
     def close(self) -> None:
