@@ -7,6 +7,7 @@ stderr and an exit code (README, "Exit codes"); anything else is an internal err
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from .sources.base import Progress
 
 COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint", "triage")
+# What a check, smoke, stale, lint or service report can be written as (besides table).
+REPORT_FORMATS = ("json", "junit", "sarif", "github", "markdown", "gitlab")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
 
 
@@ -37,8 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"imagecheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("--format", choices=("table", "json", "junit"), default="table")
+    output.add_argument(
+        "--format",
+        choices=("table", *REPORT_FORMATS, "cyclonedx"),
+        default="table",
+        help="table (people), json, junit, sarif (code scanning), github (annotations and "
+        "job summary), markdown, gitlab (Code Quality); cyclonedx for inventory",
+    )
     output.add_argument("-o", "--output", type=Path, help="write the report to FILE")
+    output.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FORMAT=FILE",
+        help="also write the report in FORMAT to FILE (repeatable; e.g. sarif=imagecheck.sarif)",
+    )
     output.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     selection = argparse.ArgumentParser(add_help=False)
     selection.add_argument(
@@ -297,6 +313,8 @@ class _Bar:
 
 
 def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.format == "cyclonedx" and args.command != "inventory":
+        raise BadInput("--format cyclonedx is for 'imagecheck inventory'")
     if args.command == "lint":
         return _lint(args, out)
     from .api import Options, inventory
@@ -317,8 +335,9 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _triage(args, options, out, err, bar)
     if args.command in ("check", "smoke", "stale"):
         return _check(args, options, out, bar)
-    if args.format == "junit":
-        raise BadInput("--format junit is for 'imagecheck check'")
+    if args.format not in ("table", "json", "cyclonedx") or args.report:
+        what = f"--format {args.format}" if not args.report else "--report"
+        raise BadInput(f"{what} is for check, smoke, stale, lint and a service")
     try:
         inv = inventory(args.target, options, bar)
     finally:
@@ -327,6 +346,11 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         from .report.json import dumps, inventory_document
 
         _write(out, dumps(inventory_document(inv)))
+        return ExitCode.OK
+    if args.format == "cyclonedx":
+        from .report.cyclonedx import cyclonedx_json
+
+        _write(out, cyclonedx_json(inv))
         return ExitCode.OK
     from .report.terminal import render_inventory, render_layers
 
@@ -587,23 +611,78 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
     """Write a check or lint report in ``--format``; the exit code says whether it failed."""
     if args.fail_on is None:  # argparse parents share actions: the default is set here
         args.fail_on = "warning" if args.command == "stale" else "error"
-    from .report.findings import failing, junit, lint_document, report_document
+    from .report.findings import failing
     from .report.terminal import render_lint, render_report
 
-    if args.format == "json":
-        from .report.json import dumps
-
-        if isinstance(report, LintReport):
-            _write(out, dumps(lint_document(report, args.fail_on)))
-        else:
-            _write(out, dumps(report_document(report, args.fail_on)))
-    elif args.format == "junit":
-        _write(out, junit(report, args.fail_on))
+    extra = [_report_file(item) for item in args.report]
+    if args.format == "github":
+        _step_summary(report, args.fail_on)
+    if args.format in REPORT_FORMATS:
+        _write(out, _rendered(args.format, report, args.fail_on))
     elif isinstance(report, LintReport):
         render_lint(out, report, args.fail_on, verbose=args.verbose)
     else:
         render_report(out, _for_host(report), args.fail_on, verbose=args.verbose)
+    for fmt, path in extra:
+        try:
+            path.write_text(_rendered(fmt, report, args.fail_on), encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot write {path}: {exc.strerror}") from exc
     return ExitCode.FINDINGS if failing(report, args.fail_on) else ExitCode.OK
+
+
+def _report_file(item: str) -> tuple[str, Path]:
+    fmt, sep, path = item.partition("=")
+    if not sep or not path or fmt not in REPORT_FORMATS:
+        raise BadInput(
+            f"--report {item}: want FORMAT=FILE, FORMAT one of {', '.join(REPORT_FORMATS)}"
+        )
+    return fmt, Path(path)
+
+
+def _rendered(fmt: str, report: Report | LintReport, fail_on: str) -> str:
+    """A machine format's text: each is one reporter module over the same report."""
+    from .report.json import dumps
+
+    if fmt == "json":
+        from .report.findings import lint_document, report_document
+
+        if isinstance(report, LintReport):
+            return dumps(lint_document(report, fail_on))
+        return dumps(report_document(report, fail_on))
+    if fmt == "junit":
+        from .report.findings import junit
+
+        return junit(report, fail_on)
+    if fmt == "sarif":
+        from .report.sarif import sarif_document
+
+        return dumps(sarif_document(report, fail_on))
+    if fmt == "github":
+        from .report.github import github_commands
+
+        return github_commands(report, fail_on)
+    if fmt == "gitlab":
+        from .report.gitlab import gitlab_document
+
+        return json.dumps(gitlab_document(report), indent=2, ensure_ascii=False) + "\n"
+    from .report.markdown import markdown_summary
+
+    return markdown_summary(report, fail_on)
+
+
+def _step_summary(report: Report | LintReport, fail_on: str) -> None:
+    """``--format github`` in a workflow: the Markdown summary appended to the job's."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    from .report.markdown import markdown_summary
+
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(markdown_summary(report, fail_on) + "\n")
+    except OSError as exc:
+        raise BadInput(f"cannot append to GITHUB_STEP_SUMMARY {target}: {exc.strerror}") from exc
 
 
 def _reader_gone(console: Console) -> None:

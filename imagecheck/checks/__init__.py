@@ -7,6 +7,7 @@ records for each check whether it passed, failed or was skipped (and why).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from ..model import CheckResult, Finding
 from ..report import codes
@@ -66,4 +67,21 @@ def _skip(check: Check[Context], ctx: Context) -> str | None:
 def run_checks(
     ctx: Context, select: Iterable[str] = (), ignore: Iterable[str] = ()
 ) -> tuple[tuple[Finding, ...], tuple[CheckResult, ...]]:
-    return run_selected(CHECKS, ctx, select, ignore, _skip)
+    findings, results = run_selected(CHECKS, ctx, select, ignore, _skip)
+    return anchored(findings, ctx), results
+
+
+def anchored(findings: tuple[Finding, ...], ctx: Context) -> tuple[Finding, ...]:
+    """Findings about what a layer installed point at the Dockerfile line that made the
+    layer (the ``RUN pip install`` or ``apt-get install``), when the Dockerfile is known
+    and its history matched; a finding that names its own file line keeps it."""
+    if ctx.stale is None:
+        return findings
+    lines = {s.entry.index: s.line for s in ctx.stale.match.steps if s.entry and s.line}
+    dockerfile = ctx.stale.build.dockerfile
+    return tuple(
+        replace(f, location=f"{dockerfile}:{lines[f.layer.index]}")
+        if f.location is None and f.layer is not None and f.layer.index in lines
+        else f
+        for f in findings
+    )
