@@ -37,7 +37,11 @@ def _command(f: Finding, image: str, fallback: str | None, cwd: Path | None) -> 
             props.append(("line", str(a.line)))
     props.append(("title", f"{f.code} {f.subject}"))
     text = ",".join(f"{k}={escape_property(v)}" for k, v in props)
-    layer = f" (layer #{f.layer.index})" if f.layer else ""
+    layer = (
+        f" (layer #{f.layer.index})"
+        if f.layer and f"layer #{f.layer.index}" not in f.message
+        else ""
+    )
     message = f"{image}: {f.message}{layer}\nfix: {f.hint}"
     return f"::{_COMMAND.get(f.severity, 'notice')} {text}::{escape_data(message)}"
 
