@@ -52,12 +52,13 @@ def _physical(a: Anchor) -> dict[str, Any]:
 
 
 def _result(
-    f: Finding, index: int, image: str, fallback: Anchor | None, cwd: Path | None
+    f: Finding, index: int, image: str | None, fallback: Anchor | None, cwd: Path | None
 ) -> tuple[dict[str, Any], Anchor | None]:
     where = anchor(f.location, cwd) if f.location else fallback
     location: dict[str, Any] = _physical(where) if where is not None else {}
-    location["logicalLocations"] = [{"name": image, "kind": "module"}]
-    if f.layer is not None:
+    if image is not None:
+        location["logicalLocations"] = [{"name": image, "kind": "module"}]
+    if image is not None and f.layer is not None:
         location["logicalLocations"].append(
             {
                 "name": f"layer #{f.layer.index}",
@@ -72,7 +73,7 @@ def _result(
         "message": {"text": f"{f.subject}: {f.message}. Fix: {f.hint}"},
         "locations": [location],
         "partialFingerprints": {
-            "imagecheck/v1": fingerprint(f, where.uri if f.location and where else image)
+            "imagecheck/v1": fingerprint(f, where.uri if f.location and where else str(image))
         },
         "properties": {"subject": f.subject, "hint": f.hint, "severity": f.severity},
     }
@@ -100,7 +101,8 @@ def sarif_document(
     results: list[dict[str, Any]] = []
     roots: set[Path] = set()
     for f in report.findings:
-        result, where = _result(f, index[f.code], image, fallback, cwd)
+        lint = isinstance(report, LintReport)  # files only: no image to name
+        result, where = _result(f, index[f.code], None if lint else image, fallback, cwd)
         results.append(result)
         if where is not None:
             roots.add(where.root)

@@ -257,3 +257,25 @@ def test_locations_relative_to_the_repository(tmp_path: Path) -> None:
 def test_workflow_command_escapes() -> None:
     assert escape_data("50% a\r\nb") == "50%25 a%0D%0Ab"
     assert escape_property("a:b,c%") == "a%3Ab%2Cc%25"
+
+
+def test_lint_sarif_and_annotations_point_at_the_requirement_line(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "constraints").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "constraints" / "requirements.txt").write_text("numpy==1.26.4\n")
+    (root / "app").mkdir()
+    (root / "app" / "requirements.txt").write_text("fastapi==0.115.6\nnumpy>=2\n")
+    sarif = run_cli("lint", "app/requirements.txt", "--format", "sarif", cwd=root)
+    assert sarif.returncode == 1, sarif.stderr
+    doc = json.loads(sarif.stdout)
+    validate_sarif(doc)
+    (result,) = doc["runs"][0]["results"]
+    assert result["ruleId"] == "IC401"
+    assert result["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "app/requirements.txt", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 2},
+    }
+    assert "logicalLocations" not in result["locations"][0]
+    github = run_cli("lint", "app/requirements.txt", "--format", "github", cwd=root)
+    assert github.stdout.startswith("::error file=app/requirements.txt,line=2,title=IC401 numpy::")
