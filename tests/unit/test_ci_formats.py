@@ -279,3 +279,40 @@ def test_lint_sarif_and_annotations_point_at_the_requirement_line(tmp_path: Path
     assert "logicalLocations" not in result["locations"][0]
     github = run_cli("lint", "app/requirements.txt", "--format", "github", cwd=root)
     assert github.stdout.startswith("::error file=app/requirements.txt,line=2,title=IC401 numpy::")
+
+
+def test_a_service_report_in_every_format(tmp_path: Path) -> None:
+    """Smoke results and a service's state (the terminal test's report, data full of
+    markup): JUnit's extra suites follow the schema; an image finding is on the
+    Dockerfile's first line (code scanning needs a file)."""
+    from imagecheck.report.findings import junit
+    from imagecheck.report.gitlab import gitlab_document
+    from imagecheck.report.markdown import markdown_summary
+    from imagecheck.report.sarif import sarif_document
+    from tests.unit.test_terminal import _report
+
+    report = _report()
+    xml = junit(report, "info")
+    junit_schema().validate(xml)
+    assert 'classname="smoke.import"' in xml
+    assert "<system-out>" in xml
+    doc = sarif_document(report, "error", cwd=tmp_path)
+    validate_sarif(doc)
+    (result,) = doc["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
+    dockerfile = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert report.stale is not None
+    assert report.stale.dockerfile is not None
+    assert dockerfile == Path(report.stale.dockerfile).name  # in no repository: its folder
+    assert (
+        result["partialFingerprints"]
+        == sarif_document(report, "info", cwd=tmp_path)["runs"][0]["results"][0][
+            "partialFingerprints"
+        ]
+    )
+    (issue,) = gitlab_document(report, cwd=tmp_path)
+    assert issue["location"] == {"path": dockerfile, "lines": {"begin": 1}}
+    summary = markdown_summary(report, "error")
+    assert "\\[\\[failure\\]\\] \\[bold\\]" in summary  # escaped: no link, no emphasis
+    assert "<details>" in summary
+    assert "| :x: error | IC101 |" in summary
