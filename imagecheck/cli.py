@@ -7,7 +7,6 @@ stderr and an exit code (README, "Exit codes"); anything else is an internal err
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -22,7 +21,7 @@ from .model import SEVERITIES, LintReport, Report
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .sources.base import Progress
+    from .image import Progress
 
 COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint", "triage")
 # What a check, smoke, stale, lint or service report can be written as (besides table).
@@ -321,7 +320,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     platform = None
     if args.platform:
-        from .sources.oci import parse_platform
+        from .image import parse_platform
 
         platform = parse_platform(args.platform)
     options = Options(
@@ -343,16 +342,16 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     finally:
         bar.stop()
     if args.format == "json":
-        from .report.json import dumps, inventory_document
+        from .report import dumps, inventory_document
 
         _write(out, dumps(inventory_document(inv)))
         return ExitCode.OK
     if args.format == "cyclonedx":
-        from .report.cyclonedx import cyclonedx_json
+        from .report import cyclonedx_json
 
         _write(out, cyclonedx_json(inv))
         return ExitCode.OK
-    from .report.terminal import render_inventory, render_layers
+    from .report import render_inventory, render_layers
 
     if args.command == "layers":
         render_layers(out, inv, verbose=args.verbose)
@@ -472,8 +471,8 @@ def _is_service(args: argparse.Namespace, err: Console) -> bool:
     spelled as a path or with a prefix is an image; so is a word that is no service but an
     image. Else the services are listed. Compose options always mean a service."""
     from .api import engine_has_image
-    from .compose import find_files, load_project
     from .target import PREFIXES, image_at, spelled_as_path
+    from .triage import find_files, load_project
 
     word: str = args.target
     compose_asked = bool(args.file or args.project_name or args.env_file)
@@ -611,21 +610,20 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
     """Write a check or lint report in ``--format``; the exit code says whether it failed."""
     if args.fail_on is None:  # argparse parents share actions: the default is set here
         args.fail_on = "warning" if args.command == "stale" else "error"
-    from .report.findings import failing
-    from .report.terminal import render_lint, render_report
+    from .report import failing, render_as, render_lint, render_report
 
     extra = [_report_file(item) for item in args.report]
     if args.format == "github":
         _step_summary(report, args.fail_on)
     if args.format in REPORT_FORMATS:
-        _write(out, _rendered(args.format, report, args.fail_on))
+        _write(out, render_as(args.format, report, args.fail_on))
     elif isinstance(report, LintReport):
         render_lint(out, report, args.fail_on, verbose=args.verbose)
     else:
         render_report(out, _for_host(report), args.fail_on, verbose=args.verbose)
     for fmt, path in extra:
         try:
-            path.write_text(_rendered(fmt, report, args.fail_on), encoding="utf-8")
+            path.write_text(render_as(fmt, report, args.fail_on), encoding="utf-8")
         except OSError as exc:
             raise BadInput(f"cannot write {path}: {exc.strerror}") from exc
     return ExitCode.FINDINGS if failing(report, args.fail_on) else ExitCode.OK
@@ -640,43 +638,12 @@ def _report_file(item: str) -> tuple[str, Path]:
     return fmt, Path(path)
 
 
-def _rendered(fmt: str, report: Report | LintReport, fail_on: str) -> str:
-    """A machine format's text: each is one reporter module over the same report."""
-    from .report.json import dumps
-
-    if fmt == "json":
-        from .report.findings import lint_document, report_document
-
-        if isinstance(report, LintReport):
-            return dumps(lint_document(report, fail_on))
-        return dumps(report_document(report, fail_on))
-    if fmt == "junit":
-        from .report.findings import junit
-
-        return junit(report, fail_on)
-    if fmt == "sarif":
-        from .report.sarif import sarif_document
-
-        return dumps(sarif_document(report, fail_on))
-    if fmt == "github":
-        from .report.github import github_commands
-
-        return github_commands(report, fail_on)
-    if fmt == "gitlab":
-        from .report.gitlab import gitlab_document
-
-        return json.dumps(gitlab_document(report), indent=2, ensure_ascii=False) + "\n"
-    from .report.markdown import markdown_summary
-
-    return markdown_summary(report, fail_on)
-
-
 def _step_summary(report: Report | LintReport, fail_on: str) -> None:
     """``--format github`` in a workflow: the Markdown summary appended to the job's."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
-    from .report.markdown import markdown_summary
+    from .report import markdown_summary
 
     try:
         with open(target, "a", encoding="utf-8") as handle:

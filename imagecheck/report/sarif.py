@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..codes import REGISTRY
 from ..model import Finding, LintReport, Report
-from .codes import REGISTRY
 from .findings import failing, verdict
 from .locations import Anchor, anchor, dockerfile_of, fingerprint, subject_of
 

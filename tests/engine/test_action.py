@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.engine.conftest import REPO
-from tests.unit.test_ci_formats import junit_schema, sarif_schema
+from tests.unit.report.test_ci_formats import junit_schema, sarif_schema
 
 pytestmark = pytest.mark.engine
 

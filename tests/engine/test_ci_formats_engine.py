@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import run_cli
-from tests.unit.test_ci_formats import validate_sarif
+from tests.unit.report.test_ci_formats import validate_sarif
 
 from .test_stale_engine import Context, make_context  # noqa: F401 - the fixture
 
