@@ -18,6 +18,7 @@ from .layerindex import LayerIndex
 from .model import (
     Change,
     CheckResult,
+    DatabaseRevision,
     Finding,
     Inventory,
     LayerRef,
@@ -34,7 +35,7 @@ from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 
 if TYPE_CHECKING:
     from .checks.context import Context
-    from .compose import ComposeService
+    from .compose import ComposeProject, ComposeService
     from .constraints import Constraints
     from .engine import Engine
     from .history import HistoryMatch
@@ -172,6 +173,7 @@ def inventory(
     finally:
         source.close()
     # Imported here: a cached catalog (the common warm run) needs none of them.
+    from .app import catalog_alembic
     from .catalog.dpkg import catalog_debian
     from .catalog.elf import catalog_libraries, ld_so_conf_paths
     from .catalog.python import catalog_python, python_events
@@ -219,6 +221,7 @@ def inventory(
         layers=tuple(layers),
         notes=notes,
         ld_paths=ld_so_conf_paths(fs),
+        alembic=catalog_alembic(fs, fs.captured()),
     )
     cache.put_inventory(inv)
     return inv
@@ -670,6 +673,8 @@ def triage(
                 text = run.image_ref if run.image_source == "container" else svc.image_candidates[0]
                 tgt = Target(ENGINE, run.image_ref, None, text)
             inv = inventory(tgt, options, progress, engine=engine)
+            if inv.alembic and run.engine_error is None:
+                run = replace(run, database=_live_database(engine, project, svc))
             req = build or _service_build(svc, project.folder)
             try:
                 facts, skip = _stale_facts(tgt, inv, req, options, engine)
@@ -686,6 +691,20 @@ def triage(
     run = replace(run, commands=commands(run, findings, svc.build is not None))
     verdict = _verdict(facts, skip, findings, inv)
     return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)
+
+
+def _live_database(
+    engine: _EngineOnce, project: ComposeProject, svc: ComposeService
+) -> DatabaseRevision | None:
+    """The alembic revision of the stack's database (read-only, in its own container)."""
+    from .app import read_database
+    from .triage import database_candidates
+
+    try:
+        connected = engine.get()
+        return read_database(connected, database_candidates(connected, project, svc))
+    except EngineUnavailable:
+        return None
 
 
 def _service_build(svc: ComposeService, folder: Path) -> BuildRequest:

@@ -1,0 +1,23 @@
+"""The application itself: its alembic migrations (read statically), its live database.
+
+The package's interface; other packages import from here only.
+"""
+
+from __future__ import annotations
+
+from .alembic import Folder, Graph, catalog_alembic, describe, parse_revision, read_scripts
+from .checks import alembic_findings, check_alembic, check_database
+from .database import read_database
+
+__all__ = [
+    "Folder",
+    "Graph",
+    "alembic_findings",
+    "catalog_alembic",
+    "check_alembic",
+    "check_database",
+    "describe",
+    "parse_revision",
+    "read_database",
+    "read_scripts",
+]
