@@ -6,8 +6,8 @@ The package's interface; other packages import from here only.
 from __future__ import annotations
 
 from .alembic import Folder, Graph, catalog_alembic, describe, parse_revision, read_scripts
-from .checks import alembic_findings, check_alembic, check_database
-from .database import read_database
+from .checks import alembic_findings, check_alembic, check_database, database_findings
+from .database import database_kind, mysql_command, postgres_command, read_database
 
 __all__ = [
     "Folder",
@@ -16,8 +16,12 @@ __all__ = [
     "catalog_alembic",
     "check_alembic",
     "check_database",
+    "database_findings",
+    "database_kind",
     "describe",
+    "mysql_command",
     "parse_revision",
+    "postgres_command",
     "read_database",
     "read_scripts",
 ]

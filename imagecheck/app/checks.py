@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..model import AlembicScripts, DatabaseRevision, Finding
-from ..report.codes import (
+from ..codes import (
     IC850,
     IC851,
     IC852,
@@ -23,10 +22,11 @@ from ..report.codes import (
     IC858,
     IC859,
 )
+from ..model import AlembicScripts, DatabaseRevision, Finding
 from .alembic import Graph, describe
 
 if TYPE_CHECKING:
-    from ..checks.context import Context
+    from ..checks import Context
 
 SUBJECT = "alembic"
 
