@@ -8,6 +8,7 @@ from .cache import Cache, default_cache_dir
 from .elf import MARKERS
 from .imagefs import ImageFS
 from .layerindex import FILE, LayerIndex, sha256_of
+from .reader import ImageReader, Options
 from .sources.archive import open_docker_archive
 from .sources.base import Progress, ProgressFn, Source, no_progress
 from .sources.daemon import DaemonSource
@@ -19,7 +20,9 @@ __all__ = [
     "Cache",
     "DaemonSource",
     "ImageFS",
+    "ImageReader",
     "LayerIndex",
+    "Options",
     "Progress",
     "ProgressFn",
     "Source",

@@ -6,7 +6,7 @@ This module is the package's interface: other packages import only what it names
 
 from .check import check_dependencies, check_triage
 from .compose import ComposeProject, ComposeService, find_files, load_project
-from .diagnose import commands, database_candidates, gather
+from .diagnose import commands, database_candidates, gather, service_build
 from .failures import Failure, classify, load_failures
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "gather",
     "load_failures",
     "load_project",
+    "service_build",
 ]
