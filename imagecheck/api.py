@@ -30,7 +30,7 @@ from .model import (
 )
 from .smoke import SmokeOptions
 from .sources.base import Progress, ProgressFn, Source, no_progress
-from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
+from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, Target, parse_target
 
 if TYPE_CHECKING:
     from .checks.context import Context
@@ -47,6 +47,8 @@ class Options:
     use_cache: bool = True
     platform: Platform | None = None  # None: the host's, for multi-platform indexes
     engine_read: str = "auto"  # "auto": overlay2 folders when readable; "export": always export
+    insecure_registries: tuple[str, ...] = ()  # hosts read over plain HTTP (loopback always is)
+    registry_timeout: float = 30.0  # seconds a registry may stay silent
 
 
 class _EngineOnce:
@@ -99,6 +101,16 @@ def open_source(
     """The source for a target (with ``engine``, the pipeline's: the source leaves it
     open). Engine imports stay off the archive paths."""
     path = Path(target.location)
+    if target.kind == REGISTRY:
+        from .sources.registry import open_registry
+
+        return open_registry(
+            target.location,
+            cache=cache,
+            platform=options.platform,
+            insecure=options.insecure_registries,
+            timeout=options.registry_timeout,
+        )
     if target.kind == DOCKER_ARCHIVE:
         from .sources.archive import open_docker_archive
 
