@@ -276,8 +276,7 @@ class Client:
         self._auth: str | None = None  # the Authorization header for self.host
         self._pool: dict[tuple[str, str], http.client.HTTPConnection] = {}
         self._pid = os.getpid()
-        self.requests = 0
-        self.blob_bytes = 0
+        self.last_origin = ("https", self.host)  # where the last 200 came from
 
     # connections -----------------------------------------------------------------------
 
@@ -316,7 +315,6 @@ class Client:
         for attempt in (0, 1):
             conn = self._connection(scheme, host)
             try:
-                self.requests += 1
                 conn.request(method, target, headers=headers)
                 return conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
@@ -417,6 +415,7 @@ class Client:
                 seen.discard(url)
                 continue
             if resp.status == 200:
+                self.last_origin = (scheme, host)
                 return resp
             self._fail(resp, path)
 
@@ -435,6 +434,8 @@ class Client:
 
     def _fail(self, resp: http.client.HTTPResponse, path: str) -> None:
         body = resp.read(64 << 10)
+        if not resp.isclosed():  # a long error body: the connection cannot be reused
+            self._drop(self.scheme, self.host)
         codes = _error_codes(body)
         where = f"{self.ref.host}/{self.ref.repository}"
         if resp.status == 401:
@@ -646,6 +647,7 @@ class VerifiedBlob(io.RawIOBase):
         self._count = 0
         self._done = False
         self._failed = False  # this stream's own error: nothing more is read
+        self._origin = client.last_origin
         length = resp.getheader("Content-Length")
         if size is not None and length and length.isdigit() and int(length) != size:
             resp.close()
@@ -682,7 +684,6 @@ class VerifiedBlob(io.RawIOBase):
         if n:
             self._hash.update(memoryview(b)[:n])
             self._count += n
-            self._client.blob_bytes += n
             if self._size is not None and self._count > self._size:
                 raise CorruptArchive(
                     f"blob {short(self._digest)} from registry {self._client.host} is longer "
@@ -730,6 +731,8 @@ class VerifiedBlob(io.RawIOBase):
             self.close()
 
     def close(self) -> None:
+        if not self._done:  # left mid-body: the kept connection holds the rest of it
+            self._client._drop(*self._origin)
         self._resp.close()
         super().close()
 
