@@ -559,14 +559,19 @@ def smoke_run(
         except EngineUnavailable as exc:
             return SmokeRun("skipped", f"no Docker engine to run the image in ({exc})")
         try:
-            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR):
+            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY):
                 try:
                     connected.inspect_image(inv.image.id)
                 except ImageNotFound:
+                    fetch = (
+                        f"docker pull {target.location}"
+                        if target.kind == REGISTRY
+                        else "docker load -i ARCHIVE"
+                    )
                     return SmokeRun(
                         "skipped",
                         f"the engine has not loaded this image ({inv.image.id[:19]}); "
-                        "smoke tests run images in the engine: docker load -i ARCHIVE",
+                        f"smoke tests run images in the engine: {fetch}",
                     )
             return run_smoke(connected, inv.image.id, inv, opts, progress)
         except EngineUnavailable as exc:

@@ -53,3 +53,26 @@ def test_docker_push_reads_as_the_engine_image(
     assert len(gets) == 1 + len(from_engine.image.diff_ids)  # config and each layer, once
     n = len(from_engine.image.diff_ids)
     assert any(note.startswith(f"{n} of {n} layers fetched") for note in from_registry.notes)
+
+
+def test_smoke_of_a_registry_image_not_pulled_says_how(pushed: Registry, tmp_path: Path) -> None:
+    """The engine runs smoke tests; an image only in the registry is skipped, with the pull."""
+    from imagecheck.api import smoke_run
+    from imagecheck.image.sources.oci import host_platform
+    from imagecheck.smoke import SmokeOptions
+    from imagecheck.target import parse_target
+    from tests.builders import SITE, F, Layer, make_image, metadata
+
+    layout = make_image(
+        tmp_path,
+        [Layer([F(f"{SITE}/six-1.16.0.dist-info/METADATA", metadata("six", "1.16.0"))])],
+        layout="oci-dir",
+        compression="gzip",
+        architecture=host_platform().architecture,
+    ).path
+    pushed.push(layout, "engine/only-here:v1")
+    target = parse_target(f"registry:{pushed.host}/engine/only-here:v1")
+    inv = inventory(target, Options(use_cache=False))
+    run = smoke_run(target, inv, SmokeOptions())
+    assert run.status == "skipped"
+    assert run.reason.endswith(f"docker pull {pushed.host}/engine/only-here:v1")
