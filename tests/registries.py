@@ -24,6 +24,7 @@ from typing import Any
 # hostile servers, 5108 nothing listens).
 PLAIN_PORT, BASIC_PORT, TOKEN_PORT, TOKEN_SERVICE_PORT = 5101, 5102, 5103, 5104
 USER, PASSWORD = "alice", "s3cret-pass"
+IDENTITY_TOKEN = "identity-t0ken"  # noqa: S105 - what an OAuth docker login stores
 _ACCESS = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d+) (?P<size>\d+)'
 )
@@ -242,11 +243,31 @@ def run_token_service(folder: Path, port: int) -> Iterator[TokenService]:
             body = json.dumps(
                 {"token": service.token(query.get("service", [""])[0], scope, subject)}
             ).encode()
+            self._answer(body)
+
+        def _answer(self, body: bytes) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            """OAuth2: an identity token (``refresh_token``) for an access token."""
+            from urllib.parse import parse_qs
+
+            length = int(self.headers.get("Content-Length", "0"))
+            form = parse_qs(self.rfile.read(length).decode())
+            if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [
+                IDENTITY_TOKEN
+            ]:
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            service.issued.append("identity-token")
+            token = service.token(form["service"][0], form["scope"][0], USER)
+            self._answer(json.dumps({"access_token": token}).encode())
 
     with _serving(ThreadingHTTPServer(("127.0.0.1", port), Handler)):
         yield service

@@ -308,14 +308,21 @@ class Client:
         self._pool.clear()
 
     def _once(
-        self, scheme: str, host: str, method: str, target: str, headers: dict[str, str]
+        self,
+        scheme: str,
+        host: str,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        *,
+        body: bytes | None = None,
     ) -> http.client.HTTPResponse:
         """One request on a kept connection; a kept connection the server closed is
         opened again once (that is not a failure of the registry)."""
         for attempt in (0, 1):
             conn = self._connection(scheme, host)
             try:
-                conn.request(method, target, headers=headers)
+                conn.request(method, target, body=body, headers=headers)
                 return conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self._drop(scheme, host)
@@ -330,7 +337,14 @@ class Client:
         return f"registry {host}" if host == self.host else f"{host} (redirected from {self.host})"
 
     def _send(
-        self, scheme: str, host: str, method: str, target: str, headers: dict[str, str]
+        self,
+        scheme: str,
+        host: str,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        *,
+        body: bytes | None = None,
     ) -> http.client.HTTPResponse:
         """``_once`` with the network's failures turned into one line each, and
         retries with backoff on those that pass (429, 5xx, a dropped connection)."""
@@ -338,7 +352,7 @@ class Client:
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                resp = self._once(scheme, host, method, target, headers)
+                resp = self._once(scheme, host, method, target, headers, body=body)
             except socket.gaierror as exc:
                 name = host.rsplit(":", 1)[0]
                 raise BadInput(f"unknown registry host {name!r} ({exc.strerror})") from exc
@@ -536,25 +550,30 @@ class Client:
         query = {"scope": params.get("scope") or f"repository:{self.ref.repository}:pull"}
         if params.get("service"):
             query["service"] = params["service"]
-        if cred is not None and cred.username != "<token>":
-            query["account"] = cred.username
-        target = (
-            (split.path or "/")
-            + "?"
-            + urllib.parse.urlencode(query)
-            + (f"&{split.query}" if split.query else "")
-        )
         headers = {"User-Agent": "imagecheck", "Accept": "application/json"}
-        method = "GET"
-        if cred is not None and cred.username == "<token>":  # OAuth2 refresh token
-            raise BadInput(
-                f"{cred.origin} holds an identity token for {self.ref.host}; imagecheck reads "
-                "user name and password credentials only"
-            )
-        if cred is not None:
-            pair = f"{cred.username}:{cred.secret}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        resp = self._send(split.scheme, split.netloc, method, target, headers)
+        path = (split.path or "/") + (f"?{split.query}" if split.query else "")
+        form: bytes | None = None
+        if cred is not None and cred.username == "<token>":
+            # An identity token (``docker login`` with OAuth): exchanged, as Docker does,
+            # by POSTing it to the realm as an OAuth2 refresh token.
+            method, target = "POST", path
+            form = urllib.parse.urlencode(
+                {
+                    **query,
+                    "grant_type": "refresh_token",
+                    "refresh_token": cred.secret,
+                    "client_id": "imagecheck",
+                }
+            ).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            if cred is not None:
+                query["account"] = cred.username
+                pair = f"{cred.username}:{cred.secret}".encode()
+                headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            sep = "&" if "?" in path else "?"
+            method, target = "GET", path + sep + urllib.parse.urlencode(query)
+        resp = self._send(split.scheme, split.netloc, method, target, headers, body=form)
         body = resp.read(1 << 20)
         if resp.status in (401, 403):
             who = cred.describe() if cred else "no credential"

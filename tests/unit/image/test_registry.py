@@ -21,6 +21,7 @@ from tests.builders import SITE, Empty, F, Layer, make_image, make_multiplatform
 from tests.helpers import run_cli
 from tests.registries import (
     BASIC_PORT,
+    IDENTITY_TOKEN,
     PASSWORD,
     PLAIN_PORT,
     TOKEN_PORT,
@@ -316,6 +317,16 @@ def test_token_auth(
     ) as err:
         inventory(ref, Options(use_cache=False))
     assert WRONG not in str(err.value)
+    folder = tmp_path / "oauth"
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        json.dumps({"auths": {reg.host: {"auth": "PHRva2VuPjo=", "identitytoken": IDENTITY_TOKEN}}})
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+    inv = inventory(ref, Options(use_cache=False))
+    assert ("six", "1.16.0") in _python(inv)
+    assert service.issued[-1] == "identity-token"
+    assert any("signed in as an identity token from" in n for n in inv.notes)
 
 
 def test_challenge_parsing() -> None:
