@@ -358,6 +358,17 @@ def run_hostile(hostile: Hostile, bind: str = "127.0.0.1", tls: Any = None) -> I
             headers = {"Content-Type": hostile.types.get(path, "application/octet-stream")}
             if fault == "wrong-content":
                 body = bytes(reversed(body))
+            start = self.headers.get("Range", "bytes=0-")[6:].split("-")[0]
+            if fault == "drop-once" and start == "0":  # half, then a Range request is served
+                hostile.faults[path] = "ranges"
+                fault = "truncated"
+            if fault == "ranges" and start != "0":
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                self.send_header("Content-Length", str(len(body) - int(start)))
+                self.end_headers()
+                self.wfile.write(body[int(start) :])
+                return
             if fault in ("truncated", "stall"):
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))

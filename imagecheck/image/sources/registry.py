@@ -390,11 +390,16 @@ class Client:
 
     # requests --------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, accept: str = "") -> http.client.HTTPResponse:
-        """A response with status 200 (its body unread), every other answer an error
-        line: redirects followed (credentials only to the registry's own host),
-        a 401 answered with the challenge's scheme once."""
+    def request(
+        self, method: str, path: str, accept: str = "", *, start: int = 0
+    ) -> http.client.HTTPResponse:
+        """A response with status 200 (its body unread; 206 too when ``start`` asks for
+        the body from that byte on), every other answer an error line: redirects
+        followed (credentials only to the registry's own host), a 401 answered with the
+        challenge's scheme once."""
         headers = {"User-Agent": "imagecheck", "Accept": accept or "*/*"}
+        if start:
+            headers["Range"] = f"bytes={start}-"
         self._pick_scheme()
         scheme, host, target = self.scheme, self.host, path
         seen: set[str] = set()
@@ -428,7 +433,7 @@ class Client:
                 authed = True
                 seen.discard(url)
                 continue
-            if resp.status == 200:
+            if resp.status == 200 or (start and resp.status == 206):
                 self.last_origin = (scheme, host)
                 return resp
             self._fail(resp, path)
@@ -622,8 +627,8 @@ class Client:
         return doc, media, digest
 
     def open_blob(self, digest: str, size: int | None) -> VerifiedBlob:
-        resp = self.request("GET", f"/v2/{self.ref.repository}/blobs/{digest}")
-        return VerifiedBlob(resp, digest, size, self)
+        path = f"/v2/{self.ref.repository}/blobs/{digest}"
+        return VerifiedBlob(self.request("GET", path), digest, size, self, path)
 
 
 def _retry_after(value: str | None, default: float) -> float:
@@ -656,7 +661,12 @@ class VerifiedBlob(io.RawIOBase):
     (a tar's end padding) so the whole blob is always checked."""
 
     def __init__(
-        self, resp: http.client.HTTPResponse, digest: str, size: int | None, client: Client
+        self,
+        resp: http.client.HTTPResponse,
+        digest: str,
+        size: int | None,
+        client: Client,
+        path: str,
     ) -> None:
         self._resp = resp
         self._digest = digest
@@ -667,6 +677,8 @@ class VerifiedBlob(io.RawIOBase):
         self._done = False
         self._failed = False  # this stream's own error: nothing more is read
         self._origin = client.last_origin
+        self._path = path
+        self._resumes = 0
         length = resp.getheader("Content-Length")
         if size is not None and length and length.isdigit() and int(length) != size:
             resp.close()
@@ -688,18 +700,24 @@ class VerifiedBlob(io.RawIOBase):
     def _readinto(self, b: Any) -> int:
         if self._done:
             return 0
-        try:
-            n = self._resp.readinto(b)
-        except http.client.IncompleteRead as exc:
-            raise CorruptArchive(self._short_message()) from exc
-        except TimeoutError as exc:
-            raise BadInput(
-                f"registry {self._client.host} stalled mid-blob: no data for "
-                f"{self._client.timeout:g} s after {self._count} bytes of {short(self._digest)} "
-                "(--registry-timeout)"
-            ) from exc
-        except (ConnectionError, OSError, http.client.HTTPException) as exc:
-            raise CorruptArchive(f"{self._short_message()}: {exc}") from exc
+        while True:
+            try:
+                n = self._resp.readinto(b)
+                if n or not self._resp.length:
+                    break
+                # The body ended before its Content-Length (http.client says so by
+                # returning 0 with ``length`` left).
+                raise http.client.IncompleteRead(b"", self._resp.length)
+            except TimeoutError as exc:
+                raise BadInput(
+                    f"registry {self._client.host} stalled mid-blob: no data for "
+                    f"{self._client.timeout:g} s after {self._count} bytes of "
+                    f"{short(self._digest)} (--registry-timeout)"
+                ) from exc
+            except (ConnectionError, OSError, http.client.HTTPException) as exc:
+                if not self._resume():
+                    why = "" if isinstance(exc, http.client.IncompleteRead) else f": {exc}"
+                    raise CorruptArchive(self._short_message() + why) from exc
         if n:
             self._hash.update(memoryview(b)[:n])
             self._count += n
@@ -712,6 +730,28 @@ class VerifiedBlob(io.RawIOBase):
         self._done = True
         self._verify()
         return 0
+
+    def _resume(self) -> bool:
+        """A connection dropped mid-blob: ask for the rest (``Range``), with backoff,
+        up to the client's retries. A registry that will not serve a range, or
+        serves another one, ends it."""
+        if self._resumes >= self._client.retries or not self._count:
+            return False
+        time.sleep(0.5 * 2**self._resumes)
+        self._resumes += 1
+        self._client._drop(*self._origin)
+        try:
+            resp = self._client.request("GET", self._path, start=self._count)
+        except (BadInput, CorruptArchive):
+            return False
+        span = resp.getheader("Content-Range") or ""
+        if resp.status != 206 or not span.startswith(f"bytes {self._count}-"):
+            resp.close()
+            return False
+        self._resp.close()
+        self._resp = resp
+        self._origin = self._client.last_origin
+        return True
 
     def _short_message(self) -> str:
         want = f" of {self._size}" if self._size is not None else ""

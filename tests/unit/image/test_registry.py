@@ -419,6 +419,17 @@ def test_truncated_blob(hostile: tuple[Hostile, dict[str, str]], tmp_path: Path)
     assert _cached_layers(tmp_path / "cache") == []
 
 
+def test_a_dropped_blob_is_resumed_with_a_range(
+    hostile: tuple[Hostile, dict[str, str]], tmp_path: Path
+) -> None:
+    server, paths = hostile
+    server.faults[paths["base"]] = "drop-once"
+    inv = inventory(f"registry:{server.host}/bad/app:v1", Options(cache_dir=tmp_path / "cache"))
+    assert ("six", "1.16.0") in _python(inv)
+    assert server.hits.count(paths["base"]) == 2  # the first half, then the rest
+    assert len(_cached_layers(tmp_path / "cache")) == 2
+
+
 def test_manifest_lying_about_a_blob_size(
     hostile: tuple[Hostile, dict[str, str]], tmp_path: Path
 ) -> None:
