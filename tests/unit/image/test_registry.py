@@ -159,11 +159,18 @@ def test_index_platforms_and_digest_references(plain: Registry, tmp_path: Path) 
     with pytest.raises(ImageNotFound, match=r"linux/s390x.*it has: linux/amd64, linux/arm64/v8"):
         inventory(ref, Options(use_cache=False, platform=Platform("linux", "s390x")))
     # by digest: the index's own digest, as skopeo pushed it
-    index_digest = next(n for n in amd.notes if n.startswith("manifest "))
-    assert index_digest  # the platform's manifest
-    manifest = index_digest.split()[1]
-    by_digest = inventory(f"{ref}@{manifest}", Options(use_cache=False))
+    # By digest: the index skopeo pushed as it was, then the platform's own manifest.
+    index = json.loads((multi / "index.json").read_text())["manifests"][0]["digest"]
+    by_index = inventory(
+        f"{ref}@{index}", Options(use_cache=False, platform=Platform("linux", "arm64"))
+    )
+    assert _python(by_index) == {("idna", "3.7")}
+    amd_manifest = next(n for n in amd.notes if n.startswith("manifest ")).split()[1]
+    assert amd_manifest.startswith("sha256:")
+    assert amd_manifest != index
+    by_digest = inventory(f"{ref}@{amd_manifest}", Options(use_cache=False))
     assert _python(by_digest) == {("six", "1.16.0")}
+    assert not any("chosen from an index" in n for n in by_digest.notes)
 
 
 @pytest.mark.registry
