@@ -449,10 +449,10 @@ def _prune(args: argparse.Namespace) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             err.print("imagecheck: not pruned", soft_wrap=True)
             return
-    freed = prune_build_cache()
+    cache, images = prune_build_cache()
     err.print(
-        f"imagecheck: pruned {freed.records} build cache record(s) and {freed.images} dangling "
-        f"image(s): {freed.bytes / 1e6:.1f} MB freed",
+        f"imagecheck: pruned {cache.deleted} build cache record(s) and {images.deleted} dangling "
+        f"image(s): {(cache.space + images.space) / 1e6:.1f} MB freed",
         soft_wrap=True,
     )
 

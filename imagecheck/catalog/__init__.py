@@ -6,13 +6,16 @@ This module is the package's interface: other packages import only what it names
 
 from .dpkg import catalog_debian
 from .elf import catalog_libraries, ld_so_conf_paths
+from .inventory import catalog_image, with_applications
 from .python import catalog_python, mark_applications, python_events
 
 __all__ = [
     "catalog_debian",
+    "catalog_image",
     "catalog_libraries",
     "catalog_python",
     "ld_so_conf_paths",
     "mark_applications",
     "python_events",
+    "with_applications",
 ]

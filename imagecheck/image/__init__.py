@@ -4,13 +4,11 @@ filesystem, the layer cache and blob streams. Layers are read once, as streams, 
 This module is the package's interface: other packages import only what it names.
 """
 
-from collections.abc import Iterable
-
-from ..model import Platform
 from .cache import Cache, default_cache_dir
 from .elf import MARKERS
 from .imagefs import ImageFS
 from .layerindex import FILE, LayerIndex, sha256_of
+from .reader import ImageReader, Options
 from .sources.archive import open_docker_archive
 from .sources.base import Progress, ProgressFn, Source, no_progress
 from .sources.daemon import DaemonSource
@@ -22,7 +20,9 @@ __all__ = [
     "Cache",
     "DaemonSource",
     "ImageFS",
+    "ImageReader",
     "LayerIndex",
+    "Options",
     "Progress",
     "ProgressFn",
     "Source",
@@ -30,22 +30,6 @@ __all__ = [
     "no_progress",
     "open_docker_archive",
     "open_oci",
-    "open_registry",
     "parse_platform",
     "sha256_of",
 ]
-
-
-def open_registry(
-    text: str,
-    *,
-    cache: Cache,
-    platform: Platform | None,
-    insecure: Iterable[str] = (),
-    timeout: float = 30.0,
-) -> Source:
-    """A ``registry:`` target's source, imported when one is read: ``http.client`` and
-    ``ssl`` (50 ms) stay off every other path."""
-    from .sources.registry import open_registry as _open
-
-    return _open(text, cache=cache, platform=platform, insecure=insecure, timeout=timeout)

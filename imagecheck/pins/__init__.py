@@ -13,6 +13,7 @@ from .constraints import (
     discover,
     load_constraints,
     read_requirements,
+    with_context,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "pin_sources",
     "read_requirements",
     "satisfies",
+    "with_context",
 ]

@@ -5,6 +5,6 @@ This module is the package's interface: other packages import only what it names
 """
 
 from .check import check_smoke
-from .run import SmokeOptions, run_smoke
+from .run import SmokeOptions, run_smoke, smoke_image
 
-__all__ = ["SmokeOptions", "check_smoke", "run_smoke"]
+__all__ = ["SmokeOptions", "check_smoke", "run_smoke", "smoke_image"]

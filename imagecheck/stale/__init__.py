@@ -4,6 +4,7 @@ Dockerfile matching, context hashes and the build cache (legacy and BuildKit).
 This module is the package's interface: other packages import only what it names.
 """
 
+from .build import BuildRequest, LayerReader, stale_facts
 from .check import check_stale
 from .facts import (
     CACHE_AGE_DAYS,
@@ -24,7 +25,9 @@ from .history import HistoryMatch
 __all__ = [
     "CACHE_AGE_DAYS",
     "BuildInput",
+    "BuildRequest",
     "HistoryMatch",
+    "LayerReader",
     "StaleFacts",
     "build_state",
     "builder_of",
@@ -35,5 +38,6 @@ __all__ = [
     "match_history",
     "read_dockerfile",
     "requirement_files",
+    "stale_facts",
     "stale_verdict",
 ]

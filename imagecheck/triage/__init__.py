@@ -6,7 +6,7 @@ This module is the package's interface: other packages import only what it names
 
 from .check import check_triage
 from .compose import ComposeService, find_files, load_project
-from .diagnose import commands, gather
+from .diagnose import commands, gather, service_build
 from .failures import Failure, classify, load_failures
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "gather",
     "load_failures",
     "load_project",
+    "service_build",
 ]

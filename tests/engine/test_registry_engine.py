@@ -57,9 +57,8 @@ def test_docker_push_reads_as_the_engine_image(
 
 def test_smoke_of_a_registry_image_not_pulled_says_how(pushed: Registry, tmp_path: Path) -> None:
     """The engine runs smoke tests; an image only in the registry is skipped, with the pull."""
-    from imagecheck.api import smoke_run
     from imagecheck.image.sources.oci import host_platform
-    from imagecheck.smoke import SmokeOptions
+    from imagecheck.smoke import SmokeOptions, smoke_image
     from imagecheck.target import parse_target
     from tests.builders import SITE, F, Layer, make_image, metadata
 
@@ -73,6 +72,6 @@ def test_smoke_of_a_registry_image_not_pulled_says_how(pushed: Registry, tmp_pat
     pushed.push(layout, "engine/only-here:v1")
     target = parse_target(f"registry:{pushed.host}/engine/only-here:v1")
     inv = inventory(target, Options(use_cache=False))
-    run = smoke_run(target, inv, SmokeOptions())
+    run = smoke_image(target, inv, SmokeOptions())
     assert run.status == "skipped"
     assert run.reason.endswith(f"docker pull {pushed.host}/engine/only-here:v1")

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from imagecheck.api import BuildRequest, Options, _stale_facts, check, inventory, stale
+from imagecheck.api import BuildRequest, Options, check, inventory, stale
 from imagecheck.checks.context import Context
 from imagecheck.dockerfile import parse
 from imagecheck.engine import cache_records
+from imagecheck.image import ImageReader
+from imagecheck.stale import stale_facts
 from imagecheck.stale.check import check_stale
 from imagecheck.stale.facts import (
     BuildState,
@@ -128,7 +130,8 @@ def test_build_cache_records_that_hold_the_old_run(tmp_path: Path) -> None:
     target = parse_target(str(image))
     inv = inventory(target, Options(use_cache=False))
     req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
-    facts, _ = _stale_facts(target, inv, req, Options(use_cache=False))
+    with ImageReader(target, Options(use_cache=False)) as reader:
+        facts, _ = stale_facts(reader, inv, req)
     assert facts is not None
     system_df = {  # as GET /system/df answers on a BuildKit engine
         "BuildCache": [
