@@ -229,8 +229,11 @@ DOCKER_KEYS = frozenset(
 )
 #: Modules that read files in Docker's, OCI's or Debian's published formats (the
 #: ``docker save`` manifest, the image config, dpkg's status file): their keys are the
-#: format's, not the engine's answers.
-FILE_FORMATS = frozenset({"image.sources.archive", "image.sources.base", "catalog.dpkg"})
+#: format's, not the engine's answers. The registry source speaks HTTP and reads the
+#: credential helpers' answers (``Username``, ``Secret``).
+FILE_FORMATS = frozenset(
+    {"image.sources.archive", "image.sources.base", "image.sources.registry", "catalog.dpkg"}
+)
 _CAMEL = re.compile(r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*")
 
 
