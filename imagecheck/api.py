@@ -91,6 +91,8 @@ def _pins_for(pins: Constraints, req: BuildRequest, facts: StaleFacts | None) ->
 
 def _marked(inv: Inventory, pins: Constraints) -> Inventory:
     """The inventory with the pins' own projects marked as the application."""
+    if not pins.projects:  # the common case: the catalogers stay unloaded
+        return inv
     from .catalog import with_applications
 
     return with_applications(inv, pins.projects)

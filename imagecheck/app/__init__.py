@@ -1,13 +1,19 @@
 """The application itself: its alembic migrations (read statically), its live database.
 
-The package's interface; other packages import from here only.
+Its interface is what this module names: other packages import nothing else of it.
+Each name's module loads when the name is first used (``imagecheck.lazy``).
 """
 
 from __future__ import annotations
 
-from .alembic import Folder, Graph, catalog_alembic, describe, parse_revision, read_scripts
-from .checks import alembic_findings, check_alembic, check_database, database_findings
-from .database import database_kind, mysql_command, postgres_command, read_database
+from typing import TYPE_CHECKING
+
+from .. import lazy
+
+if TYPE_CHECKING:
+    from .alembic import Folder, Graph, catalog_alembic, describe, parse_revision, read_scripts
+    from .checks import alembic_findings, check_alembic, check_database, database_findings
+    from .database import database_kind, mysql_command, postgres_command, read_database
 
 __all__ = [
     "Folder",
@@ -25,3 +31,5 @@ __all__ = [
     "read_database",
     "read_scripts",
 ]
+
+__getattr__ = lazy.interface(__name__, __file__)

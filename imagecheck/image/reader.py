@@ -11,7 +11,7 @@ from pathlib import Path
 from ..engine import Shared
 from ..errors import BadInput
 from ..model import ImageInfo, Platform
-from ..target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target
+from ..target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, Target
 from .cache import Cache, default_cache_dir
 from .layerindex import LayerIndex
 from .sources.base import ProgressFn, Source, no_progress
@@ -23,6 +23,8 @@ class Options:
     use_cache: bool = True
     platform: Platform | None = None  # None: the host's, for multi-platform indexes
     engine_read: str = "auto"  # "auto": overlay2 folders when readable; "export": always export
+    insecure_registries: tuple[str, ...] = ()  # hosts read over plain HTTP (loopback always is)
+    registry_timeout: float = 30.0  # seconds a registry may stay silent
 
 
 def open_source(
@@ -35,6 +37,16 @@ def open_source(
     """The source for a target (with ``engine``, the pipeline's: the source leaves it
     open). The engine source's modules load only for engine targets."""
     path = Path(target.location)
+    if target.kind == REGISTRY:  # http.client and ssl (50 ms) load only for registries
+        from .sources.registry import open_registry
+
+        return open_registry(
+            target.location,
+            cache=cache,
+            platform=options.platform,
+            insecure=options.insecure_registries,
+            timeout=options.registry_timeout,
+        )
     if target.kind == DOCKER_ARCHIVE:
         from .sources.archive import open_docker_archive
 

@@ -22,7 +22,7 @@ from ..engine import Engine, Shared, Throwaway, shared
 from ..errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
 from ..image import Progress, ProgressFn, no_progress
 from ..model import Inventory, ModuleResult, PythonDist, SmokeRun, canonical
-from ..target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target
+from ..target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, Target
 from ..tomlfile import load_toml_file, load_toml_text
 
 LABEL = "imagecheck.smoke"
@@ -259,14 +259,19 @@ def smoke_image(
         except EngineUnavailable as exc:
             return SmokeRun("skipped", f"no Docker engine to run the image in ({exc})")
         try:
-            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR):
+            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY):
                 try:
                     connected.inspect_image(inv.image.id)
                 except ImageNotFound:
+                    fetch = (
+                        f"docker pull {target.location}"
+                        if target.kind == REGISTRY
+                        else "docker load -i ARCHIVE"
+                    )
                     return SmokeRun(
                         "skipped",
                         f"the engine has not loaded this image ({inv.image.id[:19]}); "
-                        "smoke tests run images in the engine: docker load -i ARCHIVE",
+                        f"smoke tests run images in the engine: {fetch}",
                     )
             return run_smoke(connected, inv.image.id, inv, opts, progress)
         except EngineUnavailable as exc:
