@@ -93,6 +93,9 @@ class CacheRecord:
     shared: bool
     in_use: bool
     size: int
+    #: The record this one's snapshot is stacked on: ``Parent`` (API 1.41, Docker 20.10)
+    #: or ``Parents`` (1.42 and later); empty for a chain's first record.
+    parents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,7 @@ def cache_records(df: dict[str, Any]) -> tuple[CacheRecord, ...]:
             shared=bool(item.get("Shared")),
             in_use=bool(item.get("InUse")),
             size=int(item.get("Size") or 0),
+            parents=tuple(p for p in _strs(item.get("Parents") or item.get("Parent")) if p),
         )
         for item in (raw if isinstance(raw, list) else [])
         if isinstance(item, dict)
