@@ -30,7 +30,7 @@ from .model import (
 )
 from .smoke import SmokeOptions
 from .sources.base import Progress, ProgressFn, Source, no_progress
-from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
+from .target import CONTAINERD, DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, PODMAN, Target, parse_target
 
 if TYPE_CHECKING:
     from .checks.context import Context
@@ -109,6 +109,14 @@ def open_source(
         return open_oci(
             path, ref=target.text, platform=options.platform, archive=target.kind == OCI_ARCHIVE
         )
+    if target.kind == CONTAINERD:
+        from .sources.containerd import open_containerd
+
+        return open_containerd(target.location, ref=target.text, platform=options.platform)
+    if target.kind == PODMAN:
+        from .sources.podman import open_podman
+
+        return open_podman(target.location, ref=target.text, platform=options.platform)
     from .sources.daemon import DaemonSource
 
     if options.engine_read not in ("auto", "export"):
@@ -546,14 +554,19 @@ def smoke_run(
         except EngineUnavailable as exc:
             return SmokeRun("skipped", f"no Docker engine to run the image in ({exc})")
         try:
-            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR):
+            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, CONTAINERD, PODMAN):
                 try:
                     connected.inspect_image(inv.image.id)
                 except ImageNotFound:
+                    load = {
+                        CONTAINERD: "ctr images export - NAME | docker load",
+                        PODMAN: "podman image save NAME | docker load (podman is not used "
+                        "to start containers)",
+                    }.get(target.kind, "docker load -i ARCHIVE")
                     return SmokeRun(
                         "skipped",
                         f"the engine has not loaded this image ({inv.image.id[:19]}); "
-                        "smoke tests run images in the engine: docker load -i ARCHIVE",
+                        f"smoke tests run images in the engine: {load}",
                     )
             return run_smoke(connected, inv.image.id, inv, opts, progress)
         except EngineUnavailable as exc:

@@ -17,7 +17,8 @@ from pathlib import Path
 from .errors import BadInput, CorruptArchive
 
 ENGINE, DOCKER_ARCHIVE, OCI_DIR, OCI_ARCHIVE = "docker", "docker-archive", "oci-dir", "oci-archive"
-PREFIXES = (ENGINE, DOCKER_ARCHIVE, OCI_DIR, OCI_ARCHIVE)
+CONTAINERD, PODMAN = "containerd", "podman"  # image stores, named as in the store
+PREFIXES = (ENGINE, DOCKER_ARCHIVE, OCI_DIR, OCI_ARCHIVE, CONTAINERD, PODMAN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ class Target:
 
 
 def _split_tag(kind: str, rest: str, text: str) -> Target:
-    if kind != ENGINE and not Path(rest).exists() and "@" in rest:
+    if kind not in (ENGINE, CONTAINERD, PODMAN) and not Path(rest).exists() and "@" in rest:
         path, _, tag = rest.rpartition("@")
         return Target(kind, path, tag, text)
     return Target(kind, rest, None, text)
