@@ -22,11 +22,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from ..errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
 from ..layerindex import LayerIndex, index_directory, short
 from ..model import ImageInfo, Platform
+from ..tomlfile import load_toml_file
 from .base import Progress, ProgressFn, image_info, load_json
 from .daemon import folder_digests
 
@@ -45,11 +44,11 @@ def _conf_files() -> list[Path]:
 def graph_root() -> tuple[Path, str, str]:
     """(graph root, driver, where that was found) as podman would use them."""
     for conf in _conf_files():
-        try:
-            data = tomllib.loads(conf.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not conf.is_file():
             continue
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        try:
+            data = load_toml_file(conf)
+        except (BadInput, OSError, UnicodeDecodeError) as exc:
             raise EnvironmentProblem(f"podman: cannot read {conf}: {exc}") from None
         found = data.get("storage")
         storage: dict[str, Any] = found if isinstance(found, dict) else {}
