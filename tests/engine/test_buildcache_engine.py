@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from imagecheck.api import BuildRequest, Options, inventory, stale
-from imagecheck.buildcache import cache_chain
 from imagecheck.engine import connect
+from imagecheck.stale.buildcache import cache_chain
 from imagecheck.target import parse_target
 
 from .conftest import WHEELS, _wheel
