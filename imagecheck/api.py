@@ -522,17 +522,24 @@ class Pruned:
     bytes: int
 
 
-def prune_build_cache() -> Pruned:
-    """``docker builder prune -af`` and ``docker image prune -f``: callers ask first."""
+def prune_build_cache(record_ids: tuple[str, ...] | None = None) -> Pruned:
+    """``record_ids``: BuildKit's records, one ``docker builder prune -af --filter id=``
+    each, in order (a BuildKit image's stale chain); None: the legacy builder's cache,
+    ``docker image prune -f``. Callers ask first."""
     from .engine import connect
 
     engine = connect()
     try:
-        cache = engine.prune_build_cache({}, everything=True)
-        images = engine.prune_dangling_images()
+        if record_ids is None:
+            images = engine.prune_dangling_images()
+            return Pruned(0, images.deleted, images.space)
+        deleted = space = 0
+        for rid in record_ids:
+            cache = engine.prune_build_cache({"id": [rid]}, everything=True)
+            deleted, space = deleted + cache.deleted, space + cache.space
+        return Pruned(deleted, 0, space)
     finally:
         engine.close()
-    return Pruned(cache.deleted, images.deleted, cache.space + images.space)
 
 
 def smoke_run(

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from imagecheck.api import BuildRequest, Options, inventory, stale
+from imagecheck.cli import main
 from imagecheck.engine import connect
 from imagecheck.stale.buildcache import cache_chain
 from imagecheck.target import parse_target
@@ -86,11 +87,13 @@ def _run(command: str) -> None:
 
 
 def test_three_images_sharing_a_run_line_are_each_told_only_of_their_own_records(
+    *,
     base_image: str,
     build_kit: Callable[[Path, str], str],
     build_dir: Callable[[Path, str], str],
     client: Any,
     tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     contexts = _contexts(base_image, tmp_path, 3)
     tags = [build_kit(ctx, f"cache-chain-{i}") for i, ctx in enumerate(contexts)]
@@ -103,6 +106,7 @@ def test_three_images_sharing_a_run_line_are_each_told_only_of_their_own_records
             build_dir=build_dir,
             client=client,
             options=options,
+            capsys=capsys,
         )
     finally:
         _drop_own_records(tags, options)
@@ -116,6 +120,7 @@ def _told_only_of_their_own(
     build_dir: Callable[[Path, str], str],
     client: Any,
     options: Options,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     time.sleep(3)
     cited: list[set[str]] = []
@@ -152,6 +157,14 @@ def _told_only_of_their_own(
     rerun = _created(client, again[0])
     assert rerun[1:] == first_before[1:]  # the COPY layers came from the cache...
     assert rerun[0] > first_before[0]  # ...and the pip step ran again
+    # `stale --prune --yes` on the third: the records its findings name, and only those.
+    before = _ids()
+    (third,) = cited[2]
+    argv = ["stale", f"docker:{tags[2]}", "--context", str(contexts[2]), "--no-cache"]
+    assert main([*argv, "--cache-age", str(2 / 86400), "--prune", "--yes"]) == 0
+    assert "pruned 1 build cache record(s)" in capsys.readouterr().err
+    assert {rid for rid in before - _ids() if rid.startswith(third)} == before - _ids()
+    assert len(before - _ids()) == 1
     # The same images built by the legacy builder: never a BuildKit prune.
     legacy = [build_dir(ctx, f"cache-chain-legacy-{i}") for i, ctx in enumerate(contexts)]
     for ctx, tag in zip(contexts, legacy, strict=True):
