@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "target",
         help="docker:NAME[:TAG], an image ID, docker-archive:PATH, oci-dir:PATH, oci-archive:PATH, "
-        "or a path or engine name without a prefix",
+        "registry:HOST/REPO[:TAG|@DIGEST], or a path or engine name without a prefix",
     )
     common.add_argument("--platform", help="os/arch[/variant] for multi-platform images")
     common.add_argument(
@@ -80,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="engine images: read overlay2 folders in place when possible (auto) or always "
         "read the export stream",
+    )
+    common.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="registry: targets: read HOST over plain HTTP or unverified TLS (loopback always "
+        "may be; repeatable)",
+    )
+    common.add_argument(
+        "--registry-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="registry: targets: how long the registry may stay silent (default: 30)",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="say how the image was read")
     smoke = argparse.ArgumentParser(add_help=False)
@@ -311,6 +326,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         use_cache=not args.no_cache,
         platform=platform,
         engine_read=args.engine_read,
+        insecure_registries=tuple(args.insecure_registry),
+        registry_timeout=args.registry_timeout,
     )
     bar = _Bar(err)
     if args.command == "triage":
@@ -452,11 +469,12 @@ def _prune(args: argparse.Namespace, report: Report) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             err.print("imagecheck: not pruned", soft_wrap=True)
             return
-    freed = prune_build_cache(ids)
+    cache, images = prune_build_cache(ids)
     pruned = (
-        f"{freed.records} build cache record(s)" if ids else f"{freed.images} dangling image(s)"
+        f"{cache.deleted} build cache record(s)" if ids else f"{images.deleted} dangling image(s)"
     )
-    err.print(f"imagecheck: pruned {pruned}: {freed.bytes / 1e6:.1f} MB freed", soft_wrap=True)
+    freed = (cache.space + images.space) / 1e6
+    err.print(f"imagecheck: pruned {pruned}: {freed:.1f} MB freed", soft_wrap=True)
 
 
 def _is_service(args: argparse.Namespace, err: Console) -> bool:

@@ -699,3 +699,78 @@ def _sdk_client(timeout: int) -> Any:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise _unreachable(exc) from exc
     return client
+
+
+# --- a pipeline's one connection -------------------------------------------------------------
+
+
+class Shared:
+    """The one engine connection of a pipeline, dialled by the first step that needs it
+    (each connect is a ping: a triage made four) and closed when the pipeline ends. A
+    connection that failed is not dialled again: over TCP each try can wait for a timeout."""
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+        self._failed: EngineUnavailable | None = None
+
+    def get(self) -> Engine:
+        if self._failed is not None:
+            raise self._failed
+        if self._engine is None:
+            try:
+                self._engine = connect()
+            except EngineUnavailable as exc:
+                self._failed = exc
+                raise
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+@contextlib.contextmanager
+def shared(given: Shared | None) -> Iterator[Shared]:
+    """``given`` (a pipeline's, left open), else a connection of the caller's own, closed after."""
+    if given is not None:
+        yield given
+        return
+    own = Shared()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def prune_cache(record_ids: tuple[str, ...] | None) -> tuple[PruneResult, PruneResult]:
+    """The build cache's and the images' results of a prune; callers ask first.
+    ``record_ids``: BuildKit's records, ``docker builder prune -af --filter id=`` each,
+    in order (a BuildKit image's stale chain, leaf first: the engine takes one id per
+    prune); None: the legacy builder's cache, ``docker image prune -f``."""
+    engine = connect()
+    try:
+        if record_ids is None:
+            return PruneResult(0, 0), engine.prune_dangling_images()
+        deleted = space = 0
+        for rid in record_ids:
+            one = engine.prune_build_cache({"id": [rid]}, everything=True)
+            deleted, space = deleted + one.deleted, space + one.space
+        return PruneResult(deleted, space), PruneResult(0, 0)
+    finally:
+        engine.close()
+
+
+def has_image(ref: str) -> bool:
+    """Whether an engine answers and knows ``ref`` (a bare word may be a service or an image)."""
+    try:
+        engine = connect()
+    except EngineUnavailable:
+        return False
+    try:
+        engine.inspect_image(ref)
+    except (ImageNotFound, BadInput):
+        return False
+    finally:
+        engine.close()
+    return True

@@ -186,6 +186,25 @@ class Inventory:
     notes: tuple[str, ...] = field(default=())  # how it was read: source path, platform choice
     ld_paths: tuple[str, ...] = ()  # folders /etc/ld.so.conf adds to the loader's search
 
+    @classmethod
+    def placeholder(cls, ref: str, reason: str) -> Inventory:
+        """The image of a report whose image could not be read (no engine, never built):
+        the report still carries what compose and the engine said; ``reason`` is a note."""
+        info = ImageInfo(
+            ref=ref,
+            id="",
+            created=None,
+            platform=Platform("linux", ""),
+            entrypoint=(),
+            cmd=(),
+            env=(),
+            working_dir="",
+            user="",
+            history=(),
+            diff_ids=(),
+        )
+        return cls(info, (), None, (), (), (), (), (), notes=(f"image not read: {reason}",))
+
 
 SEVERITIES = ("error", "warning", "info")  # most severe first: the one order of severities
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}

@@ -12,10 +12,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import EngineUnavailable, ImageNotFound
 from ..model import ContainerState, Diagnosis, Finding, TriageRun
+from ..stale import BuildRequest
 from ..timestamps import parse_timestamp
 from .failures import Failure, classify
 from .logs import Level, level_of, looks_like_error, unwrap
@@ -480,3 +482,14 @@ __all__ = [
     "tag_images",
     "worst_container",
 ]
+
+
+def service_build(svc: ComposeService, folder: Path) -> BuildRequest:
+    """The staleness checks of a compose service: its ``build:`` (context, Dockerfile,
+    args, target), else ``./Dockerfile`` of the project when the history matches it."""
+    spec = svc.build
+    if spec is None or spec.context is None or spec.dockerfile is None:
+        return BuildRequest(cwd=folder, service=svc.name)
+    args = tuple((k, v) for k, v in spec.args if v is not None)
+    how = f"compose service {svc.name!r}: build {spec.context}"
+    return BuildRequest(spec.dockerfile, spec.context, args, spec.target, svc.name, how)

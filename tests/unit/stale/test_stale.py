@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from imagecheck.api import BuildRequest, Options, _stale_facts, check, inventory, stale
+from imagecheck.api import BuildRequest, Options, check, inventory, stale
 from imagecheck.checks.context import Context
 from imagecheck.dockerfile import parse
 from imagecheck.engine import cache_records
+from imagecheck.image import ImageReader
+from imagecheck.stale import stale_facts
 from imagecheck.stale.buildcache import cache_chain
 from imagecheck.stale.check import check_stale
 from imagecheck.stale.facts import (
@@ -131,7 +133,8 @@ def test_build_cache_records_that_hold_the_old_run(tmp_path: Path) -> None:
     target = parse_target(str(image))
     inv = inventory(target, Options(use_cache=False))
     req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
-    facts, _ = _stale_facts(target, inv, req, Options(use_cache=False))
+    with ImageReader(target, Options(use_cache=False)) as reader:
+        facts, _ = stale_facts(reader, inv, req)
     assert facts is not None
 
     def rec(rid: str, parent: str, created: str, what: str = "fileop target") -> dict[str, Any]:
@@ -170,8 +173,8 @@ def test_build_cache_records_that_hold_the_old_run(tmp_path: Path) -> None:
     assert [s.record.id for s in chain.steps] == ["k0xq1frlmx3u", "req1", "app1"]
     assert [r.id for r in chain.base] == ["base0"]
     state = BuildState("debian:bookworm", None, (), "", "buildkit", records, chain=chain)
-    stale_facts = dataclasses.replace(facts, state=state)
-    ctx_ = Context(inv, stale=stale_facts)
+    kit_facts = dataclasses.replace(facts, state=state)
+    ctx_ = Context(inv, stale=kit_facts)
     found = [f for f in check_stale(ctx_) if f.code == "IC607"]
     assert [f.subject for f in found] == ["build cache k0xq1frlmx3u"]
     assert found[0].severity == "warning"  # the image is stale (IC603, IC605)
@@ -184,7 +187,7 @@ def test_build_cache_records_that_hold_the_old_run(tmp_path: Path) -> None:
     assert found[0].hint.startswith(f"{prune} (this record and the 3 stacked on it only), then ")
     # The verdict runs that prune first; IC603's hint prunes the same record.
     findings = tuple(check_stale(ctx_))
-    verdict = stale_verdict(stale_facts, "", findings, inv)
+    verdict = stale_verdict(kit_facts, "", findings, inv)
     assert verdict.commands[0] == prune
     assert "docker builder prune -af &&" not in "".join(f.hint for f in findings)
     (missing,) = [f for f in findings if f.code == "IC603"]
