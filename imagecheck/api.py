@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .engine import Shared
 from .engine import has_image as engine_has_image
-from .engine import prune_everything as prune_build_cache
+from .engine import prune_cache as prune_build_cache
 from .errors import BadInput, EngineUnavailable
 from .image import ImageReader, Options, Progress, ProgressFn, no_progress
 from .model import (

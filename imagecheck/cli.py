@@ -423,21 +423,41 @@ def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> i
         bar.stop()
     code = _emit(args, out, report)
     if args.command == "stale" and args.prune:
-        _prune(args)
+        _prune(args, report)
     return code
 
 
-def _prune(args: argparse.Namespace) -> None:
-    """Destructive, engine-wide: say exactly what goes, and ask unless --yes."""
+def _prune(args: argparse.Namespace, report: Report) -> None:
+    """Destructive: say exactly what goes, and ask unless --yes. A BuildKit image: the
+    records of its own chain that the findings name, leaf first; a legacy one: the
+    engine's dangling images (never a BuildKit prune, which would do nothing for it)."""
+    import re
+
     from rich.console import Console as ErrConsole
 
     from .api import prune_build_cache
+    from .host import built_with_buildkit
 
     err = ErrConsole(stderr=True)
-    what = (
-        "the engine's whole build cache (docker builder prune -af) and its dangling images "
-        "(docker image prune -f), for every project on this engine"
-    )
+    ids: tuple[str, ...] | None = None
+    if built_with_buildkit(report.inventory.image.history):
+        texts = [
+            *(report.stale.commands if report.stale else ()),
+            *(f.hint for f in report.findings),
+        ]
+        ids = tuple(dict.fromkeys(re.findall(r"--filter id=(\S+)", " ".join(texts))))
+        if not ids:
+            err.print("imagecheck: nothing to prune: no build cache record of this image is old")
+            return
+        what = (
+            f"{len(ids)} build cache record(s) of this image's chain "
+            "(docker builder prune -af --filter id=...)"
+        )
+    else:
+        what = (
+            "the engine's dangling images (docker image prune -f: the legacy builder's old "
+            "cache), for every project on this engine"
+        )
     if not args.yes:
         if not sys.stdin.isatty():
             err.print(
@@ -449,12 +469,12 @@ def _prune(args: argparse.Namespace) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             err.print("imagecheck: not pruned", soft_wrap=True)
             return
-    cache, images = prune_build_cache()
-    err.print(
-        f"imagecheck: pruned {cache.deleted} build cache record(s) and {images.deleted} dangling "
-        f"image(s): {(cache.space + images.space) / 1e6:.1f} MB freed",
-        soft_wrap=True,
+    cache, images = prune_build_cache(ids)
+    pruned = (
+        f"{cache.deleted} build cache record(s)" if ids else f"{images.deleted} dangling image(s)"
     )
+    freed = (cache.space + images.space) / 1e6
+    err.print(f"imagecheck: pruned {pruned}: {freed:.1f} MB freed", soft_wrap=True)
 
 
 def _is_service(args: argparse.Namespace, err: Console) -> bool:

@@ -114,6 +114,9 @@ class CacheRecord:
     shared: bool
     in_use: bool
     size: int
+    #: The record this one's snapshot is stacked on: ``Parent`` (API 1.41, Docker 20.10)
+    #: or ``Parents`` (1.42 and later); empty for a chain's first record.
+    parents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +185,7 @@ def cache_records(df: dict[str, Any]) -> tuple[CacheRecord, ...]:
             shared=bool(item.get("Shared")),
             in_use=bool(item.get("InUse")),
             size=int(item.get("Size") or 0),
+            parents=tuple(p for p in _strs(item.get("Parents") or item.get("Parent")) if p),
         )
         for item in (raw if isinstance(raw, list) else [])
         if isinstance(item, dict)
@@ -827,16 +831,22 @@ def shared(given: Shared | None) -> Iterator[Shared]:
         own.close()
 
 
-def prune_everything() -> tuple[PruneResult, PruneResult]:
-    """``docker builder prune -af`` then ``docker image prune -f`` (the build cache's and
-    the images' results): callers ask first."""
+def prune_cache(record_ids: tuple[str, ...] | None) -> tuple[PruneResult, PruneResult]:
+    """The build cache's and the images' results of a prune; callers ask first.
+    ``record_ids``: BuildKit's records, ``docker builder prune -af --filter id=`` each,
+    in order (a BuildKit image's stale chain, leaf first: the engine takes one id per
+    prune); None: the legacy builder's cache, ``docker image prune -f``."""
     engine = connect()
     try:
-        cache = engine.prune_build_cache({}, everything=True)
-        images = engine.prune_dangling_images()
+        if record_ids is None:
+            return PruneResult(0, 0), engine.prune_dangling_images()
+        deleted = space = 0
+        for rid in record_ids:
+            one = engine.prune_build_cache({"id": [rid]}, everything=True)
+            deleted, space = deleted + one.deleted, space + one.space
+        return PruneResult(deleted, space), PruneResult(0, 0)
     finally:
         engine.close()
-    return cache, images
 
 
 def has_image(ref: str) -> bool:

@@ -18,7 +18,8 @@ from .errors import BadInput, CorruptArchive
 
 ENGINE, DOCKER_ARCHIVE, OCI_DIR, OCI_ARCHIVE = "docker", "docker-archive", "oci-dir", "oci-archive"
 REGISTRY = "registry"  # HOST/REPO[:TAG|@DIGEST], read over HTTP(S) with no engine
-PREFIXES = (ENGINE, DOCKER_ARCHIVE, OCI_DIR, OCI_ARCHIVE, REGISTRY)
+CONTAINERD, PODMAN = "containerd", "podman"  # image stores, named as in the store
+PREFIXES = (ENGINE, DOCKER_ARCHIVE, OCI_DIR, OCI_ARCHIVE, REGISTRY, CONTAINERD, PODMAN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,11 @@ class Target:
 
 
 def _split_tag(kind: str, rest: str, text: str) -> Target:
-    if kind not in (ENGINE, REGISTRY) and not Path(rest).exists() and "@" in rest:
+    if (
+        kind not in (ENGINE, REGISTRY, CONTAINERD, PODMAN)
+        and not Path(rest).exists()
+        and "@" in rest
+    ):
         path, _, tag = rest.rpartition("@")
         return Target(kind, path, tag, text)
     return Target(kind, rest, None, text)

@@ -74,6 +74,20 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+# The podman: and containerd: sources are tested against the real stores (issue 16).
+for tool in podman:podman ctr:containerd; do
+  if ! command -v "${tool%%:*}" >/dev/null; then
+    if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
+      say "installing Debian's ${tool#*:} (the podman: and containerd: source tests)"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq "${tool#*:}" >/dev/null
+    else
+      say "no ${tool#*:}: its source tests will be skipped (install it to run them)"
+    fi
+  fi
+done
+
 if ! docker image inspect imagecheck-test/base:bookworm >/dev/null 2>&1; then
   if ! command -v mmdebstrap >/dev/null; then
     if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then

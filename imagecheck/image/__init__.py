@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from .reader import ImageReader, Options
     from .sources.archive import open_docker_archive
     from .sources.base import Progress, ProgressFn, Source, no_progress
+    from .sources.containerd import open_containerd
     from .sources.daemon import DaemonSource
     from .sources.oci import open_oci, parse_platform
+    from .sources.podman import open_podman
 
 __all__ = [
     "FILE",
@@ -36,8 +38,10 @@ __all__ = [
     "Source",
     "default_cache_dir",
     "no_progress",
+    "open_containerd",
     "open_docker_archive",
     "open_oci",
+    "open_podman",
     "parse_platform",
     "sha256_of",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..engine import Shared
 from ..errors import BadInput
 from ..model import ImageInfo, Platform
-from ..target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, Target
+from ..target import CONTAINERD, DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, PODMAN, REGISTRY, Target
 from .cache import Cache, default_cache_dir
 from .layerindex import LayerIndex
 from .sources.base import ProgressFn, Source, no_progress
@@ -57,6 +57,14 @@ def open_source(
         return open_oci(
             path, ref=target.text, platform=options.platform, archive=target.kind == OCI_ARCHIVE
         )
+    if target.kind == CONTAINERD:
+        from .sources.containerd import open_containerd
+
+        return open_containerd(target.location, ref=target.text, platform=options.platform)
+    if target.kind == PODMAN:
+        from .sources.podman import open_podman
+
+        return open_podman(target.location, ref=target.text, platform=options.platform)
     from .sources.daemon import DaemonSource
 
     if options.engine_read not in ("auto", "export"):

@@ -22,7 +22,7 @@ from ..engine import Engine, Shared, Throwaway, shared
 from ..errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
 from ..image import Progress, ProgressFn, no_progress
 from ..model import Inventory, ModuleResult, PythonDist, SmokeRun, canonical
-from ..target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, Target
+from ..target import CONTAINERD, DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, PODMAN, REGISTRY, Target
 from ..tomlfile import load_toml_file, load_toml_text
 
 LABEL = "imagecheck.smoke"
@@ -259,15 +259,16 @@ def smoke_image(
         except EngineUnavailable as exc:
             return SmokeRun("skipped", f"no Docker engine to run the image in ({exc})")
         try:
-            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY):
+            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, CONTAINERD, PODMAN):
                 try:
                     connected.inspect_image(inv.image.id)
                 except ImageNotFound:
-                    fetch = (
-                        f"docker pull {target.location}"
-                        if target.kind == REGISTRY
-                        else "docker load -i ARCHIVE"
-                    )
+                    fetch = {
+                        REGISTRY: f"docker pull {target.location}",
+                        CONTAINERD: "ctr images export - NAME | docker load",
+                        PODMAN: "podman image save NAME | docker load (podman is not used "
+                        "to start containers)",
+                    }.get(target.kind, "docker load -i ARCHIVE")
                     return SmokeRun(
                         "skipped",
                         f"the engine has not loaded this image ({inv.image.id[:19]}); "
