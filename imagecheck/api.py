@@ -33,8 +33,9 @@ from .sources.base import Progress, ProgressFn, Source, no_progress
 from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 
 if TYPE_CHECKING:
+    from .app import MigrationOptions, MigrationRun
     from .checks.context import Context
-    from .compose import ComposeService
+    from .compose import ComposeProject, ComposeService
     from .constraints import Constraints
     from .engine import Engine
     from .history import HistoryMatch
@@ -234,6 +235,8 @@ def check(
     unpinned: str = "info",
     smoke: SmokeOptions | None = None,
     build: BuildRequest | None = None,
+    migrations: MigrationOptions | None = None,
+    cwd: Path | None = None,
     progress: ProgressFn = no_progress,
 ) -> Report:
     """Inventory ``target``, run the static checks against the constraints and, with
@@ -253,7 +256,10 @@ def check(
         pins = _context_pins(pins, req, facts)
         inv = _with_projects(inv, pins)
         run = smoke_run(tgt, inv, smoke, progress, engine) if smoke is not None else None
-    ctx = Context(inv, pins, unpinned, run, facts, skip)
+        schema = None
+        if migrations is not None:
+            schema = migration_run(tgt, inv, migrations, _project_here(cwd), engine)
+    ctx = Context(inv, pins, unpinned, run, facts, skip, migrations=schema)
     findings, results = run_checks(ctx, select, ignore)
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
 
@@ -560,6 +566,52 @@ def smoke_run(
             return SmokeRun("skipped", f"the Docker engine went away ({exc})")
 
 
+def _project_here(cwd: Path | None) -> ComposeProject | None:
+    """The compose project of the working folder, if there is one."""
+    from .compose import load_project
+
+    try:
+        return load_project(cwd or Path.cwd())
+    except BadInput:
+        return None
+
+
+def migration_run(
+    target: Target,
+    inv: Inventory,
+    opts: MigrationOptions,
+    project: ComposeProject | None,
+    engine: _EngineOnce | None = None,
+    *,
+    live: bool = False,
+) -> MigrationRun:
+    """The image's migrations on a throwaway database and its models against them; with
+    ``live``, the running project's database read too. Skipped (with the reason) when the
+    image has no alembic, there is no database to start, or no engine."""
+    from .app import MigrationRun, has_alembic, plan_migrations, read_live_schema, run_migrations
+
+    if not has_alembic(inv):
+        return MigrationRun("skipped", "alembic is not installed in the image")
+    plan = plan_migrations(project, (target.text, *inv.image.repo_tags), opts)
+    if isinstance(plan, str):
+        return MigrationRun("skipped", plan)
+    with _engine_for(engine) as once:
+        try:
+            connected = once.get()
+        except EngineUnavailable as exc:
+            return MigrationRun("skipped", f"no Docker engine to start a database in ({exc})")
+        if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR):
+            try:
+                connected.inspect_image(inv.image.id)
+            except ImageNotFound:
+                return MigrationRun("skipped", "the engine has not loaded this image")
+        run = run_migrations(connected, inv.image.id, inv, plan, opts)
+        if live and project is not None and run.status == "ran":
+            got = read_live_schema(connected, project.name, plan)
+            run = replace(run, live_reason=got) if isinstance(got, str) else replace(run, live=got)
+    return run
+
+
 def lint(
     paths: list[Path],
     *,
@@ -618,6 +670,7 @@ def triage(
     failures: tuple[Path, ...] = (),
     image: str | None = None,
     build: BuildRequest | None = None,
+    migrations: MigrationOptions | None = None,
     progress: ProgressFn = no_progress,
 ) -> Report:
     """``imagecheck SERVICE``: the compose service's containers (state, logs, diagnosis),
@@ -681,11 +734,23 @@ def triage(
                 pins = replace(pins, notes=(f"the build context's pins cannot be read: {exc}",))
             inv = _with_projects(inv, pins)
             smoke_ran = smoke_run(tgt, inv, smoke, progress, engine) if smoke is not None else None
+            schema = None
+            if migrations is not None and svc.name != _db_name(project):
+                opts = replace(migrations, service=svc.name)
+                schema = migration_run(tgt, inv, opts, project, engine, live=True)
             ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
+            ctx.migrations = schema
             findings, results = run_checks(ctx, select, ignore)
     run = replace(run, commands=commands(run, findings, svc.build is not None))
     verdict = _verdict(facts, skip, findings, inv)
     return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)
+
+
+def _db_name(project: ComposeProject) -> str | None:
+    from .app import database_service
+
+    db = database_service(project)
+    return db.name if db is not None else None
 
 
 def _service_build(svc: ComposeService, folder: Path) -> BuildRequest:

@@ -478,7 +478,8 @@ class Engine:
         kwargs: dict[str, Any] = {
             "entrypoint": list(spec.entrypoint),
             "command": list(spec.command),
-            "network_mode": "none",
+            "network_mode": spec.network or "none",
+            "environment": list(spec.environment),
             "security_opt": ["no-new-privileges"],
             "cap_drop": ["ALL"],
             "mem_limit": spec.mem_limit,
@@ -527,6 +528,111 @@ class Engine:
                 timer.join()  # a removal it started must finish before ours
             _remove_quietly(container)
 
+    # --- throwaway services: a private network, a detached container, exec in it ----------
+
+    def _send(self, method: str, url: str, what: str, body: Any = None) -> Any:
+        """One call with a JSON body (POST) or none (DELETE), over either transport."""
+        if self._sock is None:
+            api = self._client.api
+
+            def call() -> Any:
+                if method == "DELETE":
+                    response = api._delete(api._url(url))
+                else:
+                    response = api._post_json(api._url(url), data=body or {})
+                api._raise_for_status(response)
+                return response.json() if response.content else None
+
+            return self._call(what, call)
+        status, data = self._sock.request(method, url, body)
+        if status == 404:
+            raise ImageNotFound(f"the engine has no {what}")
+        if status >= 300:
+            message = data.get("message") if isinstance(data, dict) else None
+            raise EnvironmentProblem(f"the Docker engine refused {what}: {message or status}")
+        return data
+
+    def create_network(self, name: str, labels: dict[str, str]) -> str:
+        """An internal bridge network (no route out of it); its id."""
+        body = {"Name": name, "Internal": True, "Labels": labels, "CheckDuplicate": True}
+        data = _dict(self._send("POST", "/networks/create", f"the network {name}", body))
+        return str(data.get("Id") or name)
+
+    def remove_network(self, network: str) -> None:
+        with contextlib.suppress(ImageNotFound):
+            self._send("DELETE", f"/networks/{network}", f"the network {network[:12]}")
+
+    def start_service(self, spec: Service) -> str:
+        """Create and start a detached container of ``spec``; its id."""
+        config: dict[str, Any] = {
+            "Image": spec.image,
+            "Env": list(spec.environment),
+            "Labels": dict(spec.labels),
+            "HostConfig": {
+                "NetworkMode": spec.network,
+                "Memory": memory_bytes(spec.mem_limit),
+                "Tmpfs": dict.fromkeys(spec.tmpfs, ""),
+            },
+            "NetworkingConfig": {
+                "EndpointsConfig": {spec.network: {"Aliases": list(spec.aliases)}}
+            },
+        }
+        if spec.command:
+            config["Cmd"] = list(spec.command)
+        data = _dict(self._send("POST", "/containers/create", f"image {spec.image}", config))
+        cid = str(data.get("Id"))
+        try:
+            self._send("POST", f"/containers/{cid}/start", f"container {cid[:12]}")
+        except BaseException:
+            self.remove_container(cid)
+            raise
+        return cid
+
+    def remove_container(self, cid: str) -> None:
+        """Force-remove a container and its anonymous volumes; gone already is fine."""
+        with contextlib.suppress(ImageNotFound):
+            self._send("DELETE", f"/containers/{cid}?force=1&v=1", f"container {cid[:12]}")
+
+    def exec_in(self, cid: str, command: tuple[str, ...], timeout: float) -> ExecResult:
+        """Run ``command`` in a running container; exit code and output (stdout, stderr)."""
+        body = {"Cmd": list(command), "AttachStdout": True, "AttachStderr": True}
+        data = _dict(self._send("POST", f"/containers/{cid}/exec", f"container {cid[:12]}", body))
+        eid = str(data.get("Id"))
+        if self._sock is None:
+            api = self._client.api
+            out, err = self._call(cid, api.exec_start, eid, demux=True)
+            code = _dict(self._call(cid, api.exec_inspect, eid)).get("ExitCode")
+            return ExecResult(
+                None if code is None else int(code),
+                (out or b"").decode("utf-8", "replace"),
+                (err or b"").decode("utf-8", "replace"),
+            )
+        conn = _UnixConnection(self._sock.path, timeout)
+        try:
+            payload = json.dumps({"Detach": False, "Tty": False}).encode()
+            headers = {"Content-Type": "application/json"}
+            conn.request("POST", f"/exec/{eid}/start", body=payload, headers=headers)
+            raw = conn.getresponse().read()
+        except TimeoutError:
+            return ExecResult(None, "", "", timed_out=True)
+        except (OSError, http.client.HTTPException) as exc:
+            raise _unreachable(exc) from exc
+        finally:
+            conn.close()
+        streams: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+        pos = 0
+        while pos + 8 <= len(raw):  # frames: stream, 3 zero bytes, size, payload
+            size = int.from_bytes(raw[pos + 4 : pos + 8], "big")
+            streams.setdefault(raw[pos], bytearray()).extend(raw[pos + 8 : pos + 8 + size])
+            pos += 8 + size
+        info = _dict(self._api("GET", f"/exec/{eid}/json", f"exec {eid[:12]}"))
+        code = info.get("ExitCode")
+        return ExecResult(
+            None if code is None else int(code),
+            streams[1].decode("utf-8", "replace"),
+            streams[2].decode("utf-8", "replace"),
+        )
+
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
@@ -546,6 +652,30 @@ class Throwaway:
     pids_limit: int = 512
     labels: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # None: the image's USER
+    network: str | None = None  # None: no network at all; else this (internal) network's name
+    environment: tuple[str, ...] = ()  # "NAME=value"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A detached container on a network (a throwaway database): removed by the caller."""
+
+    image: str
+    network: str
+    aliases: tuple[str, ...] = ()  # names the other containers of the network reach it by
+    environment: tuple[str, ...] = ()  # "NAME=value"
+    command: tuple[str, ...] = ()  # empty: the image's CMD
+    labels: dict[str, str] = field(default_factory=dict)
+    mem_limit: str = "1g"
+    tmpfs: tuple[str, ...] = ()  # folders kept in memory (a database's data: nothing on disk)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    exit_code: int | None  # None: it did not finish within the timeout
+    stdout: str
+    stderr: str
+    timed_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -595,9 +725,10 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
         "Entrypoint": list(spec.entrypoint),
         "Cmd": list(spec.command),
         "Labels": dict(spec.labels),
-        "NetworkDisabled": True,
+        "Env": list(spec.environment),
+        "NetworkDisabled": spec.network is None,
         "HostConfig": {
-            "NetworkMode": "none",
+            "NetworkMode": spec.network or "none",
             "SecurityOpt": ["no-new-privileges"],
             "CapDrop": ["ALL"],
             "Memory": memory_bytes(spec.mem_limit),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..app import check_schema
 from ..model import CheckResult, Finding
 from ..report import codes
 from .compat import check_known
@@ -44,10 +45,15 @@ CHECKS: tuple[Check[Context], ...] = (
     Check(codes.family("IC5"), "smoke tests", check_smoke, needs_smoke=True),
     Check(codes.family("IC6"), "stale image and build cache", check_stale, needs_build=True),
     Check(codes.family("IC7"), "compose service containers", check_triage, needs_triage=True),
+    Check(codes.family("IC9"), "models against migrations", check_schema, needs_migrations=True),
 )
 
 
 def _skip(check: Check[Context], ctx: Context) -> str | None:
+    if check.needs_migrations:
+        if ctx.migrations is None:
+            return "not run (--migrations)"
+        return ctx.migrations.reason if ctx.migrations.status == "skipped" else None
     if check.needs_triage:
         return None if ctx.triage is not None else "no compose service (imagecheck SERVICE)"
     if check.needs_pins and not ctx.constraints.pins:

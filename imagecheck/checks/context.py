@@ -6,6 +6,7 @@ import posixpath
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ..app import MigrationRun
 from ..constraints import Constraints, canonical
 from ..model import Inventory, PythonDist, SmokeRun, TriageRun
 from ..stale import StaleFacts
@@ -31,6 +32,7 @@ class Context:
     stale: StaleFacts | None = None  # the Dockerfile and context it should match, if known
     stale_skip: str = "no Dockerfile given (--dockerfile, or a compose service's build:)"
     triage: TriageRun | None = None  # the compose service's containers (imagecheck SERVICE)
+    migrations: MigrationRun | None = None  # the migrations on a throwaway database, if run
 
     @cached_property
     def machine(self) -> str:

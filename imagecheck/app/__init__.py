@@ -1,0 +1,35 @@
+"""The application inside the image: its alembic migrations and models against a database."""
+
+from .migrations import (
+    Difference,
+    MigrationOptions,
+    MigrationPlan,
+    MigrationRun,
+    UnseenModule,
+    UpgradeFailure,
+    database_service,
+    has_alembic,
+    plan_migrations,
+    read_live_schema,
+    read_records,
+    run_migrations,
+)
+from .schema import check_schema, live_findings, migration_findings
+
+__all__ = [
+    "Difference",
+    "MigrationOptions",
+    "MigrationPlan",
+    "MigrationRun",
+    "UnseenModule",
+    "UpgradeFailure",
+    "check_schema",
+    "database_service",
+    "has_alembic",
+    "live_findings",
+    "migration_findings",
+    "plan_migrations",
+    "read_live_schema",
+    "read_records",
+    "run_migrations",
+]
