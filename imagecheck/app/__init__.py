@@ -1,6 +1,7 @@
 """The application inside the image: its alembic migrations and models against a database."""
 
 from .migrations import (
+    LABEL,
     Difference,
     MigrationOptions,
     MigrationPlan,
@@ -17,6 +18,7 @@ from .migrations import (
 from .schema import check_schema, live_findings, migration_findings
 
 __all__ = [
+    "LABEL",
     "Difference",
     "MigrationOptions",
     "MigrationPlan",
