@@ -280,12 +280,21 @@ class _SocketClient:
     def raw(self, method: str, url: str, body: Any = None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         payload = json.dumps(body).encode() if body is not None else None
-        try:
-            self._conn.request(method, url, body=payload, headers=headers)
-            response = self._conn.getresponse()
-            return response.status, response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise _unreachable(exc) from exc
+        for attempt in (1, 2):
+            try:
+                self._conn.request(method, url, body=payload, headers=headers)
+                response = self._conn.getresponse()
+                return response.status, response.read()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected) as exc:
+                # The engine closes a keep-alive connection left idle (a long step between
+                # two calls): the request never reached it, so one fresh connection retries.
+                self._conn.close()
+                self._conn = _UnixConnection(self.path, self._conn.timeout)
+                if attempt == 2:
+                    raise _unreachable(exc) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                raise _unreachable(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def request(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
         status, data = self.raw(method, url, body)
@@ -766,12 +775,18 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
         timer.start()
         stream.request("GET", f"/containers/{cid}/logs?follow=1&stdout=1&stderr=1")
         response = stream.getresponse()
+        exited = _close_after_exit(path, cid, stream)
         pending, stderr = b"", bytearray()
         while True:  # frames: stream type, three zero bytes, size (big-endian), data
-            header = response.read(8)
-            if len(header) < 8:
-                break
-            chunk = response.read(int.from_bytes(header[4:8], "big"))
+            try:
+                header = response.read(8)
+                if len(header) < 8:
+                    break
+                chunk = response.read(int.from_bytes(header[4:8], "big"))
+            except (OSError, http.client.HTTPException):
+                if exited.is_set():
+                    break  # the watcher ended a follow the engine kept open
+                raise
             if header[0] == 1:
                 pending = _split_lines(pending + chunk, on_line)
             else:
@@ -799,6 +814,29 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
         stream.close()
         remove()
         api.close()
+
+
+_LOG_GRACE = 2.0  # seconds the log stream has to end by itself once the container exited
+
+
+def _close_after_exit(path: str, cid: str, stream: _UnixConnection) -> threading.Event:
+    """Watch the container exit (``/wait``), then, after a grace period, shut the log
+    stream: dockerd 20.10 can keep a ``follow`` stream open after its container exited
+    (seen with containers on a user network), and the read would wait for the timeout."""
+    exited = threading.Event()
+
+    def watch() -> None:
+        with contextlib.suppress(EnvironmentProblem, OSError):
+            _SocketClient(path, None).request("POST", f"/containers/{cid}/wait")
+        time.sleep(_LOG_GRACE)
+        exited.set()
+        sock = stream.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    threading.Thread(target=watch, name=f"wait-{cid[:12]}", daemon=True).start()
+    return exited
 
 
 def connect(timeout: int = _TIMEOUT) -> Engine:
