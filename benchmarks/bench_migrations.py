@@ -28,8 +28,8 @@ from pathlib import Path
 
 from imagecheck.api import Options, inventory
 from imagecheck.app import MigrationOptions, plan_migrations, run_migrations
-from imagecheck.compose import load_project
 from imagecheck.engine import Service, connect
+from imagecheck.triage import load_project
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "tests" / "engine" / "stacks"

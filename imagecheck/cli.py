@@ -21,7 +21,7 @@ from .model import SEVERITIES, LintReport, Report
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .sources.base import Progress
+    from .image import Progress
 
 COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint", "triage")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "target",
         help="docker:NAME[:TAG], an image ID, docker-archive:PATH, oci-dir:PATH, oci-archive:PATH, "
-        "or a path or engine name without a prefix",
+        "registry:HOST/REPO[:TAG|@DIGEST], or a path or engine name without a prefix",
     )
     common.add_argument("--platform", help="os/arch[/variant] for multi-platform images")
     common.add_argument(
@@ -80,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="engine images: read overlay2 folders in place when possible (auto) or always "
         "read the export stream",
+    )
+    common.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="registry: targets: read HOST over plain HTTP or unverified TLS (loopback always "
+        "may be; repeatable)",
+    )
+    common.add_argument(
+        "--registry-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="registry: targets: how long the registry may stay silent (default: 30)",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="say how the image was read")
     smoke = argparse.ArgumentParser(add_help=False)
@@ -322,7 +337,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     platform = None
     if args.platform:
-        from .sources.oci import parse_platform
+        from .image import parse_platform
 
         platform = parse_platform(args.platform)
     options = Options(
@@ -330,6 +345,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         use_cache=not args.no_cache,
         platform=platform,
         engine_read=args.engine_read,
+        insecure_registries=tuple(args.insecure_registry),
+        registry_timeout=args.registry_timeout,
     )
     bar = _Bar(err)
     if args.command == "triage":
@@ -343,11 +360,11 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     finally:
         bar.stop()
     if args.format == "json":
-        from .report.json import dumps, inventory_document
+        from .report import dumps, inventory_document
 
         _write(out, dumps(inventory_document(inv)))
         return ExitCode.OK
-    from .report.terminal import render_inventory, render_layers
+    from .report import render_inventory, render_layers
 
     if args.command == "layers":
         render_layers(out, inv, verbose=args.verbose)
@@ -462,10 +479,10 @@ def _prune(args: argparse.Namespace) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             err.print("imagecheck: not pruned", soft_wrap=True)
             return
-    freed = prune_build_cache()
+    cache, images = prune_build_cache()
     err.print(
-        f"imagecheck: pruned {freed.records} build cache record(s) and {freed.images} dangling "
-        f"image(s): {freed.bytes / 1e6:.1f} MB freed",
+        f"imagecheck: pruned {cache.deleted} build cache record(s) and {images.deleted} dangling "
+        f"image(s): {(cache.space + images.space) / 1e6:.1f} MB freed",
         soft_wrap=True,
     )
 
@@ -478,8 +495,8 @@ def _is_service(args: argparse.Namespace, err: Console) -> bool:
     spelled as a path or with a prefix is an image; so is a word that is no service but an
     image. Else the services are listed. Compose options always mean a service."""
     from .api import engine_has_image
-    from .compose import find_files, load_project
     from .target import PREFIXES, image_at, spelled_as_path
+    from .triage import find_files, load_project
 
     word: str = args.target
     compose_asked = bool(args.file or args.project_name or args.env_file)
@@ -618,11 +635,10 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
     """Write a check or lint report in ``--format``; the exit code says whether it failed."""
     if args.fail_on is None:  # argparse parents share actions: the default is set here
         args.fail_on = "warning" if args.command == "stale" else "error"
-    from .report.findings import failing, junit, lint_document, report_document
-    from .report.terminal import render_lint, render_report
+    from .report import failing, junit, lint_document, render_lint, render_report, report_document
 
     if args.format == "json":
-        from .report.json import dumps
+        from .report import dumps
 
         if isinstance(report, LintReport):
             _write(out, dumps(lint_document(report, args.fail_on)))

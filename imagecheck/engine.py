@@ -864,3 +864,72 @@ def _sdk_client(timeout: int) -> Any:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise _unreachable(exc) from exc
     return client
+
+
+# --- a pipeline's one connection -------------------------------------------------------------
+
+
+class Shared:
+    """The one engine connection of a pipeline, dialled by the first step that needs it
+    (each connect is a ping: a triage made four) and closed when the pipeline ends. A
+    connection that failed is not dialled again: over TCP each try can wait for a timeout."""
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+        self._failed: EngineUnavailable | None = None
+
+    def get(self) -> Engine:
+        if self._failed is not None:
+            raise self._failed
+        if self._engine is None:
+            try:
+                self._engine = connect()
+            except EngineUnavailable as exc:
+                self._failed = exc
+                raise
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+@contextlib.contextmanager
+def shared(given: Shared | None) -> Iterator[Shared]:
+    """``given`` (a pipeline's, left open), else a connection of the caller's own, closed after."""
+    if given is not None:
+        yield given
+        return
+    own = Shared()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def prune_everything() -> tuple[PruneResult, PruneResult]:
+    """``docker builder prune -af`` then ``docker image prune -f`` (the build cache's and
+    the images' results): callers ask first."""
+    engine = connect()
+    try:
+        cache = engine.prune_build_cache({}, everything=True)
+        images = engine.prune_dangling_images()
+    finally:
+        engine.close()
+    return cache, images
+
+
+def has_image(ref: str) -> bool:
+    """Whether an engine answers and knows ``ref`` (a bare word may be a service or an image)."""
+    try:
+        engine = connect()
+    except EngineUnavailable:
+        return False
+    try:
+        engine.inspect_image(ref)
+    except (ImageNotFound, BadInput):
+        return False
+    finally:
+        engine.close()
+    return True

@@ -6,6 +6,7 @@ PEP 440 and odd metadata must never crash a scan.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -185,6 +186,25 @@ class Inventory:
     notes: tuple[str, ...] = field(default=())  # how it was read: source path, platform choice
     ld_paths: tuple[str, ...] = ()  # folders /etc/ld.so.conf adds to the loader's search
 
+    @classmethod
+    def placeholder(cls, ref: str, reason: str) -> Inventory:
+        """The image of a report whose image could not be read (no engine, never built):
+        the report still carries what compose and the engine said; ``reason`` is a note."""
+        info = ImageInfo(
+            ref=ref,
+            id="",
+            created=None,
+            platform=Platform("linux", ""),
+            entrypoint=(),
+            cmd=(),
+            env=(),
+            working_dir="",
+            user="",
+            history=(),
+            diff_ids=(),
+        )
+        return cls(info, (), None, (), (), (), (), (), notes=(f"image not read: {reason}",))
+
 
 SEVERITIES = ("error", "warning", "info")  # most severe first: the one order of severities
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -341,3 +361,14 @@ class LintReport:
     findings: tuple[Finding, ...]
     checks: tuple[CheckResult, ...]
     constraints_files: tuple[str, ...] = ()
+
+
+def canonical(name: str) -> str:
+    """A distribution name as PEP 503 compares it: ``Foo_Bar.baz`` is ``foo-bar-baz``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def short(digest: str) -> str:
+    """``sha256:0123456789ab``: enough of a digest to name it in one line."""
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:12]}" if hexpart else digest[:19]

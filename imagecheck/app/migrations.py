@@ -24,12 +24,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from ..compose import ComposeProject, ComposeService
-from ..engine import Engine, Service, Throwaway
-from ..errors import EngineUnavailable, EnvironmentProblem, ImageNotFound
+from ..engine import Engine, Service, Shared, Throwaway, shared
+from ..errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
 from ..model import Inventory
+from ..target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, Target
+from ..triage import ComposeProject, ComposeService, load_project
 
 LABEL = "imagecheck.migrations"
 #: what the database image is, by the variables its service sets or by its name
@@ -145,7 +147,8 @@ def _kind(service: ComposeService | None, image: str) -> str | None:
 
 def database_service(project: ComposeProject) -> ComposeService | None:
     """The project's database service: the first whose variables or image say so."""
-    for service in project.services:
+    services: tuple[ComposeService, ...] = project.services
+    for service in services:
         image = service.image or ""
         if service.build is None and _kind(service, image) is not None:
             return service
@@ -156,11 +159,13 @@ def _app_service(
     project: ComposeProject, image_refs: tuple[str, ...], name: str | None, db: str
 ) -> ComposeService | None:
     if name is not None:
-        return project.service(name)
-    for service in project.services:
+        named: ComposeService = project.service(name)
+        return named
+    services: tuple[ComposeService, ...] = project.services
+    for service in services:
         if service.name != db and set(service.image_candidates) & set(image_refs):
             return service
-    return next((s for s in project.services if s.name != db and s.build is not None), None)
+    return next((s for s in services if s.name != db and s.build is not None), None)
 
 
 def plan_migrations(
@@ -437,3 +442,45 @@ def read_live_schema(
             name = table if schema == "public" else f"{schema}.{table}"
             tables.setdefault(name, []).append(column)
     return tuple((t, tuple(c)) for t, c in sorted(tables.items()))
+
+
+def project_here(cwd: Path | None) -> ComposeProject | None:
+    """The compose project of the working folder, if there is one."""
+    try:
+        return load_project(cwd or Path.cwd())
+    except BadInput:
+        return None
+
+
+def migration_run(
+    target: Target,
+    inv: Inventory,
+    opts: MigrationOptions,
+    project: ComposeProject | None,
+    engine: Shared | None = None,
+    *,
+    live: bool = False,
+) -> MigrationRun:
+    """The image's migrations on a throwaway database and its models against them; with
+    ``live``, the running project's database read too. Skipped (with the reason) when the
+    image has no alembic, there is no database to start, or no engine."""
+    if not has_alembic(inv):
+        return MigrationRun("skipped", "alembic is not installed in the image")
+    plan = plan_migrations(project, (target.text, *inv.image.repo_tags), opts)
+    if isinstance(plan, str):
+        return MigrationRun("skipped", plan)
+    with shared(engine) as once:
+        try:
+            connected = once.get()
+        except EngineUnavailable as exc:
+            return MigrationRun("skipped", f"no Docker engine to start a database in ({exc})")
+        if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY):
+            try:
+                connected.inspect_image(inv.image.id)
+            except ImageNotFound:
+                return MigrationRun("skipped", "the engine has not loaded this image")
+        run = run_migrations(connected, inv.image.id, inv, plan, opts)
+        if live and project is not None and run.status == "ran":
+            got = read_live_schema(connected, project.name, plan)
+            run = _replace(run, {"live_reason": got} if isinstance(got, str) else {"live": got})
+    return run

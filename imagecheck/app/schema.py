@@ -12,8 +12,8 @@ import shlex
 from collections.abc import Iterator
 from typing import Protocol
 
+from .. import codes
 from ..model import Finding, TriageRun
-from ..report import codes
 from .migrations import Difference, MigrationRun
 
 #: PostgreSQL's and MySQL's words for a column or table the query needs and lacks

@@ -1,0 +1,31 @@
+"""Reporters: render a report (plain data) for people (rich) or machines (JSON, JUnit).
+
+Its interface is what this module names: other packages import nothing else of it.
+Each name's module loads when the name is first used (``imagecheck.lazy``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import lazy
+
+if TYPE_CHECKING:
+    from .findings import failing, junit, lint_document, report_document
+    from .json import dumps, inventory_document
+    from .terminal import render_inventory, render_layers, render_lint, render_report
+
+__all__ = [
+    "dumps",
+    "failing",
+    "inventory_document",
+    "junit",
+    "lint_document",
+    "render_inventory",
+    "render_layers",
+    "render_lint",
+    "render_report",
+    "report_document",
+]
+
+__getattr__ = lazy.interface(__name__, __file__)

@@ -15,7 +15,6 @@ from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
-from ..layerindex import short
 from ..model import (
     Change,
     Finding,
@@ -27,6 +26,7 @@ from ..model import (
     SmokeRun,
     StaleVerdict,
     TriageRun,
+    short,
 )
 
 
@@ -109,7 +109,7 @@ def _changes_text(changes: tuple[Change, ...], limit: int = 5) -> Text:
 
 def _header(console: Console, inv: Inventory, verbose: bool) -> None:
     img = inv.image
-    if not img.id:  # a service's image that could not be read (api.placeholder_inventory)
+    if not img.id:  # a service's image that could not be read (Inventory.placeholder)
         for note in inv.notes:
             _line(console, (img.ref, "bold"), f"  {note}")
         return
