@@ -156,6 +156,25 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument(
         "--no-smoke", action="store_true", help="static checks only: start no container"
     )
+    grp = chk.add_argument_group("migrations (the models against a throwaway database)")
+    grp.add_argument(
+        "--migrations",
+        action="store_true",
+        help="run the image's alembic upgrade on a throwaway database of the compose "
+        "project's database image, then compare the models with the schema it made",
+    )
+    grp.add_argument(
+        "--no-migrations",
+        action="store_true",
+        help="imagecheck SERVICE: skip the migration check it runs when there is a database",
+    )
+    grp.add_argument("--db-image", help="the database image (default: the compose project's)")
+    grp.add_argument(
+        "--migrations-timeout",
+        type=float,
+        default=300.0,
+        help="seconds the upgrade and comparison may take (default: 300)",
+    )
     _triage_parser(sub, chk)
     sub.add_parser(
         "smoke",
@@ -389,6 +408,16 @@ def _build_request(args: argparse.Namespace) -> Any:
     )
 
 
+def _migration_options(args: argparse.Namespace, wanted: bool) -> Any:
+    from .app import MigrationOptions
+
+    if not wanted:
+        return None
+    if args.migrations_timeout <= 0:
+        raise BadInput("--migrations-timeout must be more than 0")
+    return MigrationOptions(db_image=args.db_image, timeout=args.migrations_timeout)
+
+
 def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> int:
     from .api import check, smoke, stale
 
@@ -417,6 +446,7 @@ def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> i
                 unpinned=args.unpinned,
                 smoke=None if args.no_smoke else _smoke_options(args),
                 build=_build_request(args),
+                migrations=_migration_options(args, args.migrations or bool(args.db_image)),
                 progress=bar,
             )
     finally:
@@ -567,6 +597,7 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
             failures=tuple(args.failures),
             image=args.image,
             build=_build_request(args) if args.dockerfile or args.context else None,
+            migrations=_migration_options(args, not args.no_migrations),
             progress=bar,
         )
     finally:

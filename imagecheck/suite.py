@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from . import codes
-from .app import check_alembic, check_database
+from .app import check_alembic, check_database, check_schema
 from .checks import Check, Context, run_selected
 from .model import CheckResult, Finding
 from .native import (
@@ -46,6 +46,7 @@ CHECKS: tuple[Check[Context], ...] = (
     Check(codes.family("IC85")[:5], "alembic revisions", check_alembic),
     Check(codes.family("IC85")[5:], "database revision", check_database, needs_triage=True),
     Check(codes.family("IC86"), "the stack's dependencies", check_dependencies, needs_triage=True),
+    Check(codes.family("IC9"), "models against migrations", check_schema, needs_migrations=True),
 )
 
 
@@ -54,6 +55,10 @@ def _skip(check: Check[Context], ctx: Context) -> str | None:
         return None if ctx.inventory.alembic else "no alembic.ini in the image"
     if check.codes[0] is codes.IC855 and ctx.triage is not None and ctx.triage.database is None:
         return "no database read (no database service running, or no alembic in the image)"
+    if check.needs_migrations:
+        if ctx.migrations is None:
+            return "not run (--migrations)"
+        return ctx.migrations.reason if ctx.migrations.status == "skipped" else None
     if check.needs_triage:
         return None if ctx.triage is not None else "no compose service (imagecheck SERVICE)"
     if check.needs_pins and not ctx.constraints.pins:
