@@ -315,3 +315,140 @@ IC710 = _code(
     "health check fails",
     "a container runs but its health check fails",
 )
+
+# IC85x: the application's alembic migrations (read statically) and its live database
+IC850 = _code(
+    "IC850",
+    "error",
+    "alembic: multiple heads",
+    "the revisions have two or more heads: alembic upgrade head fails",
+    varies="warning when every head is on its own labelled branch (alembic upgrade heads)",
+)
+IC851 = _code(
+    "IC851",
+    "error",
+    "alembic: revision points nowhere",
+    "a down_revision (or depends_on) names a revision no script defines",
+)
+IC852 = _code(
+    "IC852",
+    "error",
+    "alembic: duplicate revision id",
+    "two revision scripts declare the same revision id",
+)
+IC853 = _code(
+    "IC853",
+    "error",
+    "alembic: unreadable revision",
+    "a revision script cannot be read (syntax error, no literal revision id)",
+)
+IC854 = _code("IC854", "info", "alembic head", "the image's alembic head revision(s)")
+IC855 = _code(
+    "IC855",
+    "error",
+    "database behind the image",
+    "the live database is behind the image's alembic head: migrations not applied",
+)
+IC856 = _code(
+    "IC856",
+    "error",
+    "database at an unknown revision",
+    "the live database is at a revision no script of the image defines (ahead of it, or "
+    "from another branch)",
+)
+IC857 = _code(
+    "IC857",
+    "warning",
+    "database never migrated",
+    "the live database has no alembic_version table",
+)
+IC858 = _code(
+    "IC858",
+    "warning",
+    "database not read",
+    "the live database's alembic_version could not be read (refused, failed)",
+)
+IC859 = _code("IC859", "info", "database at head", "the live database is at the image's head")
+
+# IC86x: the stack around the service (its depends_on services)
+IC860 = _code(
+    "IC860",
+    "error",
+    "dependency down",
+    "the service fails while a service it depends on is down (exited, restarting, unhealthy, "
+    "not created)",
+)
+IC861 = _code(
+    "IC861",
+    "warning",
+    "dependency not up",
+    "a service the service depends on is down (exited, restarting, unhealthy, not created)",
+)
+IC862 = _code(
+    "IC862",
+    "info",
+    "start not gated on health",
+    "the service waits only for a dependency's start, though it has a health check",
+)
+
+# IC9xx: the models against the database (alembic migrations on a throwaway database)
+IC900 = _code(
+    "IC900",
+    "warning",
+    "migration check did not finish",
+    "the migration check could not run to the end (database start, runner, timeout)",
+)
+IC901 = _code(
+    "IC901",
+    "error",
+    "model column no migration creates",
+    "a model defines a column that no migration creates",
+)
+IC902 = _code(
+    "IC902",
+    "error",
+    "model table no migration creates",
+    "a model defines a table that no migration creates",
+)
+IC903 = _code(
+    "IC903",
+    "warning",
+    "migrated but no model",
+    "the migrations create a table or column that no model defines",
+)
+IC904 = _code(
+    "IC904",
+    "warning",
+    "type or nullability differs",
+    "a column's type or nullability differs between the model and the migrations",
+)
+IC905 = _code(
+    "IC905",
+    "error",
+    "migration fails to apply",
+    "a migration fails to apply on a fresh database (revision, statement, error)",
+)
+IC906 = _code(
+    "IC906",
+    "error",
+    "model alembic does not see",
+    "a model module defines tables but alembic's env.py never imports it",
+)
+IC907 = _code(
+    "IC907",
+    "error",
+    "database behind the migrations",
+    "the live database lacks a model's column or table that a migration in the image creates",
+)
+IC908 = _code(
+    "IC908",
+    "error",
+    "live database lacks a column no migration creates",
+    "the live database lacks a model's column or table and no migration in the image creates it",
+)
+IC909 = _code(
+    "IC909",
+    "info",
+    "index, constraint or default differs",
+    "an index, constraint, default or comment differs between the models and the migrations",
+)

@@ -25,6 +25,7 @@ from .model import ContainerState
 
 _TIMEOUT = 60
 _DF_PATIENCE = 60.0  # seconds to wait for another disk usage query to finish
+_EXEC_OUTPUT = 1 << 20  # bytes kept of each stream of an exec
 
 
 # --- what the engine answers ---------------------------------------------------------------
@@ -81,6 +82,27 @@ class ImageRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerConfig:
+    """A container's ``Config``: what it was created with."""
+
+    id: str
+    name: str
+    image: str  # Config.Image: the reference it was created from
+    env: tuple[str, ...]  # KEY=VALUE, as the container's processes get them
+    running: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    """A command run in a running container (``docker exec``)."""
+
+    exit_code: int | None  # None: it did not finish in time
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CacheRecord:
     """A BuildKit build cache record (``/system/df`` BuildCache)."""
 
@@ -93,6 +115,9 @@ class CacheRecord:
     shared: bool
     in_use: bool
     size: int
+    #: The record this one's snapshot is stacked on: ``Parent`` (API 1.41, Docker 20.10)
+    #: or ``Parents`` (1.42 and later); empty for a chain's first record.
+    parents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +186,7 @@ def cache_records(df: dict[str, Any]) -> tuple[CacheRecord, ...]:
             shared=bool(item.get("Shared")),
             in_use=bool(item.get("InUse")),
             size=int(item.get("Size") or 0),
+            parents=tuple(p for p in _strs(item.get("Parents") or item.get("Parent")) if p),
         )
         for item in (raw if isinstance(raw, list) else [])
         if isinstance(item, dict)
@@ -280,12 +306,21 @@ class _SocketClient:
     def raw(self, method: str, url: str, body: Any = None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         payload = json.dumps(body).encode() if body is not None else None
-        try:
-            self._conn.request(method, url, body=payload, headers=headers)
-            response = self._conn.getresponse()
-            return response.status, response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise _unreachable(exc) from exc
+        for attempt in (1, 2):
+            try:
+                self._conn.request(method, url, body=payload, headers=headers)
+                response = self._conn.getresponse()
+                return response.status, response.read()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected) as exc:
+                # The engine closes a keep-alive connection left idle (a long step between
+                # two calls): the request never reached it, so one fresh connection retries.
+                self._conn.close()
+                self._conn = _UnixConnection(self.path, self._conn.timeout)
+                if attempt == 2:
+                    raise _unreachable(exc) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                raise _unreachable(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def request(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
         status, data = self.raw(method, url, body)
@@ -437,6 +472,74 @@ class Engine:
     def inspect_container(self, cid: str) -> ContainerState:
         return container_state(self._inspect_container(cid))
 
+    def container_config(self, cid: str) -> ContainerConfig:
+        info = self._inspect_container(cid)
+        config = _dict(info.get("Config"))
+        return ContainerConfig(
+            id=str(info.get("Id", "")),
+            name=str(info.get("Name", "")).lstrip("/"),
+            image=str(config.get("Image") or ""),
+            env=_strs(config.get("Env")),
+            running=bool(_dict(info.get("State")).get("Running")),
+        )
+
+    def exec_run(
+        self, cid: str, command: tuple[str, ...], env: tuple[str, ...] = (), timeout: float = 30
+    ) -> ExecResult:
+        """``docker exec`` of ``command`` in the running container ``cid``, as its own user,
+        with ``env`` added; its exit code and output (each stream bounded)."""
+        body = {
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": False,
+            "Cmd": list(command),
+            "Env": list(env),
+        }
+        what = f"an exec in container {cid[:12]}"
+        if self._sock is None:
+            api = self._client.api
+            created = self._call(what, api.exec_create, cid, list(command), environment=list(env))
+            out, err = self._call(what, api.exec_start, created["Id"], demux=True)
+            code = self._call(what, api.exec_inspect, created["Id"]).get("ExitCode")
+            text = [(b or b"").decode("utf-8", "replace") for b in (out, err)]
+            return ExecResult(code, text[0], text[1])
+        status, data = self._sock.request("POST", f"/containers/{cid}/exec", body)
+        if status == 404:
+            raise ImageNotFound(f"the engine has no container {cid[:12]}")
+        if status != 201 or not isinstance(data, dict):
+            message = data.get("message") if isinstance(data, dict) else status
+            raise EnvironmentProblem(f"the Docker engine refused {what}: {message}")
+        exec_id = str(data["Id"])
+        stream = _UnixConnection(self._sock.path, timeout)
+        out, err = bytearray(), bytearray()
+        try:
+            payload = json.dumps({"Detach": False, "Tty": False}).encode()
+            headers = {"Content-Type": "application/json"}
+            stream.request("POST", f"/exec/{exec_id}/start", body=payload, headers=headers)
+            response = stream.getresponse()
+            while True:  # frames: stream type, three zero bytes, size (big-endian), data
+                header = response.read(8)
+                if len(header) < 8:
+                    break
+                chunk = response.read(int.from_bytes(header[4:8], "big"))
+                target = out if header[0] == 1 else err
+                if len(target) < _EXEC_OUTPUT:
+                    target += chunk[: _EXEC_OUTPUT - len(target)]
+        except TimeoutError:
+            out_text, err_text = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+            return ExecResult(None, out_text, err_text, timed_out=True)
+        except (OSError, http.client.HTTPException) as exc:
+            raise _unreachable(exc) from exc
+        finally:
+            stream.close()
+        _, state = self._sock.request("GET", f"/exec/{exec_id}/json")
+        code = state.get("ExitCode") if isinstance(state, dict) else None
+        return ExecResult(
+            int(code) if isinstance(code, int) else None,
+            out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"),
+        )
+
     def container_logs(self, cid: str, tail: int) -> str:
         """The last ``tail`` lines of stdout and stderr, interleaved as written."""
         # Without a TTY the engine frames each write with its stream; with one, it cannot.
@@ -478,7 +581,8 @@ class Engine:
         kwargs: dict[str, Any] = {
             "entrypoint": list(spec.entrypoint),
             "command": list(spec.command),
-            "network_mode": "none",
+            "network_mode": spec.network or "none",
+            "environment": list(spec.environment),
             "security_opt": ["no-new-privileges"],
             "cap_drop": ["ALL"],
             "mem_limit": spec.mem_limit,
@@ -527,6 +631,71 @@ class Engine:
                 timer.join()  # a removal it started must finish before ours
             _remove_quietly(container)
 
+    # --- throwaway services: a private network, a detached container, exec in it ----------
+
+    def _send(self, method: str, url: str, what: str, body: Any = None) -> Any:
+        """One call with a JSON body (POST) or none (DELETE), over either transport."""
+        if self._sock is None:
+            api = self._client.api
+
+            def call() -> Any:
+                if method == "DELETE":
+                    response = api._delete(api._url(url))
+                else:
+                    response = api._post_json(api._url(url), data=body or {})
+                api._raise_for_status(response)
+                return response.json() if response.content else None
+
+            return self._call(what, call)
+        status, data = self._sock.request(method, url, body)
+        if status == 404:
+            raise ImageNotFound(f"the engine has no {what}")
+        if status >= 300:
+            message = data.get("message") if isinstance(data, dict) else None
+            raise EnvironmentProblem(f"the Docker engine refused {what}: {message or status}")
+        return data
+
+    def create_network(self, name: str, labels: dict[str, str]) -> str:
+        """An internal bridge network (no route out of it); its id."""
+        body = {"Name": name, "Internal": True, "Labels": labels, "CheckDuplicate": True}
+        data = _dict(self._send("POST", "/networks/create", f"the network {name}", body))
+        return str(data.get("Id") or name)
+
+    def remove_network(self, network: str) -> None:
+        with contextlib.suppress(ImageNotFound):
+            self._send("DELETE", f"/networks/{network}", f"the network {network[:12]}")
+
+    def start_service(self, spec: Service) -> str:
+        """Create and start a detached container of ``spec``; its id."""
+        config: dict[str, Any] = {
+            "Image": spec.image,
+            "Env": list(spec.environment),
+            "Labels": dict(spec.labels),
+            "HostConfig": {
+                "NetworkMode": spec.network,
+                "Memory": memory_bytes(spec.mem_limit),
+                "Tmpfs": dict.fromkeys(spec.tmpfs, ""),
+            },
+            "NetworkingConfig": {
+                "EndpointsConfig": {spec.network: {"Aliases": list(spec.aliases)}}
+            },
+        }
+        if spec.command:
+            config["Cmd"] = list(spec.command)
+        data = _dict(self._send("POST", "/containers/create", f"image {spec.image}", config))
+        cid = str(data.get("Id"))
+        try:
+            self._send("POST", f"/containers/{cid}/start", f"container {cid[:12]}")
+        except BaseException:
+            self.remove_container(cid)
+            raise
+        return cid
+
+    def remove_container(self, cid: str) -> None:
+        """Force-remove a container and its anonymous volumes; gone already is fine."""
+        with contextlib.suppress(ImageNotFound):
+            self._send("DELETE", f"/containers/{cid}?force=1&v=1", f"container {cid[:12]}")
+
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
@@ -546,6 +715,22 @@ class Throwaway:
     pids_limit: int = 512
     labels: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # None: the image's USER
+    network: str | None = None  # None: no network at all; else this (internal) network's name
+    environment: tuple[str, ...] = ()  # "NAME=value"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A detached container on a network (a throwaway database): removed by the caller."""
+
+    image: str
+    network: str
+    aliases: tuple[str, ...] = ()  # names the other containers of the network reach it by
+    environment: tuple[str, ...] = ()  # "NAME=value"
+    command: tuple[str, ...] = ()  # empty: the image's CMD
+    labels: dict[str, str] = field(default_factory=dict)
+    mem_limit: str = "1g"
+    tmpfs: tuple[str, ...] = ()  # folders kept in memory (a database's data: nothing on disk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -595,9 +780,10 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
         "Entrypoint": list(spec.entrypoint),
         "Cmd": list(spec.command),
         "Labels": dict(spec.labels),
-        "NetworkDisabled": True,
+        "Env": list(spec.environment),
+        "NetworkDisabled": spec.network is None,
         "HostConfig": {
-            "NetworkMode": "none",
+            "NetworkMode": spec.network or "none",
             "SecurityOpt": ["no-new-privileges"],
             "CapDrop": ["ALL"],
             "Memory": memory_bytes(spec.mem_limit),
@@ -635,12 +821,18 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
         timer.start()
         stream.request("GET", f"/containers/{cid}/logs?follow=1&stdout=1&stderr=1")
         response = stream.getresponse()
+        exited = _close_after_exit(path, cid, stream)
         pending, stderr = b"", bytearray()
         while True:  # frames: stream type, three zero bytes, size (big-endian), data
-            header = response.read(8)
-            if len(header) < 8:
-                break
-            chunk = response.read(int.from_bytes(header[4:8], "big"))
+            try:
+                header = response.read(8)
+                if len(header) < 8:
+                    break
+                chunk = response.read(int.from_bytes(header[4:8], "big"))
+            except (OSError, http.client.HTTPException):
+                if exited.is_set():
+                    break  # the watcher ended a follow the engine kept open
+                raise
             if header[0] == 1:
                 pending = _split_lines(pending + chunk, on_line)
             else:
@@ -670,6 +862,29 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
         api.close()
 
 
+_LOG_GRACE = 2.0  # seconds the log stream has to end by itself once the container exited
+
+
+def _close_after_exit(path: str, cid: str, stream: _UnixConnection) -> threading.Event:
+    """Watch the container exit (``/wait``), then, after a grace period, shut the log
+    stream: dockerd 20.10 can keep a ``follow`` stream open after its container exited
+    (seen with containers on a user network), and the read would wait for the timeout."""
+    exited = threading.Event()
+
+    def watch() -> None:
+        with contextlib.suppress(EnvironmentProblem, OSError):
+            _SocketClient(path, None).request("POST", f"/containers/{cid}/wait")
+        time.sleep(_LOG_GRACE)
+        exited.set()
+        sock = stream.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    threading.Thread(target=watch, name=f"wait-{cid[:12]}", daemon=True).start()
+    return exited
+
+
 def connect(timeout: int = _TIMEOUT) -> Engine:
     """Connect to the engine named by ``DOCKER_HOST`` (or the default socket) and ping it."""
     path = _local_socket()
@@ -695,3 +910,78 @@ def _sdk_client(timeout: int) -> Any:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise _unreachable(exc) from exc
     return client
+
+
+# --- a pipeline's one connection -------------------------------------------------------------
+
+
+class Shared:
+    """The one engine connection of a pipeline, dialled by the first step that needs it
+    (each connect is a ping: a triage made four) and closed when the pipeline ends. A
+    connection that failed is not dialled again: over TCP each try can wait for a timeout."""
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+        self._failed: EngineUnavailable | None = None
+
+    def get(self) -> Engine:
+        if self._failed is not None:
+            raise self._failed
+        if self._engine is None:
+            try:
+                self._engine = connect()
+            except EngineUnavailable as exc:
+                self._failed = exc
+                raise
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+@contextlib.contextmanager
+def shared(given: Shared | None) -> Iterator[Shared]:
+    """``given`` (a pipeline's, left open), else a connection of the caller's own, closed after."""
+    if given is not None:
+        yield given
+        return
+    own = Shared()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def prune_cache(record_ids: tuple[str, ...] | None) -> tuple[PruneResult, PruneResult]:
+    """The build cache's and the images' results of a prune; callers ask first.
+    ``record_ids``: BuildKit's records, ``docker builder prune -af --filter id=`` each,
+    in order (a BuildKit image's stale chain, leaf first: the engine takes one id per
+    prune); None: the legacy builder's cache, ``docker image prune -f``."""
+    engine = connect()
+    try:
+        if record_ids is None:
+            return PruneResult(0, 0), engine.prune_dangling_images()
+        deleted = space = 0
+        for rid in record_ids:
+            one = engine.prune_build_cache({"id": [rid]}, everything=True)
+            deleted, space = deleted + one.deleted, space + one.space
+        return PruneResult(deleted, space), PruneResult(0, 0)
+    finally:
+        engine.close()
+
+
+def has_image(ref: str) -> bool:
+    """Whether an engine answers and knows ``ref`` (a bare word may be a service or an image)."""
+    try:
+        engine = connect()
+    except EngineUnavailable:
+        return False
+    try:
+        engine.inspect_image(ref)
+    except (ImageNotFound, BadInput):
+        return False
+    finally:
+        engine.close()
+    return True

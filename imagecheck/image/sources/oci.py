@@ -10,7 +10,7 @@ import io
 import multiprocessing
 import os
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -300,43 +300,71 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
             notes.append(f"platform {chosen[1]} chosen of {all_plats}")
     desc = chosen[0]
     manifest = load_json(store.read(_digest_path(desc), "image manifest"), "image manifest")
-    if not isinstance(manifest, dict):
-        raise CorruptArchive(f"image manifest in {store.name} is not a JSON object")
-    media = manifest.get("mediaType") or desc.get("mediaType") or ""
-    if media and media not in MANIFEST_TYPES:
-        raise CorruptArchive(f"unknown manifest media type {media!r} in {store.name}")
-    config_desc = manifest.get("config")
-    if not isinstance(config_desc, dict) or "digest" not in config_desc:
-        raise CorruptArchive(f"image manifest in {store.name} names no config")
-    config_digest = str(config_desc["digest"])
-    config = load_json(store.read(blob_path(config_digest), "image config"), "image config")
     annotations = desc.get("annotations") or {}
     name = annotations.get("io.containerd.image.name") or annotations.get(
         "org.opencontainers.image.ref.name"
     )
-    info = image_info(
-        config, ref=ref, image_id=config_digest, repo_tags=(str(name),) if name else ()
+    return from_manifest(
+        manifest,
+        lambda digest: store.read(blob_path(digest), "image config"),
+        where=store.name,
+        ref=ref,
+        repo_tags=(str(name),) if name else (),
+        media_type=str(desc.get("mediaType") or ""),
+        notes=tuple(notes),
     )
+
+
+def from_manifest(
+    manifest: Any,
+    read_config: Callable[[str], bytes],
+    *,
+    where: str,
+    ref: str,
+    repo_tags: tuple[str, ...] = (),
+    media_type: str = "",
+    notes: tuple[str, ...] = (),
+) -> Resolved:
+    """An image manifest (OCI or Docker v2) and its config, however they were fetched."""
+    if not isinstance(manifest, dict):
+        raise CorruptArchive(f"image manifest in {where} is not a JSON object")
+    media = manifest.get("mediaType") or media_type
+    if media and media not in MANIFEST_TYPES:
+        raise CorruptArchive(f"unknown manifest media type {media!r} in {where}")
+    config_desc = manifest.get("config")
+    if not isinstance(config_desc, dict) or "digest" not in config_desc:
+        raise CorruptArchive(f"image manifest in {where} names no config")
+    config_digest = str(config_desc["digest"])
+    config = load_json(read_config(config_digest), "image config")
+    info = image_info(config, ref=ref, image_id=config_digest, repo_tags=repo_tags)
     raw_layers = manifest.get("layers")
     if not isinstance(raw_layers, list):
-        raise CorruptArchive(f"image manifest in {store.name} has no layers list")
+        raise CorruptArchive(f"image manifest in {where} has no layers list")
     if len(raw_layers) != len(info.diff_ids):
         raise CorruptArchive(
-            f"image manifest in {store.name} lists {len(raw_layers)} layers "
+            f"image manifest in {where} lists {len(raw_layers)} layers "
             f"but its config has {len(info.diff_ids)}"
         )
     layers = []
     for diff_id, layer in zip(info.diff_ids, raw_layers, strict=True):
+        if not isinstance(layer, dict) or "digest" not in layer:
+            raise CorruptArchive(f"image manifest in {where} has a layer without a digest")
         media_type = str(layer.get("mediaType", ""))
         if media_type not in LAYER_TYPES:
             raise CorruptArchive(
                 f"layer {short(str(layer.get('digest', '?')))} has an unknown media type "
                 f"{media_type!r}"
             )
+        size = layer.get("size")
         layers.append(
-            LayerBlob(diff_id, blob_path(str(layer["digest"])), media_type, layer.get("size"))
+            LayerBlob(
+                diff_id,
+                blob_path(str(layer["digest"])),
+                media_type,
+                size if isinstance(size, int) else None,
+            )
         )
-    return Resolved(info, tuple(layers), tuple(notes))
+    return Resolved(info, tuple(layers), notes)
 
 
 def _digest_path(desc: dict[str, Any]) -> str:
