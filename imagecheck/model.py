@@ -184,6 +184,12 @@ class Inventory:
     layers: tuple[LayerSummary, ...]
     notes: tuple[str, ...] = field(default=())  # how it was read: source path, platform choice
     ld_paths: tuple[str, ...] = ()  # folders /etc/ld.so.conf adds to the loader's search
+    scripts: tuple[tuple[str, str], ...] = ()  # (path, text) of shell scripts (entrypoint.sh)
+
+    def script(self, path: str) -> str | None:
+        """The text of the shell script at ``path`` (absolute), if the layers held it."""
+        key = path.lstrip("/")
+        return next((text for p, text in self.scripts if p == key), None)
 
 
 SEVERITIES = ("error", "warning", "info")  # most severe first: the one order of severities
@@ -234,6 +240,27 @@ class ModuleResult:
     logs: tuple[str, ...] = ()  # "WARNING passlib.handlers.bcrypt: message"
     reason: str = ""  # why it was skipped or not run
     alone: str | None = None  # a failure imported again in a fresh process: its status
+    location: str | None = None  # "app/models.py:12": the last traceback frame in the app
+    close_names: tuple[str, ...] = ()  # a failed ``from X import Y``: X's names close to Y
+    role: str | None = None  # kind "app": "entry" or "module"
+
+
+@dataclass(frozen=True, slots=True)
+class AppEntry:
+    """The application the image runs: a module (or a file) and its attribute, or, with
+    neither, why it was not found; ``how`` says where it came from (``-v``)."""
+
+    module: str | None  # "app.main"
+    attribute: str | None  # "app"; None: nothing to resolve (celery, python -m)
+    how: str
+    sys_path: tuple[str, ...] = ()  # folders first on sys.path (--app-dir, --chdir)
+    path: str | None = None  # a file instead of a module (fastapi run app/main.py)
+    candidates: tuple[str, ...] = ()  # files to try in turn (fastapi run without a path)
+    attributes: tuple[str, ...] = ()  # attributes to try in turn (fastapi: app, api)
+
+    @property
+    def found(self) -> bool:
+        return self.module is not None or self.path is not None or bool(self.candidates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +274,8 @@ class SmokeRun:
     seconds: float = 0.0
     results: tuple[ModuleResult, ...] = ()
     stderr_tail: str = ""
+    app: AppEntry | None = None  # the application imported too; None: that step was off
+    app_modules: tuple[str, ...] = ()  # the modules of its package the runner found
 
 
 @dataclass(frozen=True, slots=True)
