@@ -172,6 +172,7 @@ def inventory(
     finally:
         source.close()
     # Imported here: a cached catalog (the common warm run) needs none of them.
+    from .app import image_scripts
     from .catalog.dpkg import catalog_debian
     from .catalog.elf import catalog_libraries, ld_so_conf_paths
     from .catalog.python import catalog_python, python_events
@@ -183,6 +184,7 @@ def inventory(
     py_removed, py_changes = python_events(fs, python)
     debian, deb_removed, deb_changes = catalog_debian(fs)
     libraries = catalog_libraries(fs)
+    scripts = image_scripts(fs)
     progress(Progress("catalog", 1, 1))
     by_index = {ref.index: pos for pos, ref in enumerate(fs.layers)}
     layers = []
@@ -219,6 +221,7 @@ def inventory(
         layers=tuple(layers),
         notes=notes,
         ld_paths=ld_so_conf_paths(fs),
+        scripts=scripts,
     )
     cache.put_inventory(inv)
     return inv
@@ -680,12 +683,28 @@ def triage(
             except BadInput as exc:  # a broken lock file must not hide why it crashes either
                 pins = replace(pins, notes=(f"the build context's pins cannot be read: {exc}",))
             inv = _with_projects(inv, pins)
-            smoke_ran = smoke_run(tgt, inv, smoke, progress, engine) if smoke is not None else None
+            smoke_ran = (
+                smoke_run(tgt, inv, _service_smoke(smoke, svc), progress, engine)
+                if smoke is not None
+                else None
+            )
             ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
             findings, results = run_checks(ctx, select, ignore)
     run = replace(run, commands=commands(run, findings, svc.build is not None))
     verdict = _verdict(facts, skip, findings, inv)
     return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)
+
+
+def _service_smoke(opts: SmokeOptions, svc: ComposeService) -> SmokeOptions:
+    """The smoke run of a compose service: its ``command:``/``entrypoint:`` name the
+    application, its ``env_file:``/``environment:`` are the container's too."""
+    return replace(
+        opts,
+        command=svc.command,
+        entrypoint=svc.entrypoint,
+        service_how=f"compose service {svc.name!r} command:",
+        environment=(*svc.environment, *opts.environment),
+    )
 
 
 def _service_build(svc: ComposeService, folder: Path) -> BuildRequest:

@@ -28,7 +28,16 @@ _INV_HEADER = b"ICINV\x00" + struct.pack("<H", marshal.version)
 
 _PACKAGE = Path(__file__).resolve().parent
 # What an inventory is computed by: the catalogers, the image filesystem and their data.
-_CATALOG_CODE = ("api.py", "model.py", "imagefs.py", "layerindex.py", "elf.py", "catalog", "data")
+_CATALOG_CODE = (
+    "api.py",
+    "model.py",
+    "imagefs.py",
+    "layerindex.py",
+    "elf.py",
+    "catalog",
+    "data",
+    "app",
+)
 
 
 @functools.cache  # the code a process runs does not change under it: stat it once

@@ -488,6 +488,8 @@ class Engine:
         }
         if spec.user is not None:
             kwargs["user"] = spec.user
+        if spec.environment:
+            kwargs["environment"] = [f"{k}={v}" for k, v in spec.environment]
         container = self._call(spec.image, client.containers.create, spec.image, **kwargs)
         killed = threading.Event()
 
@@ -546,6 +548,7 @@ class Throwaway:
     pids_limit: int = 512
     labels: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # None: the image's USER
+    environment: tuple[tuple[str, str], ...] = ()  # added to (and over) the image's ENV
 
 
 @dataclass(frozen=True, slots=True)
@@ -606,6 +609,8 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
     }
     if spec.user is not None:
         config["User"] = spec.user
+    if spec.environment:
+        config["Env"] = [f"{k}={v}" for k, v in spec.environment]
     status, data = api.request("POST", "/containers/create", config)
     if status == 404:
         api.close()

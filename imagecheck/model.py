@@ -262,6 +262,13 @@ class AppEntry:
     def found(self) -> bool:
         return self.module is not None or self.path is not None or bool(self.candidates)
 
+    @property
+    def spec(self) -> str:
+        """``app.main:app``, ``app/main.py``, or the files ``fastapi run`` tries."""
+        where = self.module or self.path or " or ".join(self.candidates)
+        attribute = self.attribute or "/".join(self.attributes)
+        return f"{where}:{attribute}" if attribute else where
+
 
 @dataclass(frozen=True, slots=True)
 class SmokeRun:

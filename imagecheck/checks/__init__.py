@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..app import check_app
 from ..model import CheckResult, Finding
 from ..report import codes
 from .compat import check_known
@@ -42,6 +43,7 @@ CHECKS: tuple[Check[Context], ...] = (
     Check((codes.IC205, codes.IC206), "system needs", check_system_needs),
     Check(codes.family("IC3"), "known incompatibilities", check_known),
     Check(codes.family("IC5"), "smoke tests", check_smoke, needs_smoke=True),
+    Check(codes.family("IC8"), "the application's import", check_app, needs_smoke=True),
     Check(codes.family("IC6"), "stale image and build cache", check_stale, needs_build=True),
     Check(codes.family("IC7"), "compose service containers", check_triage, needs_triage=True),
 )
