@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from ..model import AppEntry, Finding, ModuleResult, SmokeRun
-from ..report.codes import IC801, IC802, IC803, IC804, IC805, IC806
+from ..report.codes import IC801, IC802, IC803, IC804, IC805, IC806, IC807
 
 _RELATIONSHIP = re.compile(r"relationship '?([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 _MAPPER = re.compile(r"Mapper\[([A-Za-z_]\w*)\(")
 _CANNOT = re.compile(r"cannot import name '([^']+)' from '([^']+)'")
+_QUIET = ("DeprecationWarning:", "PendingDeprecationWarning:")  # a library's, not the app's bug
 
 
 class _HasSmoke(Protocol):
@@ -112,7 +113,8 @@ def _failure(result: ModuleResult, entry: AppEntry, same: list[ModuleResult]) ->
 
 def check_app(ctx: _HasSmoke) -> Iterator[Finding]:
     """IC801 no application found; IC802 its entry fails; IC803 no such attribute;
-    IC804 another module fails; IC805 an import hangs or exits; IC806 the mappers."""
+    IC804 another module fails; IC805 an import hangs or exits; IC806 the mappers;
+    IC807 a warning at import (each message once)."""
     run = ctx.smoke
     if run is None or run.app is None:
         return
@@ -148,4 +150,20 @@ def check_app(ctx: _HasSmoke) -> Iterator[Finding]:
                 "reproduce: docker run --rm --entrypoint python IMAGE -c 'import "
                 f"{entry.module or 'app'}, sqlalchemy.orm as o; o.configure_mappers()'",
                 location=result.location,
+            )
+    said: set[str] = set()
+    for result in run.results:
+        if result.kind != "app" or result.status != "ok":
+            continue
+        for warning in result.warnings:
+            text = warning.rsplit(" (", 1)[0]
+            if warning.startswith(_QUIET) or text in said:
+                continue
+            said.add(text)
+            yield IC807.finding(
+                subject=result.name,
+                message=f"importing {result.name} warns: {warning}",
+                hint="a warning at import is often tomorrow's error (SQLAlchemy 2.0 raises "
+                "where 2.1 warns): fix what it names; "
+                f"python -W error -c 'import {result.name}' in the image shows where",
             )

@@ -353,3 +353,9 @@ IC806 = _code(
     "SQLAlchemy mappers fail",
     "configure_mappers() fails: a model's relationship cannot be set up (named)",
 )
+IC807 = _code(
+    "IC807",
+    "warning",
+    "application warns at import",
+    "importing the application raises a warning (SAWarning: a reserved 'metadata' column)",
+)
