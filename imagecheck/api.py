@@ -473,18 +473,19 @@ def smoke(
     with contextlib.closing(_EngineOnce()) as engine:
         inv = inventory(tgt, options, progress, engine=engine)
         run = smoke_run(tgt, inv, opts or SmokeOptions(), progress, engine)
-    findings, results = _only("IC50", Context(inv, smoke=run), select, ignore)
+    findings, results = _only(("IC50", "IC80"), Context(inv, smoke=run), select, ignore)
     return Report(inv, findings, results, (), run)
 
 
 def _only(
-    prefix: str, ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...]
+    prefixes: tuple[str, ...], ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...]
 ) -> tuple[tuple[Finding, ...], tuple[CheckResult, ...]]:
-    """The checks of one command (``smoke``, ``stale``): their findings and results only."""
+    """The checks of one command (``smoke`` and the application's, ``stale``): their
+    findings and results only."""
     from .checks import run_checks
 
-    findings, results = run_checks(ctx, select or (prefix,), ignore)
-    return findings, tuple(r for r in results if r.code.startswith(prefix))
+    findings, results = run_checks(ctx, select or prefixes, ignore)
+    return findings, tuple(r for r in results if r.code.startswith(prefixes))
 
 
 def stale(
@@ -505,7 +506,7 @@ def stale(
         facts, skip = _stale_facts(tgt, inv, build or BuildRequest(), options, engine)
     if facts is None:
         raise BadInput(skip)
-    findings, results = _only("IC60", Context(inv, stale=facts), select, ignore)
+    findings, results = _only(("IC60",), Context(inv, stale=facts), select, ignore)
     return Report(inv, findings, results, (), None, _verdict(facts, skip, findings, inv))
 
 

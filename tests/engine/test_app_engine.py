@@ -80,7 +80,7 @@ def _service_env(root: Path) -> tuple[tuple[str, str], ...]:
 
 
 def _smoke(tag: str, root: Path, tmp_path: Path, **opts: Any) -> Report:
-    options = SmokeOptions(environment=_service_env(root), **{"module_timeout": 20.0, **opts})
+    options = SmokeOptions(environment=_service_env(root), **{"module_timeout": 60.0, **opts})
     return smoke(f"docker:{tag}", Options(cache_dir=tmp_path), options, select=("IC5", "IC8"))
 
 
@@ -136,6 +136,7 @@ def test_without_the_service_environment_the_settings_fail(
     """The image alone lacks POSTGRES_SERVER: the entry fails where the settings are made."""
     tag, _ = build_backend({})
     report = smoke(f"docker:{tag}", Options(cache_dir=tmp_path), SmokeOptions(probes=False))
+    assert [r.name for r in report.checks] == ["smoke tests", "the application's import"]
     finding = _one(report, "IC802")
     assert finding.subject == "app.main"
     assert "ValidationError" in finding.message
@@ -197,7 +198,7 @@ def test_lazy_modules_hangs_and_exits_each_on_its_own(build_backend: Build, tmp_
             ),
         }
     )
-    report = _smoke(tag, root, tmp_path, module_timeout=8)
+    report = _smoke(tag, root, tmp_path, module_timeout=30)  # a loaded host is slow
     assert report.smoke is not None
     assert report.smoke.app is not None
     assert "scripts/start.sh: uvicorn's application app.main:app" in report.smoke.app.how
