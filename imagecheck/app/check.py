@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import Protocol
 
+from ..codes import IC801, IC802, IC803, IC804, IC805, IC806, IC807
 from ..model import AppEntry, Finding, ModuleResult, SmokeRun
-from ..report.codes import IC801, IC802, IC803, IC804, IC805, IC806, IC807
 
 _RELATIONSHIP = re.compile(r"relationship '?([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 _MAPPER = re.compile(r"Mapper\[([A-Za-z_]\w*)\(")

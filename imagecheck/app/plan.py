@@ -15,7 +15,7 @@ from ..model import AppEntry, Inventory
 from .entry import find_entry
 
 if TYPE_CHECKING:
-    from ..imagefs import ImageFS
+    from ..image import ImageFS
 
 _SHELLS = frozenset({"sh", "bash", "dash", "ash"})
 

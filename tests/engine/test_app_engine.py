@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from imagecheck.api import Options, smoke
-from imagecheck.compose import load_project
 from imagecheck.model import Finding, ModuleResult, Report
 from imagecheck.smoke import SmokeOptions
+from imagecheck.triage import load_project
 
 from .conftest import LABEL
 from .test_fullstack_engine import DOCKER, STACK, _clean_env, _wheels

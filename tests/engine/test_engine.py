@@ -12,10 +12,10 @@ import pytest
 from imagecheck.api import Options, inventory
 from imagecheck.engine import connect
 from imagecheck.errors import ImageNotFound
-from imagecheck.imagefs import ImageFS
+from imagecheck.image.imagefs import ImageFS
+from imagecheck.image.sources.base import no_progress
+from imagecheck.image.sources.daemon import DaemonSource
 from imagecheck.model import Inventory
-from imagecheck.sources.base import no_progress
-from imagecheck.sources.daemon import DaemonSource
 from tests.helpers import run_cli
 
 pytestmark = pytest.mark.engine
@@ -178,7 +178,7 @@ def test_overlay_semantics_match_the_kernel(
 
 
 def _nocache() -> Any:
-    from imagecheck.cache import Cache
+    from imagecheck.image.cache import Cache
 
     return Cache(None)
 

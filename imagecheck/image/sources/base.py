@@ -1,0 +1,116 @@
+"""What every source gives: the image config and a way to index the layers we lack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ...errors import CorruptArchive
+from ...model import HistoryEntry, ImageInfo, Platform
+from ..layerindex import LayerIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A progress event: ``done`` of ``total`` units (layers or bytes) for ``stage``."""
+
+    stage: str
+    done: int
+    total: int
+    detail: str = ""
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def no_progress(_: Progress) -> None:
+    return None
+
+
+class Source(Protocol):
+    """An opened image. Sources never extract anything onto the host's disk."""
+
+    def image(self) -> ImageInfo: ...
+
+    def notes(self) -> tuple[str, ...]:
+        """How the image was found and read, for verbose output."""
+        ...
+
+    def index_layers(self, diff_ids: Iterable[str], progress: ProgressFn) -> Iterator[LayerIndex]:
+        """Index the named layers (in image order); each is yielded once read."""
+        ...
+
+    def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
+        """The sha256 of regular files (index paths) of one layer, streamed, where the
+        source can read them; others are left out."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def load_json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptArchive(f"{what} is not valid JSON: {exc}") from exc
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    if isinstance(value, str):
+        return (value,)
+    return ()
+
+
+def image_info(
+    config: Any, *, ref: str, image_id: str, repo_tags: tuple[str, ...] = ()
+) -> ImageInfo:
+    """Turn an image config (OCI or Docker) into ``ImageInfo``, history aligned to diff_ids."""
+    if not isinstance(config, dict):
+        raise CorruptArchive("image config is not a JSON object")
+    rootfs = config.get("rootfs") or {}
+    diff_ids = _strings(rootfs.get("diff_ids") if isinstance(rootfs, dict) else None)
+    cfg = config.get("config") or config.get("container_config") or {}
+    if not isinstance(cfg, dict):
+        cfg = {}
+    raw_history = config.get("history") or []
+    history: list[HistoryEntry] = []
+    remaining = list(diff_ids)
+    for i, item in enumerate(raw_history if isinstance(raw_history, list) else []):
+        item = item if isinstance(item, dict) else {}
+        empty = bool(item.get("empty_layer", False))
+        diff_id = None if empty or not remaining else remaining.pop(0)
+        history.append(
+            HistoryEntry(
+                index=i,
+                created=item.get("created"),
+                created_by=str(item.get("created_by", "")),
+                comment=str(item.get("comment", "")),
+                empty_layer=empty or diff_id is None,
+                diff_id=diff_id,
+            )
+        )
+    # Layers the history does not describe (imported images, hand-made archives).
+    for diff_id in remaining:
+        history.append(HistoryEntry(len(history), None, "", "", False, diff_id))
+    return ImageInfo(
+        ref=ref,
+        id=image_id,
+        created=config.get("created"),
+        platform=Platform(
+            str(config.get("os", "")),
+            str(config.get("architecture", "")),
+            str(config.get("variant", "") or ""),
+        ),
+        entrypoint=_strings(cfg.get("Entrypoint")),
+        cmd=_strings(cfg.get("Cmd")),
+        env=_strings(cfg.get("Env")),
+        working_dir=str(cfg.get("WorkingDir") or ""),
+        user=str(cfg.get("User") or ""),
+        history=tuple(history),
+        diff_ids=diff_ids,
+        repo_tags=repo_tags,
+    )
