@@ -258,6 +258,7 @@ class AppEntry:
     path: str | None = None  # a file instead of a module (fastapi run app/main.py)
     candidates: tuple[str, ...] = ()  # files to try in turn (fastapi run without a path)
     attributes: tuple[str, ...] = ()  # attributes to try in turn (fastapi: app, api)
+    script: bool = False  # ``python FILE``: not imported when it has no __main__ guard
 
     @property
     def found(self) -> bool:

@@ -169,6 +169,7 @@ def _with_origin(found: AppEntry, origin: str) -> AppEntry:
         found.path,
         found.candidates,
         found.attributes,
+        found.script,
     )
 
 
@@ -383,7 +384,11 @@ class _Parser:
                 continue
             if word.endswith(".py"):
                 return AppEntry(
-                    None, None, f"python {word} (imported, not run as __main__)", path=word
+                    None,
+                    None,
+                    f"python {word} (imported, not run as __main__)",
+                    path=word,
+                    script=True,
                 )
             self.why = f"python {word}: not a .py file"
             return None
@@ -512,6 +517,7 @@ def _prefixed(found: AppEntry, prefix: str) -> AppEntry:
         found.path,
         found.candidates,
         found.attributes,
+        found.script,
     )
 
 

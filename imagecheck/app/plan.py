@@ -78,6 +78,7 @@ def runner_config(entry: AppEntry, *, mappers: bool, timeout: float) -> dict[str
         "path": entry.path,
         "candidates": list(entry.candidates),
         "sys_path": list(entry.sys_path),
+        "script": entry.script,
         "mappers": mappers,
         "timeout": timeout,
     }

@@ -102,6 +102,10 @@ def attempt(item: Record, handler: Collect) -> Record:
                     return result
                 __import__(item["name"])
             elif item["kind"] == "app":
+                if item.get("skip"):
+                    result["status"] = "skipped"
+                    result["reason"] = item["skip"]
+                    return result
                 module = importlib.import_module(item["name"])
                 result["reason"] = "attribute"  # the import worked: what fails now is this
                 resolve_attribute(module, item)
@@ -240,6 +244,15 @@ def model_location(text: str, item: Record) -> Any:
     return None
 
 
+def _guarded(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return True
+    return re.search(r"^if\s+__name__\s*==", text, re.M) is not None
+
+
 def module_of_file(path: str) -> Any:
     """``app/main.py`` -> (``app.main``, the folder above the package), as ``fastapi run``
     and ``python app/main.py`` find it: up through the folders with an ``__init__.py``."""
@@ -306,9 +319,15 @@ def plan_app(spec: Record, timeout: float) -> Any:
         module, folder = module_of_file(chosen)
         sys.path.insert(0, folder)
         plan["file"] = chosen
+        if spec.get("script") and not _guarded(chosen):
+            # ``python app.py`` of a script with no __main__ guard: importing it *is*
+            # running it (connect, serve, sleep); only its package's other modules remain.
+            plan["skipped"] = (
+                f'{chosen} has no `if __name__ == "__main__":`: importing it would run it'
+            )
     root, modules = package_modules(module)
     common = {"kind": "app", "root": root or os.getcwd(), "timeout": timeout}
-    entry = {**common, "name": module, "role": "entry"}
+    entry = {**common, "name": module, "role": "entry", "skip": plan.get("skipped")}
     entry["attribute"] = spec.get("attribute")
     entry["attributes"] = spec.get("attributes") or []
     items = [entry] + [{**common, "name": m, "role": "module"} for m in modules if m != module]

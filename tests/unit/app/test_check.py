@@ -269,3 +269,15 @@ def test_compose_environment_and_command(tmp_path: Path) -> None:
         None,
         (("A", "1"),),
     )
+
+
+def test_a_script_without_a_main_guard_is_not_run(tmp_path: Path) -> None:
+    """``python app.py`` whose work is at module level: importing it would run it."""
+    _tree(tmp_path, {"run.py": "import time\n\ntime.sleep(60)\n"})
+    records = _run(tmp_path, {"path": "run.py", "script": True})
+    entry = _by_name(records)["run"]
+    assert entry["status"] == "skipped"
+    assert "has no `if __name__ ==" in entry["reason"]
+    _tree(tmp_path, {"served.py": "x = 1\n\nif __name__ == '__main__':\n    raise SystemExit(1)\n"})
+    guarded = _by_name(_run(tmp_path, {"path": "served.py", "script": True}))
+    assert guarded["served"]["status"] == "ok"
