@@ -148,13 +148,14 @@ def check(
 
 
 def _only(
-    prefix: str, ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...]
+    prefixes: tuple[str, ...], ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...]
 ) -> tuple[tuple[Finding, ...], tuple[CheckResult, ...]]:
-    """The checks of one command (``smoke``, ``stale``): their findings and results only."""
+    """The checks of one command (``smoke`` and the application's, ``stale``): their
+    findings and results only."""
     from .suite import run_checks
 
-    findings, results = run_checks(ctx, select or (prefix,), ignore)
-    return findings, tuple(r for r in results if r.code.startswith(prefix))
+    findings, results = run_checks(ctx, select or prefixes, ignore)
+    return findings, tuple(r for r in results if r.code.startswith(prefixes))
 
 
 def smoke(
@@ -174,7 +175,7 @@ def smoke(
     with contextlib.closing(Shared()) as engine, ImageReader(tgt, options, progress, engine) as r:
         inv = _inventory(r, progress)
         run = smoke_image(tgt, inv, opts or SmokeOptions(), progress, engine)
-    findings, results = _only("IC50", Context(inv, smoke=run), select, ignore)
+    findings, results = _only(("IC50", "IC80"), Context(inv, smoke=run), select, ignore)
     return Report(inv, findings, results, (), run)
 
 
@@ -197,7 +198,7 @@ def stale(
         facts, skip = stale_facts(r, inv, build or BuildRequest(), engine)
     if facts is None:
         raise BadInput(skip)
-    findings, results = _only("IC60", Context(inv, stale=facts), select, ignore)
+    findings, results = _only(("IC60",), Context(inv, stale=facts), select, ignore)
     return Report(inv, findings, results, (), None, _verdict(facts, skip, findings, inv))
 
 
@@ -300,7 +301,7 @@ def triage(
                 pins = replace(pins, notes=(f"the build context's pins cannot be read: {exc}",))
             inv = _marked(inv, pins)
             if smoke is not None:
-                smoke_ran = smoke_image(tgt, inv, smoke, progress, engine)
+                smoke_ran = smoke_image(tgt, inv, _service_smoke(smoke, svc), progress, engine)
             ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
             if migrations is not None:
                 from .app import database_service, migration_run
@@ -327,3 +328,15 @@ def _live_database(
         return read_database(connected, database_candidates(connected, project, svc))
     except EngineUnavailable:
         return None
+
+
+def _service_smoke(opts: SmokeOptions, svc: ComposeService) -> SmokeOptions:
+    """The smoke run of a compose service: its ``command:``/``entrypoint:`` name the
+    application, its ``env_file:``/``environment:`` are the container's too."""
+    return replace(
+        opts,
+        command=svc.command,
+        entrypoint=svc.entrypoint,
+        service_how=f"compose service {svc.name!r} command:",
+        environment=(*svc.environment, *opts.environment),
+    )

@@ -131,6 +131,14 @@ def _parser() -> argparse.ArgumentParser:
         "--probes", type=Path, action="append", default=[], help="a TOML file of more [[probe]]s"
     )
     grp.add_argument("--no-probes", action="store_true", help="imports only, no probes")
+    grp.add_argument(
+        "--app",
+        help="the application to import, MODULE[:ATTRIBUTE] or a file "
+        "(default: found from the image's CMD/ENTRYPOINT)",
+    )
+    grp.add_argument(
+        "--no-app", action="store_true", help="do not import the application's own modules"
+    )
     build = argparse.ArgumentParser(add_help=False)
     grp = build.add_argument_group("staleness (the Dockerfile and context the image should match)")
     grp.add_argument(
@@ -409,6 +417,9 @@ def _smoke_options(args: argparse.Namespace) -> Any:
         mem_limit=args.memory,
         user=args.user,
         probes=False if args.no_probes else None,
+        app=args.app,
+        app_how="--app" if args.app else None,
+        app_step=False if args.no_app else None,
     )
 
 

@@ -452,3 +452,47 @@ IC909 = _code(
     "index, constraint or default differs",
     "an index, constraint, default or comment differs between the models and the migrations",
 )
+
+# IC80x: the application itself (its entry point, its modules, its mappers)
+IC801 = _code(
+    "IC801",
+    "info",
+    "application not found",
+    "the image's command names no application imagecheck can find (configure it: --app)",
+)
+IC802 = _code(
+    "IC802",
+    "error",
+    "application import fails",
+    "the application's entry module fails to import (file:line, close names)",
+)
+IC803 = _code(
+    "IC803",
+    "error",
+    "application attribute missing",
+    "the entry module imports, but has no attribute the command serves (app.main:app)",
+)
+IC804 = _code(
+    "IC804",
+    "error",
+    "application module fails",
+    "a module of the application's package fails to import (where lazy imports hide)",
+)
+IC805 = _code(
+    "IC805",
+    "error",
+    "application import hangs or exits",
+    "importing a module of the application hangs, exits (sys.exit) or starts a server",
+)
+IC806 = _code(
+    "IC806",
+    "error",
+    "SQLAlchemy mappers fail",
+    "configure_mappers() fails: a model's relationship cannot be set up (named)",
+)
+IC807 = _code(
+    "IC807",
+    "warning",
+    "application warns at import",
+    "importing the application raises a warning (SAWarning: a reserved 'metadata' column)",
+)

@@ -36,7 +36,8 @@ def smoke_options(
     **overrides: Any,
 ) -> SmokeOptions:
     """``[tool.imagecheck.smoke]`` (imports, skip, probes, module-timeout, timeout,
-    memory, python), extended by the flags' lists and overridden by their values."""
+    memory, python) and ``[tool.imagecheck] app`` ("app.main:app", or false: no
+    application step), extended by the flags' lists and overridden by their values."""
     section, path = tool_section(folder)
     table = section.get("smoke", {})
     where = f"{path}: [tool.imagecheck.smoke]"
@@ -61,6 +62,14 @@ def smoke_options(
     ):
         if key in table:
             values[field_name] = table[key]
+    app = section.get("app")
+    if app is not None and "app" not in {k for k, v in overrides.items() if v is not None}:
+        if app is False:
+            values["app_step"] = False
+        elif isinstance(app, str) and app:
+            values["app"], values["app_how"] = app, f"{path}: [tool.imagecheck] app"
+        else:
+            raise BadInput(f'{path}: [tool.imagecheck] app must be "MODULE[:ATTRIBUTE]" or false')
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return SmokeOptions(**values)

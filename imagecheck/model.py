@@ -210,6 +210,7 @@ class Inventory:
     notes: tuple[str, ...] = field(default=())  # how it was read: source path, platform choice
     ld_paths: tuple[str, ...] = ()  # folders /etc/ld.so.conf adds to the loader's search
     alembic: tuple[AlembicScripts, ...] = ()  # each alembic.ini's revisions, read statically
+    scripts: tuple[tuple[str, str], ...] = ()  # (path, text) of shell scripts (entrypoint.sh)
 
     @classmethod
     def placeholder(cls, ref: str, reason: str) -> Inventory:
@@ -229,6 +230,11 @@ class Inventory:
             diff_ids=(),
         )
         return cls(info, (), None, (), (), (), (), (), notes=(f"image not read: {reason}",))
+
+    def script(self, path: str) -> str | None:
+        """The text of the shell script at ``path`` (absolute), if the layers held it."""
+        key = path.lstrip("/")
+        return next((text for p, text in self.scripts if p == key), None)
 
 
 SEVERITIES = ("error", "warning", "info")  # most severe first: the one order of severities
@@ -279,6 +285,38 @@ class ModuleResult:
     logs: tuple[str, ...] = ()  # "WARNING passlib.handlers.bcrypt: message"
     reason: str = ""  # why it was skipped or not run
     alone: str | None = None  # a failure imported again in a fresh process: its status
+    location: str | None = None  # "app/models.py:12": the last traceback frame in the app
+    close_names: tuple[str, ...] = ()  # a failed ``from X import Y``: X's names close to Y
+    role: str | None = None  # kind "app": "entry" or "module"
+
+
+@dataclass(frozen=True, slots=True)
+class AppEntry:
+    """The application the image runs: a module (or a file) and its attribute, or, with
+    neither, why it was not found; ``how`` says where it came from (``-v``)."""
+
+    module: str | None  # "app.main"
+    attribute: str | None  # "app"; None: nothing to resolve (celery, python -m)
+    how: str
+    sys_path: tuple[str, ...] = ()  # folders first on sys.path (--app-dir, --chdir)
+    path: str | None = None  # a file instead of a module (fastapi run app/main.py)
+    candidates: tuple[str, ...] = ()  # files to try in turn (fastapi run without a path)
+    attributes: tuple[str, ...] = ()  # attributes to try in turn (fastapi: app, api)
+    script: bool = False  # ``python FILE``: not imported when it has no __main__ guard
+    #: Not found, but the command named a server or Python (or it was configured): an
+    #: application was expected, so its absence is worth a finding (IC801).
+    expected: bool = True
+
+    @property
+    def found(self) -> bool:
+        return self.module is not None or self.path is not None or bool(self.candidates)
+
+    @property
+    def spec(self) -> str:
+        """``app.main:app``, ``app/main.py``, or the files ``fastapi run`` tries."""
+        where = self.module or self.path or " or ".join(self.candidates)
+        attribute = self.attribute or "/".join(self.attributes)
+        return f"{where}:{attribute}" if attribute else where
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +330,8 @@ class SmokeRun:
     seconds: float = 0.0
     results: tuple[ModuleResult, ...] = ()
     stderr_tail: str = ""
+    app: AppEntry | None = None  # the application imported too; None: that step was off
+    app_modules: tuple[str, ...] = ()  # the modules of its package the runner found
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from . import codes
-from .app import check_alembic, check_database, check_schema
+from .app import check_alembic, check_app, check_database, check_schema
 from .checks import Check, Context, run_selected
 from .model import CheckResult, Finding
 from .native import (
@@ -42,6 +42,7 @@ CHECKS: tuple[Check[Context], ...] = (
     Check((codes.IC205, codes.IC206), "system needs", check_system_needs),
     Check(codes.family("IC3"), "known incompatibilities", check_known),
     Check(codes.family("IC5"), "smoke tests", check_smoke, needs_smoke=True),
+    Check(codes.family("IC80"), "the application's import", check_app, needs_smoke=True),
     Check(codes.family("IC6"), "stale image and build cache", check_stale, needs_build=True),
     Check(codes.family("IC7"), "compose service containers", check_triage, needs_triage=True),
     Check(codes.family("IC85")[:5], "alembic revisions", check_alembic),

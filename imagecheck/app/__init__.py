@@ -1,5 +1,6 @@
-"""The application itself: its alembic migrations (read statically), its live database,
-and its models against the schema its migrations make.
+"""The application itself: its entry point from CMD, its import, modules and SQLAlchemy
+mappers (IC80x, in the one smoke container); its alembic migrations read statically, its
+live database (IC85x, IC86x), and its models against the schema its migrations make (IC9xx).
 
 Its interface is what this module names: other packages import nothing else of it.
 Each name's module loads when the name is first used (``imagecheck.lazy``).
@@ -13,8 +14,10 @@ from .. import lazy
 
 if TYPE_CHECKING:
     from .alembic import Folder, Graph, catalog_alembic, describe, parse_revision, read_scripts
+    from .check import check_app, mapper_subject
     from .checks import alembic_findings, check_alembic, check_database, database_findings
     from .database import database_kind, mysql_command, postgres_command, read_database
+    from .entry import FASTAPI_DEFAULT_PATHS, expand, find_entry, split_shell
     from .migrations import (
         LABEL,
         Difference,
@@ -32,9 +35,11 @@ if TYPE_CHECKING:
         read_records,
         run_migrations,
     )
+    from .plan import image_scripts, plan_entry, runner_config
     from .schema import check_schema, live_findings, migration_findings
 
 __all__ = [
+    "FASTAPI_DEFAULT_PATHS",
     "LABEL",
     "Difference",
     "Folder",
@@ -47,18 +52,24 @@ __all__ = [
     "alembic_findings",
     "catalog_alembic",
     "check_alembic",
+    "check_app",
     "check_database",
     "check_schema",
     "database_findings",
     "database_kind",
     "database_service",
     "describe",
+    "expand",
+    "find_entry",
     "has_alembic",
+    "image_scripts",
     "live_findings",
+    "mapper_subject",
     "migration_findings",
     "migration_run",
     "mysql_command",
     "parse_revision",
+    "plan_entry",
     "plan_migrations",
     "postgres_command",
     "project_here",
@@ -67,6 +78,8 @@ __all__ = [
     "read_records",
     "read_scripts",
     "run_migrations",
+    "runner_config",
+    "split_shell",
 ]
 
 __getattr__ = lazy.interface(__name__, __file__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ..app import catalog_alembic
+from ..app import catalog_alembic, image_scripts
 from ..image import ImageFS, LayerIndex, Progress, ProgressFn, no_progress
 from ..model import Change, ImageInfo, Inventory, LayerSummary
 from .dpkg import catalog_debian
@@ -64,6 +64,7 @@ def catalog_image(
         notes=notes,
         ld_paths=ld_so_conf_paths(fs),
         alembic=catalog_alembic(fs, fs.captured()),
+        scripts=image_scripts(fs),
     )
 
 

@@ -34,7 +34,7 @@ _CATALOG_CODE = (
     "image/layerindex.py",
     "image/elf.py",
     "catalog",
-    "app/alembic.py",
+    "app",
 )
 
 

@@ -53,6 +53,10 @@ _REQUIREMENTS = re.compile(
 )
 _SO = re.compile(r"\.so(\.[0-9]+)*$")
 
+_SYSTEM_DIRS = ("usr/share/", "usr/lib/", "lib/", "usr/libexec/", "etc/", "usr/include/", "var/")
+MAX_SCRIPT = 256 << 10  # a shell script in a bin folder kept whole (docker-entrypoint)
+_SHELLS = (b"sh", b"bash", b"dash", b"ash")
+
 # What to keep of a regular file, decided from its path alone.
 KEEP_NONE, KEEP_BYTES, KEEP_SHEBANG, KEEP_ELF = 0, 1, 2, 3
 
@@ -82,6 +86,8 @@ def keep_rule(path: str) -> int:
         return KEEP_BYTES if _in_site_dir(path) else KEEP_NONE  # an editable's finder
     if parent.endswith(("/bin", "/sbin")) or parent == "bin":
         return KEEP_SHEBANG
+    if base.endswith(".sh") and not path.startswith(_SYSTEM_DIRS) and not _in_site_dir(path):
+        return KEEP_BYTES  # the application's scripts (entrypoint.sh): what CMD runs
     if _REQUIREMENTS.search(base) and not _in_site_dir(path) and not path.startswith("usr/share/"):
         return KEEP_BYTES
     if _alembic_file(path, parent, base):
@@ -202,8 +208,13 @@ class _Builder:
         elif rule == KEEP_SHEBANG:
             with opener() as fh:
                 head = fh.read(256)
-            if head.startswith(b"#!"):
-                self.shebangs[path] = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+                if not head.startswith(b"#!"):
+                    return
+                line = head[2:].split(b"\n", 1)[0]
+                self.shebangs[path] = line.decode("utf-8", "replace").strip()
+                shell = any(w.rsplit(b"/", 1)[-1] in _SHELLS for w in line.split())
+                if shell and size <= MAX_SCRIPT:  # read on: a stream is read only once
+                    self.contents[path] = head + fh.read(size - len(head))
         elif rule == KEEP_ELF and size >= 64:
             with opener() as fh:
                 scan = _in_site_dir(path)

@@ -63,6 +63,9 @@ def _module(r: ModuleResult) -> dict[str, Any]:
         "logs": list(r.logs),
         "reason": r.reason,
         "alone": r.alone,
+        "location": r.location,
+        "close_names": list(r.close_names),
+        "role": r.role,
     }
 
 
@@ -74,6 +77,16 @@ def smoke_document(run: SmokeRun) -> dict[str, Any]:
         "python_version": run.python_version,
         "seconds": run.seconds,
         "results": [_module(r) for r in run.results],
+        "app": None
+        if run.app is None
+        else {
+            "found": run.app.found,
+            "module": run.app.module,
+            "attribute": run.app.attribute,
+            "path": run.app.path,
+            "how": run.app.how,
+            "modules": list(run.app_modules),
+        },
     }
 
 

@@ -393,6 +393,26 @@ def render_smoke(console: Console, run: SmokeRun, verbose: bool = False) -> None
             detail,
         )
     console.print(table)
+    if run.app is not None:
+        render_app(console, run, verbose)
+
+
+def render_app(console: Console, run: SmokeRun, verbose: bool = False) -> None:
+    """One line on the application imported; ``-v`` says how it was found."""
+    entry = run.app
+    if entry is None:
+        return
+    if not entry.found:
+        _line(console, (f"application: not found ({entry.how})", "dim"), soft_wrap=True)
+        return
+    mine = [r for r in run.results if r.kind in ("app", "mappers")]
+    ok = sum(1 for r in mine if r.status in ("ok", "skipped"))
+    _line(
+        console,
+        f"application: {entry.spec}, {ok} of {len(mine)} import(s) ok",
+        (f" (found from {entry.how})" if verbose else "", "dim"),
+        soft_wrap=True,
+    )
 
 
 def render_lint(console: Console, report: LintReport, fail_on: str, verbose: bool = False) -> None:

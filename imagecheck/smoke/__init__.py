@@ -13,8 +13,15 @@ from .. import lazy
 
 if TYPE_CHECKING:
     from .check import check_smoke
-    from .run import SmokeOptions, run_smoke, smoke_image
+    from .run import SmokeOptions, app_entry, run_smoke, runner_source, smoke_image
 
-__all__ = ["SmokeOptions", "check_smoke", "run_smoke", "smoke_image"]
+__all__ = [
+    "SmokeOptions",
+    "app_entry",
+    "check_smoke",
+    "run_smoke",
+    "runner_source",
+    "smoke_image",
+]
 
 __getattr__ = lazy.interface(__name__, __file__)

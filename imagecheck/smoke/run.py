@@ -18,10 +18,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..app import plan_entry, runner_config
 from ..engine import Engine, Shared, Throwaway, shared
 from ..errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
 from ..image import Progress, ProgressFn, no_progress
-from ..model import Inventory, ModuleResult, PythonDist, SmokeRun, canonical
+from ..model import AppEntry, Inventory, ModuleResult, PythonDist, SmokeRun, canonical
 from ..target import CONTAINERD, DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, PODMAN, REGISTRY, Target
 from ..tomlfile import load_toml_file, load_toml_text
 
@@ -40,6 +41,15 @@ class SmokeOptions:
     probes: bool = True
     probe_files: tuple[Path, ...] = ()
     user: str | None = None  # None: the image's USER
+    # The application (IC80x): found from CMD unless ``app`` ("app.main:app") is given.
+    app_step: bool = True
+    app: str | None = None
+    app_how: str = ""  # where ``app`` was configured ("--app", "pyproject.toml ...")
+    # A compose service's: ``command:``/``entrypoint:`` overrides and its environment.
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    service_how: str = ""  # "compose service 'backend' command:"
+    environment: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +164,9 @@ def _result(record: dict[str, Any], owner: dict[str, str]) -> ModuleResult:
         warnings=warnings,
         logs=logs,
         reason=str(record.get("reason") or ""),
+        location=record.get("location"),
+        close_names=tuple(str(n) for n in record.get("close_names") or ()),
+        role=record.get("role"),
     )
 
 
@@ -169,18 +182,23 @@ def run_smoke(
     if interp is None:
         return SmokeRun("skipped", "no Python interpreter found in the image (--python sets one)")
     items, owner = plan(inv, opts)
-    if not items:
-        return SmokeRun("skipped", "nothing to import", interp)
-    config = json.dumps({"items": items, "module_timeout": opts.module_timeout})
+    entry = app_entry(inv, opts)
+    document: dict[str, Any] = {"items": items, "module_timeout": opts.module_timeout}
+    if entry is not None and entry.found:
+        mappers = any(canonical(d.name) == "sqlalchemy" for d in runtime_dists(inv))
+        document["app"] = runner_config(entry, mappers=mappers, timeout=opts.module_timeout)
+    elif not items:
+        return SmokeRun("skipped", "nothing to import", interp, app=entry)
     spec = Throwaway(
         image=image,
         entrypoint=(interp,),
-        command=("-c", runner_source(), config),
+        command=("-c", runner_source(), json.dumps(document)),
         timeout=opts.timeout,
         mem_limit=opts.mem_limit,
-        pids_limit=max(256, 2 * len(items) + 64),
+        pids_limit=max(256, 2 * len(items) + 64) + (1024 if "app" in document else 0),
         labels={LABEL: "1"},
         user=opts.user,
+        environment=tuple(f"{k}={v}" for k, v in opts.environment),
     )
     results: list[ModuleResult] = []
     seen: dict[str, Any] = {}
@@ -192,7 +210,7 @@ def run_smoke(
         except ValueError:
             return  # not ours: nothing else should write here, but never trust it
         kind = record.get("kind") if isinstance(record, dict) else None
-        if kind in ("start", "end"):
+        if kind in ("start", "end", "app-plan"):
             seen[kind] = record
             return
         if kind == "alone":
@@ -216,8 +234,28 @@ def run_smoke(
         dataclasses.replace(r, alone=alone[r.name]) if r.kind == "import" and r.name in alone else r
         for r in results
     ]
+    app_plan = seen.get("app-plan", {})
+    app_modules = tuple(str(m) for m in app_plan.get("modules") or ())
+    if app_plan.get("status") == "missing" and entry is not None:
+        results.append(
+            ModuleResult(
+                "app",
+                entry.path or " or ".join(entry.candidates),
+                "error",
+                exc_type="builtins.FileNotFoundError",
+                last_line=str(app_plan.get("reason")),
+                role="entry",
+            )
+        )
     done = {(r.kind, r.name) for r in results}
-    rest = [i for i in items if (i["kind"], i["name"]) not in done]
+    planned = [
+        *items,
+        *(
+            {"kind": "mappers" if "configure_mappers" in m else "app", "name": m}
+            for m in app_modules
+        ),
+    ]
+    rest = [i for i in planned if (i["kind"], i["name"]) not in done]
     if outcome.timed_out:
         status, reason = "timeout", f"the whole run took over {opts.timeout:g} s and was stopped"
     elif "end" not in seen:
@@ -237,7 +275,30 @@ def run_smoke(
             )
         )
     return SmokeRun(
-        status, reason, interp, python_version, elapsed, tuple(results), outcome.stderr_tail
+        status,
+        reason,
+        interp,
+        python_version,
+        elapsed,
+        tuple(results),
+        outcome.stderr_tail,
+        app=entry,
+        app_modules=app_modules,
+    )
+
+
+def app_entry(inv: Inventory, opts: SmokeOptions) -> AppEntry | None:
+    """The application to import with the distributions; None when that step is off."""
+    if not opts.app_step:
+        return None
+    return plan_entry(
+        inv,
+        configured=opts.app,
+        configured_how=opts.app_how,
+        command=opts.command,
+        entrypoint=opts.entrypoint,
+        how=opts.service_how,
+        environment=opts.environment,
     )
 
 

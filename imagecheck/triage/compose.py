@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,9 @@ class ComposeService:
     profiles: tuple[str, ...] = ()
     #: (service, condition) per ``depends_on`` entry; the list form means service_started.
     depends_on: tuple[tuple[str, str], ...] = ()
-    #: the container's environment: ``env_file:`` then ``environment:``, interpolated
+    command: tuple[str, ...] | None = None  # ``command:`` (replaces the image's CMD)
+    entrypoint: tuple[str, ...] | None = None  # ``entrypoint:`` (replaces ENTRYPOINT)
+    #: ``env_file:`` then ``environment:``, as the container gets them (compose's order).
     environment: tuple[tuple[str, str], ...] = ()
 
 
@@ -769,40 +772,57 @@ def _service(
         ),
         profiles=tuple(dict.fromkeys(profiles)),
         depends_on=_depends_on(body.get("depends_on"), f"services.{name}.depends_on", label),
-        environment=_environment(body, f"services.{name}", folder, env, label),
+        command=_words(body.get("command"), f"services.{name}.command", label),
+        entrypoint=_words(body.get("entrypoint"), f"services.{name}.entrypoint", label),
+        environment=_environment(body, folder, env, f"services.{name}", label),
     )
 
 
+def _words(value: Any, where: str, label: str) -> tuple[str, ...] | None:
+    """``command:``/``entrypoint:``: a list, or a string compose splits as a shell would
+    (without running one)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            raise BadInput(f"{label}: {where}: {exc}") from None
+    if isinstance(value, list):
+        return tuple(_scalar(v) for v in value)
+    raise BadInput(f"{label}: {where} must be a string or a list")
+
+
 def _environment(
-    body: dict[str, Any], where: str, folder: Path, env: Mapping[str, str], label: str
+    body: dict[str, Any], folder: Path, env: Mapping[str, str], where: str, label: str
 ) -> tuple[tuple[str, str], ...]:
-    """``env_file:`` (a path, a list of paths or of ``{path, required}``) then
-    ``environment:`` (a list of ``K=V``/``K``, or a mapping), as compose sets them."""
-    values: dict[str, str] = {}
+    """The variables compose gives the container: each ``env_file:`` (relative to the
+    project folder; a missing optional one skipped), then ``environment:`` (list or
+    mapping; a bare name takes the process environment's value, if it has one)."""
+    out: dict[str, str] = {}
     files = body.get("env_file") or []
-    for item in files if isinstance(files, list) else [files]:
+    for item in [files] if isinstance(files, (str, dict)) else files:
         spec = item if isinstance(item, dict) else {"path": item}
-        path = _absolute(Path(str(spec.get("path"))), folder)
-        if not path.is_file() and spec.get("required") is False:
-            continue
-        values.update(read_env_file(path, env))
-    given = body.get("environment") or {}
-    if isinstance(given, list):
-        for entry in given:
-            key, sep, value = str(entry).partition("=")
-            if sep:
-                values[key] = value
-            elif key in env:
-                values[key] = env[key]
-    elif isinstance(given, dict):
-        for key, value in given.items():
-            if value is not None:
-                values[str(key)] = _scalar(value)
-            elif str(key) in env:
-                values[str(key)] = env[str(key)]
+        path = _absolute(Path(str(spec.get("path", ""))).expanduser(), folder)
+        if not path.is_file():
+            continue  # compose refuses to start; triage says why elsewhere
+        out.update(read_env_file(path, env))
+    value = body.get("environment") or {}
+    if isinstance(value, list):
+        pairs = [(str(v).partition("=")[0], str(v).partition("=")[2]) for v in value]
+        bare = {str(v) for v in value if "=" not in str(v)}
+    elif isinstance(value, dict):
+        pairs = [(str(k), "" if v is None else _scalar(v)) for k, v in value.items()]
+        bare = {str(k) for k, v in value.items() if v is None}
     else:
         raise BadInput(f"{label}: {where}.environment must be a list or a mapping")
-    return tuple(values.items())
+    for key, val in pairs:
+        if key in bare:
+            if key in env:
+                out[key] = env[key]
+        else:
+            out[key] = val
+    return tuple(out.items())
 
 
 def _depends_on(value: Any, where: str, label: str) -> tuple[tuple[str, str], ...]:

@@ -17,12 +17,18 @@ Standard library only; Python 3.8 and later; Linux (fork, memfd).
 
 from __future__ import annotations
 
+import difflib
 import faulthandler
 import functools
 import gc
+import importlib
+import importlib.util
+import inspect
 import json
 import logging
 import os
+import pkgutil
+import re
 import select
 import signal
 import sys
@@ -83,7 +89,7 @@ def redirect(fd: int) -> None:
 
 def attempt(item: Record, handler: Collect) -> Record:
     """Import the module or run the probe in this process; return the result."""
-    result: Record = {"kind": item["kind"], "name": item["name"]}
+    result: Record = _name(item)
     handler.records = []
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -95,6 +101,21 @@ def attempt(item: Record, handler: Collect) -> Record:
                     result["reason"] = "listed by its distribution, but no such module"
                     return result
                 __import__(item["name"])
+            elif item["kind"] == "app":
+                if item.get("skip"):
+                    result["status"] = "skipped"
+                    result["reason"] = item["skip"]
+                    return result
+                module = importlib.import_module(item["name"])
+                result["reason"] = "attribute"  # the import worked: what fails now is this
+                resolve_attribute(module, item)
+                del result["reason"]
+            elif item["kind"] == "mappers":
+                if "sqlalchemy.orm" not in sys.modules:
+                    result["status"] = "skipped"
+                    result["reason"] = "the application does not import sqlalchemy.orm"
+                    return result
+                sys.modules["sqlalchemy.orm"].configure_mappers()
             else:
                 code = compile(item["code"], f"<probe {item['name']}>", "exec")
                 exec(code, {"__name__": "__probe__"})  # noqa: S102 - probes are code by design
@@ -108,6 +129,11 @@ def attempt(item: Record, handler: Collect) -> Record:
             tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # not our frame
             lines = "".join(traceback.format_exception(type(exc), exc, tb)).rstrip("\n")
             result["traceback_tail"] = "\n".join(lines.split("\n")[-TAIL_LINES:])
+            if item["kind"] in ("app", "mappers"):
+                result["location"] = app_location(exc, item.get("root") or os.getcwd())
+                result["close_names"] = close_names(exc, item)
+                if item["kind"] == "mappers":
+                    result["location"] = model_location(str(exc), item) or result["location"]
     result["seconds"] = round(time.perf_counter() - started, 4)
     result["warnings"] = [
         {
@@ -119,6 +145,203 @@ def attempt(item: Record, handler: Collect) -> Record:
     ]
     result["logs"] = list(handler.records)
     return result
+
+
+EXCLUDED_DIRS = frozenset({"tests", "test", "testing", "migrations", "alembic", "scripts"})
+MAX_APP_MODULES = 1000
+
+
+def resolve_attribute(module: Any, item: Record) -> None:
+    """``app`` of ``app.main:app`` (dotted, a trailing call not made); the first of
+    ``attributes`` that exists when none is named (fastapi run: app, api)."""
+    names = [item["attribute"]] if item.get("attribute") else list(item.get("attributes") or [])
+    for name in names:
+        value: Any = module
+        try:
+            for part in name.split("(")[0].split("."):
+                value = getattr(value, part)
+        except AttributeError:
+            continue
+        return
+    if names:
+        raise AttributeError(
+            "module {!r} has no attribute {!r}".format(module.__name__, " or ".join(names))
+        )
+
+
+def app_location(exc: BaseException, root: str) -> Any:
+    """``file:line`` of the last traceback frame inside the application (``root``), the
+    file relative to the working folder when under it; a syntax error's own line."""
+    where: Any = None
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        where = (exc.filename, exc.lineno)
+    else:
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if os.path.abspath(frame.filename).startswith(root.rstrip("/") + "/"):
+                where = (frame.filename, frame.lineno)
+    if where is None:
+        return None
+    return f"{_shown(where[0])}:{where[1]}"
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working folder when under it (``app/models.py``)."""
+    full = os.path.abspath(path)
+    cwd = os.getcwd().rstrip("/") + "/"
+    return full[len(cwd) :] if full.startswith(cwd) else full
+
+
+def close_names(exc: BaseException, item: Record) -> list[str]:
+    """For ``from X import Y``: the names X defines close to Y; for a missing
+    submodule, X's submodules close to it; for the attribute, the module's names."""
+    text = str(exc)
+    match = re.search(r"cannot import name '([^']+)' from '([^']+)'", text)
+    if match:
+        module = sys.modules.get(match.group(2))
+        names = [n for n in dir(module) if not n.startswith("__")] if module else []
+        return difflib.get_close_matches(match.group(1), names, n=3, cutoff=0.6)
+    match = re.search(r"No module named '([^']+)'", text)
+    if match and "." in match.group(1):
+        parent, _, child = match.group(1).rpartition(".")
+        module = sys.modules.get(parent)
+        path = getattr(module, "__path__", None)
+        subs = [m.name for m in pkgutil.iter_modules(path)] if path else []
+        found = difflib.get_close_matches(child, subs, n=3, cutoff=0.6)
+        return [parent + "." + n for n in found]
+    if item["kind"] == "app" and isinstance(exc, AttributeError) and item["name"] in sys.modules:
+        names = [n for n in dir(sys.modules[item["name"]]) if not n.startswith("_")]
+        wanted = (item.get("attribute") or "app").split(".")[0]
+        return difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
+    return []
+
+
+def model_location(text: str, item: Record) -> Any:
+    """Where the model (and its relationship) a mapper error names is defined."""
+    match = re.search(r"relationship '?([A-Za-z_]\w*)\.([A-Za-z_]\w*)", text)
+    model, attr = (match.group(1), match.group(2)) if match else (None, None)
+    if model is None:
+        match = re.search(r"Mapper\[([A-Za-z_]\w*)\(", text)
+        model = match.group(1) if match else None
+    if model is None:
+        return None
+    root = (item.get("root") or os.getcwd()).rstrip("/") + "/"
+    for module in list(sys.modules.values()):
+        cls = getattr(module, model, None)
+        where = getattr(module, "__file__", None) or ""
+        if not inspect.isclass(cls) or not os.path.abspath(where).startswith(root):
+            continue
+        try:
+            lines, start = inspect.getsourcelines(cls)
+            path = inspect.getsourcefile(cls) or where
+        except (OSError, TypeError):
+            continue
+        line = start
+        for n, source in enumerate(lines):
+            if attr and re.match(r"\s+" + re.escape(attr) + r"\s*[:=]", source):
+                line = start + n
+                break
+        return f"{_shown(path)}:{line}"
+    return None
+
+
+def _guarded(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return True
+    return re.search(r"^if\s+__name__\s*==", text, re.M) is not None
+
+
+def module_of_file(path: str) -> Any:
+    """``app/main.py`` -> (``app.main``, the folder above the package), as ``fastapi run``
+    and ``python app/main.py`` find it: up through the folders with an ``__init__.py``."""
+    full = os.path.abspath(path)
+    folder, base = os.path.split(full)
+    parts = [] if base == "__init__.py" else [base[:-3]]
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        folder, name = os.path.split(folder)
+        parts.insert(0, name)
+    return ".".join(parts), folder
+
+
+def package_modules(module: str) -> Any:
+    """The folder of ``module``'s top-level package and every module in it (found on
+    disk, none imported), minus tests, migrations, alembic, scripts and ``__main__``."""
+    top = module.partition(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return None, []
+    locations = list(spec.submodule_search_locations or [])
+    if not locations:
+        return (os.path.dirname(spec.origin) if spec.origin else None), []
+    found: list[str] = []
+    for location in locations:
+        for folder, dirs, files in os.walk(location):
+            rel = os.path.relpath(folder, location)
+            prefix = [top] + ([] if rel == "." else rel.split(os.sep))
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if d not in EXCLUDED_DIRS
+                and not d.startswith(".")
+                and os.path.isfile(os.path.join(folder, d, "__init__.py"))
+            )
+            for name in sorted(files):
+                stem = name[:-3]
+                if not name.endswith(".py") or not stem.isidentifier():
+                    continue
+                if stem in ("__main__", "conftest", "setup") or stem.startswith("test_"):
+                    continue
+                if stem.endswith("_test"):
+                    continue
+                found.append(".".join(prefix if stem == "__init__" else [*prefix, stem]))
+    return locations[0], sorted(set(found))[:MAX_APP_MODULES]
+
+
+def plan_app(spec: Record, timeout: float) -> Any:
+    """The application's items (its entry, every module of its package, the mappers)
+    and the plan record the host reads; ``sys.path`` set up as the server would."""
+    for folder in reversed(spec.get("sys_path") or []):
+        sys.path.insert(0, folder)
+    module = spec.get("module")
+    plan: Record = {"kind": "app-plan", "status": "ok", "reason": ""}
+    if not module:
+        paths = [spec["path"]] if spec.get("path") else list(spec.get("candidates") or [])
+        chosen = next((p for p in paths if os.path.isfile(p)), None)
+        if chosen is None:
+            plan["status"] = "missing"
+            plan["reason"] = "no {} in {}".format(" or ".join(paths), os.getcwd())
+            return [], plan
+        module, folder = module_of_file(chosen)
+        sys.path.insert(0, folder)
+        plan["file"] = chosen
+        if spec.get("script") and not _guarded(chosen):
+            # ``python app.py`` of a script with no __main__ guard: importing it *is*
+            # running it (connect, serve, sleep); only its package's other modules remain.
+            plan["skipped"] = (
+                f'{chosen} has no `if __name__ == "__main__":`: importing it would run it'
+            )
+    root, modules = package_modules(module)
+    common = {"kind": "app", "root": root or os.getcwd(), "timeout": timeout}
+    entry = {**common, "name": module, "role": "entry", "skip": plan.get("skipped")}
+    entry["attribute"] = spec.get("attribute")
+    entry["attributes"] = spec.get("attributes") or []
+    items = [entry] + [{**common, "name": m, "role": "module"} for m in modules if m != module]
+    if spec.get("mappers"):
+        items.append(
+            {
+                "kind": "mappers",
+                "name": "sqlalchemy.orm.configure_mappers",
+                "root": common["root"],
+                "timeout": timeout,
+            }
+        )
+    plan.update({"module": module, "root": root, "modules": [i["name"] for i in items]})
+    return items, plan
 
 
 def _findable(name: str) -> bool:
@@ -167,7 +390,7 @@ class Chain:
                 continue
             out = output_file()
             pid, ready_r = self.spawn(functools.partial(self.child, i, out))
-            verdict = self.wait(pid, ready_r)
+            verdict = self.wait(pid, ready_r, float(item.get("timeout") or self.timeout))
             os.close(ready_r)
             if verdict == "took-over":
                 # The child runs the rest of the chain; this process is done. It exits
@@ -224,17 +447,18 @@ class Chain:
         os.close(out)
         self.emit(result)
         ok = result["status"] in ("ok", "skipped")
-        takes_over = result["status"] == "ok" and item["kind"] == "import"
+        takes_over = result["status"] == "ok" and item["kind"] in ("import", "app")
         os.write(ready_w, b"c" if takes_over else (b"d" if ok else b"f"))
         os.close(ready_w)
         if takes_over:
             self.run(i + 1)
 
-    def wait(self, pid: int, ready_r: int) -> Any:
+    def wait(self, pid: int, ready_r: int, timeout: Any = None) -> Any:
         """What became of the child: "took-over", "done", "failed", or a record of its
         timeout or crash."""
+        timeout = self.timeout if timeout is None else timeout
         started = time.perf_counter()
-        deadline = started + self.timeout
+        deadline = started + timeout
         while True:
             left = deadline - time.perf_counter()
             if left <= 0:
@@ -243,7 +467,7 @@ class Chain:
                 except OSError:
                     os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-                return {"status": "timeout", "seconds": round(self.timeout, 3)}
+                return {"status": "timeout", "seconds": round(timeout, 3)}
             readable, _, _ = select.select([ready_r], [], [], left)
             if not readable:
                 continue
@@ -282,6 +506,8 @@ class Chain:
 
 
 def _name(item: Record) -> Record:
+    if item.get("role"):
+        return {"kind": item["kind"], "name": item["name"], "role": item["role"]}
     return {"kind": item["kind"], "name": item["name"]}
 
 
@@ -294,6 +520,11 @@ def main() -> None:
     if root.level == logging.NOTSET or root.level > logging.WARNING:
         root.setLevel(logging.WARNING)
     chain.emit({"kind": "start", "python": sys.version.split()[0], "executable": sys.executable})
+    if config.get("app"):
+        timeout = float(config["app"].get("timeout") or chain.timeout)
+        items, plan = plan_app(config["app"], timeout)
+        chain.items.extend(items)
+        chain.emit(plan)
     chain.run(0)  # only this first process returns from it; the others exit
     os.close(chain.finished_w)
     os.read(chain.finished_r, 1)  # "x" from the chain's last process, or all of it died
