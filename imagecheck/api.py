@@ -131,12 +131,20 @@ def open_source(
 
 
 def _load_indexes(
-    source: Callable[[], Source], diff_ids: Iterable[str], cache: Cache, progress: ProgressFn
+    source: Callable[[], Source],
+    diff_ids: Iterable[str],
+    cache: Cache,
+    progress: ProgressFn,
+    stamps: dict[str, str] | None = None,
 ) -> dict[str, LayerIndex]:
     """Layer indexes by diff_id: from the cache, the rest read from ``source()`` (called
-    only when something is missing) and cached."""
+    only when something is missing) and cached. With ``stamps`` (the source's blob
+    fingerprints), a cached layer whose blob changed since it was verified is read
+    again, and so verified again."""
     found: dict[str, LayerIndex] = {}
     for diff_id in dict.fromkeys(diff_ids):
+        if stamps and not cache.verified(stamps.get(diff_id, ""), diff_id):
+            continue
         cached = cache.get_layer(diff_id)
         if cached is not None:
             found[diff_id] = cached
@@ -144,6 +152,8 @@ def _load_indexes(
     if missing:
         for index in source().index_layers(missing, progress):
             cache.put_layer(index)
+            if stamps and index.diff_id in stamps:
+                cache.put_verified(stamps[index.diff_id], index.diff_id)
             found[index.diff_id] = index
     return found
 
@@ -163,10 +173,16 @@ def inventory(
     source = open_source(tgt, options, cache, progress, engine)
     try:
         info = source.image()
+        # Stat each layer's blob before anything is read: a blob changed or gone since
+        # it was verified is read (and checked) again, even under a cached catalog.
+        stamps = source.stamps()
+        unverified = [d for d, s in stamps.items() if not cache.verified(s, d)]
+        found = _load_indexes(lambda: source, unverified, cache, progress, stamps)
         cached = cache.get_inventory(info.id)
         if cached is not None:  # the same image ID: the same layers, the same catalog
             return replace(cached, image=info, notes=source.notes())
-        found = _load_indexes(lambda: source, info.diff_ids, cache, progress)
+        rest = [d for d in info.diff_ids if d not in found]
+        found |= _load_indexes(lambda: source, rest, cache, progress, stamps)
         indexes = [found[d] for d in dict.fromkeys(info.diff_ids)]
         notes = source.notes()
     finally:

@@ -14,14 +14,14 @@ import hashlib
 import os
 import re
 import stat
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from .elf import ElfInfo, read_elf, read_elf_stream
 from .errors import CorruptArchive
-from .streams import Window
+from .streams import READ_ERRORS, Window
+from .streams import short as short  # noqa: PLC0414 - the sources and reporters name it here
 
 # Bump when what an index records changes: old cache entries are then never read.
 INDEX_FORMAT = 3
@@ -428,7 +428,7 @@ def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> Lay
                 builder.entries[path] = Entry(kind, 0, mode)
     except _BadTar as exc:
         raise CorruptArchive(f"layer {short(diff_id)} is not a readable tar: {exc}") from exc
-    except (EOFError, zlib.error, OSError) as exc:
+    except READ_ERRORS as exc:
         raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
     except Exception as exc:
         if type(exc).__name__ == "ZstdError":
@@ -470,7 +470,9 @@ def digest_members(
                 found[path] = sha256_of(_rewound(data))
                 if len(found) == len(wanted):
                     break
-    except (_BadTar, EOFError, zlib.error, OSError) as exc:
+    except _BadTar as exc:
+        raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
+    except READ_ERRORS as exc:
         raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
     return found
 
@@ -539,9 +541,3 @@ def index_directory(root: str, diff_id: str) -> LayerIndex:
             else:
                 builder.entries[path] = Entry(OTHER, 0, mode)
     return builder.build()
-
-
-def short(digest: str) -> str:
-    """``sha256:0123456789ab``: enough of a digest to name it in one line."""
-    algo, _, hexpart = digest.partition(":")
-    return f"{algo}:{hexpart[:12]}" if hexpart else digest[:19]

@@ -16,6 +16,7 @@ import io
 import json
 import tarfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -465,3 +466,35 @@ def replace_member(archive: Path, member: str, data: bytes) -> None:
 
 def remove_member(archive: Path, member: str) -> None:
     _rewrite(archive, member, None)
+
+
+def rewrite_manifest(
+    layout: Path,
+    edit: Callable[[dict[str, Any]], None],
+    layer_blobs: dict[int, bytes] | None = None,
+) -> None:
+    """Change the only manifest of an OCI layout folder through ``edit`` (and replace
+    layer blobs by index, descriptor digest and size updated), re-digested and re-linked
+    from index.json as a tool would write it: the damage is in what the content says,
+    not in its digests."""
+    blobs = layout / "blobs" / "sha256"
+    index = json.loads((layout / "index.json").read_text())
+    (desc,) = index["manifests"]
+    manifest = json.loads((blobs / desc["digest"].split(":")[1]).read_text())
+    for n, data in (layer_blobs or {}).items():
+        digest = _sha(data)
+        (blobs / digest[7:]).write_bytes(data)
+        manifest["layers"][n] |= {"digest": digest, "size": len(data)}
+    edit(manifest)
+    data = _dump(manifest)
+    desc["digest"], desc["size"] = _sha(data), len(data)
+    (blobs / desc["digest"][7:]).write_bytes(data)
+    (layout / "index.json").write_bytes(_dump(index))
+
+
+def layer_blob(layout: Path, n: int) -> Path:
+    """The blob file of layer ``n`` of an OCI layout folder's only manifest."""
+    blobs = layout / "blobs" / "sha256"
+    (desc,) = json.loads((layout / "index.json").read_text())["manifests"]
+    manifest = json.loads((blobs / desc["digest"].split(":")[1]).read_text())
+    return blobs / str(manifest["layers"][n]["digest"]).split(":")[1]

@@ -17,7 +17,15 @@ from ..errors import BadInput, CorruptArchive, ImageNotFound
 from ..layerindex import short
 from ..model import Platform
 from .base import image_info, load_json
-from .oci import LAYER_TYPES, LayerBlob, Resolved, StoreSource, TarStore, resolve_oci
+from .oci import (
+    LAYER_TYPES,
+    LayerBlob,
+    Resolved,
+    StoreSource,
+    TarStore,
+    read_verified,
+    resolve_oci,
+)
 
 
 def _pick(entries: list[dict[str, Any]], ref: str | None, name: str) -> dict[str, Any]:
@@ -45,9 +53,9 @@ def resolve_manifest_json(store: TarStore, *, ref: str, tag: str | None) -> Reso
     layer_paths = entry.get("Layers")
     if not isinstance(config_path, str) or not isinstance(layer_paths, list):
         raise CorruptArchive(f"manifest.json in {store.name} lacks Config or Layers")
-    config_bytes = store.read(config_path, "image config")
-    config = load_json(config_bytes, "image config")
     hexpart = Path(config_path).name.removesuffix(".json")
+    config_bytes = read_verified(store, f"sha256:{hexpart}", "image config", config_path)
+    config = load_json(config_bytes, "image config")
     tags = tuple(str(t) for t in entry.get("RepoTags") or [])
     info = image_info(config, ref=ref, image_id=f"sha256:{hexpart}", repo_tags=tags)
     if len(layer_paths) != len(info.diff_ids):
@@ -64,7 +72,11 @@ def resolve_manifest_json(store: TarStore, *, ref: str, tag: str | None) -> Reso
             raise CorruptArchive(f"layer {short(diff_id)} has an unknown media type {media!r}")
         if not store.exists(str(path)):
             raise CorruptArchive(f"layer {short(diff_id)} is missing from {store.name} ({path})")
-        layers.append(LayerBlob(diff_id, str(path), media, store.size(str(path))))
+        # A Docker 25+ archive's layers are OCI blobs, named by their digest.
+        algo, _, hexpart = str(path).removeprefix("blobs/").partition("/")
+        named = str(path).startswith("blobs/") and hexpart and "/" not in hexpart
+        digest = f"{algo}:{hexpart}" if named else None
+        layers.append(LayerBlob(diff_id, str(path), media, store.size(str(path)), digest))
     return Resolved(info, tuple(layers), ())
 
 

@@ -42,6 +42,13 @@ class Source(Protocol):
         """Index the named layers (in image order); each is yielded once read."""
         ...
 
+    def stamps(self) -> dict[str, str]:
+        """A cheap fingerprint (a stat, no read) of where each layer's bytes lie, by
+        diff_id; a layer cached under one stamp was verified as read from there. A
+        missing blob is an error. Empty when the source is a store that verifies its
+        own content (the engine)."""
+        ...
+
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         """The sha256 of regular files (index paths) of one layer, streamed, where the
         source can read them; others are left out."""

@@ -6,6 +6,7 @@ A blob store answers "give me the bytes (or a stream) of this path"; the layout 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import multiprocessing
 import os
@@ -20,7 +21,7 @@ from typing import IO, Any, Protocol
 from ..errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
 from ..layerindex import LayerIndex, digest_members, index_tar, short
 from ..model import ImageInfo, Platform
-from ..streams import FileWindow, decompressed
+from ..streams import FileWindow, VerifiedLayer, decompressed
 from .base import Progress, ProgressFn, image_info, load_json
 
 INDEX_TYPES = frozenset(
@@ -63,6 +64,11 @@ class BlobStore(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
+    def stamp(self, path: str) -> str:
+        """A cheap fingerprint of the file at ``path`` (where it is, its size, times and
+        inode): when it is what it was, so are the bytes that were verified."""
+        ...
+
     @property
     def parallel_safe(self) -> bool:
         """Whether forked processes may read layers from this store at once."""
@@ -76,6 +82,12 @@ def blob_path(digest: str) -> str:
     if not hexpart or "/" in hexpart or "/" in algo:
         raise CorruptArchive(f"not a content digest: {digest!r}")
     return f"blobs/{algo}/{hexpart}"
+
+
+def _stat_stamp(path: Path, st: os.stat_result) -> str:
+    return (
+        f"{path.resolve()}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    )
 
 
 class DirStore:
@@ -104,6 +116,13 @@ class DirStore:
 
     def exists(self, path: str) -> bool:
         return self._full(path).is_file()
+
+    def stamp(self, path: str) -> str:
+        try:
+            st = self._full(path).stat()
+        except OSError as exc:
+            raise CorruptArchive(f"{path} is missing from {self.name}: {exc}") from exc
+        return _stat_stamp(self._full(path), st)
 
     @property
     def parallel_safe(self) -> bool:
@@ -186,6 +205,14 @@ class TarStore:
         m = self._members.get(path)
         return m.size if m is not None else None
 
+    def stamp(self, path: str) -> str:
+        member = self._member(path, path)
+        try:
+            st = os.stat(self.name)
+        except OSError as exc:
+            raise CorruptArchive(f"cannot read {self.name}: {exc}") from exc
+        return f"{_stat_stamp(Path(self.name), st)}:{member.offset_data}:{member.size}:{path}"
+
     @property
     def parallel_safe(self) -> bool:
         return self._plain  # compressed archives share one decompressing handle
@@ -236,7 +263,8 @@ class LayerBlob:
     diff_id: str
     path: str  # inside the store
     media_type: str | None
-    size: int | None
+    size: int | None  # what the descriptor says (or the store, when there is none)
+    digest: str | None = None  # the blob's digest, when a manifest names it
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +300,8 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
         if media in INDEX_TYPES:
             if depth > 4:
                 raise CorruptArchive(f"image indexes nest too deep in {store.name}")
-            nested = load_json(store.read(blob_path(desc["digest"]), "image index"), "image index")
+            digest = str(desc.get("digest", ""))
+            nested = load_json(read_verified(store, digest, "image index"), "image index")
             pending.extend((d, depth + 1) for d in _descriptors(store, nested, "image index"))
         elif media in MANIFEST_TYPES or not media:
             candidates.append((desc, plat))
@@ -299,7 +328,9 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
             all_plats = ", ".join(str(c[1]) for c in candidates)
             notes.append(f"platform {chosen[1]} chosen of {all_plats}")
     desc = chosen[0]
-    manifest = load_json(store.read(_digest_path(desc), "image manifest"), "image manifest")
+    _digest_path(desc)
+    manifest_bytes = read_verified(store, str(desc["digest"]), "image manifest")
+    manifest = load_json(manifest_bytes, "image manifest")
     if not isinstance(manifest, dict):
         raise CorruptArchive(f"image manifest in {store.name} is not a JSON object")
     media = manifest.get("mediaType") or desc.get("mediaType") or ""
@@ -309,7 +340,7 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
     if not isinstance(config_desc, dict) or "digest" not in config_desc:
         raise CorruptArchive(f"image manifest in {store.name} names no config")
     config_digest = str(config_desc["digest"])
-    config = load_json(store.read(blob_path(config_digest), "image config"), "image config")
+    config = load_json(read_verified(store, config_digest, "image config"), "image config")
     annotations = desc.get("annotations") or {}
     name = annotations.get("io.containerd.image.name") or annotations.get(
         "org.opencontainers.image.ref.name"
@@ -333,10 +364,22 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
                 f"layer {short(str(layer.get('digest', '?')))} has an unknown media type "
                 f"{media_type!r}"
             )
-        layers.append(
-            LayerBlob(diff_id, blob_path(str(layer["digest"])), media_type, layer.get("size"))
-        )
+        digest, size = str(layer.get("digest", "")), layer.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise CorruptArchive(f"layer {short(digest)} has no valid size in its descriptor")
+        layers.append(LayerBlob(diff_id, blob_path(digest), media_type, size, digest))
     return Resolved(info, tuple(layers), tuple(notes))
+
+
+def read_verified(store: BlobStore, digest: str, what: str, path: str | None = None) -> bytes:
+    """A small blob (index, manifest, config) read whole and checked against its digest."""
+    data = store.read(path or blob_path(digest), what)
+    algo, _, hexpart = digest.partition(":")
+    if algo not in ("sha256", "sha512") or hashlib.new(algo, data).hexdigest() != hexpart:
+        raise CorruptArchive(
+            f"{what} in {store.name} does not match its digest {short(digest)} (changed or damaged)"
+        )
+    return data
 
 
 def _digest_path(desc: dict[str, Any]) -> str:
@@ -352,10 +395,19 @@ _FORKED: dict[str, tuple[BlobStore, list[LayerBlob]]] = {}
 
 
 def _index_blob(store: BlobStore, blob: LayerBlob) -> LayerIndex:
-    raw, seekable = store.open(blob.path, f"layer {short(blob.diff_id)}")
+    """Index one layer, every byte of it hashed on the way (no seeking past file data):
+    an index is returned only for content that matches its digests."""
+    raw, _ = store.open(blob.path, f"layer {short(blob.diff_id)}")
     with raw:
-        stream, compression = decompressed(raw)
-        return index_tar(stream, blob.diff_id, seekable=seekable and compression == "none")
+        layer = VerifiedLayer(
+            raw, blob.diff_id, digest=blob.digest, size=blob.size if blob.digest else None
+        )
+        try:
+            index = index_tar(layer.stream, blob.diff_id)
+        except CorruptArchive as exc:
+            raise (layer.blob_mismatch() or exc) from exc
+        layer.finish()
+    return index
 
 
 def _index_in_worker(n: int) -> dict[str, Any]:
@@ -423,6 +475,9 @@ class StoreSource:
             raise EnvironmentProblem(f"a layer indexing process died: {exc}") from exc
         finally:
             _FORKED.clear()
+
+    def stamps(self) -> dict[str, str]:
+        return {b.diff_id: self._store.stamp(b.path) for b in self._resolved.layers}
 
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         blob = next((b for b in self._resolved.layers if b.diff_id == diff_id), None)
