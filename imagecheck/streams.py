@@ -47,11 +47,15 @@ def sniff(head: bytes) -> str:
 
 
 class _GzipReader(io.RawIOBase):
-    """gzip with 1 MiB reads (the stdlib reader works in 8 KiB steps); multi-member aware."""
+    """gzip with 1 MiB reads (the stdlib reader works in 8 KiB steps); multi-member aware.
+
+    Each inflate call yields at most 1 MiB: a megabyte of compressed zeros expands to a
+    gigabyte, which must never be held at once."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
         self._dec = _new_inflater()
+        self._fed = False  # whether the current inflater has been given any input
         self._buf = b""
         self._eof = False
 
@@ -60,17 +64,20 @@ class _GzipReader(io.RawIOBase):
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         while not self._buf and not self._eof:
-            chunk = self._raw.read(CHUNK)
-            if not chunk:
-                if not self._dec.eof:
-                    raise EOFError("compressed data ended before the end-of-stream marker")
-                self._eof = True
-                break
-            self._buf = self._dec.decompress(chunk)
-            while self._dec.eof and self._dec.unused_data:
-                rest = self._dec.unused_data
-                self._dec = _new_inflater()
-                self._buf += self._dec.decompress(rest)
+            if self._dec.eof:  # a member ended: what follows is the next member
+                data = self._dec.unused_data
+                self._dec, self._fed = _new_inflater(), False
+            else:
+                data = self._dec.unconsumed_tail
+            if not data:
+                data = self._raw.read(CHUNK)
+                if not data:
+                    if self._fed and not self._dec.eof:
+                        raise EOFError("compressed data ended before the end-of-stream marker")
+                    self._eof = True
+                    break
+            self._fed = True
+            self._buf = self._dec.decompress(data, CHUNK)
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
