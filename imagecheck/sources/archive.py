@@ -19,6 +19,7 @@ from ..model import Platform
 from .base import image_info, load_json
 from .oci import (
     LAYER_TYPES,
+    MAX_MANIFESTS,
     LayerBlob,
     Resolved,
     StoreSource,
@@ -48,6 +49,8 @@ def resolve_manifest_json(store: TarStore, *, ref: str, tag: str | None) -> Reso
     doc = load_json(store.read("manifest.json", "manifest.json"), f"manifest.json in {store.name}")
     if not isinstance(doc, list) or not doc or not all(isinstance(e, dict) for e in doc):
         raise CorruptArchive(f"manifest.json in {store.name} is not a list of images")
+    if len(doc) > MAX_MANIFESTS:
+        raise CorruptArchive(f"manifest.json in {store.name} lists over {MAX_MANIFESTS} images")
     entry = _pick(doc, tag, store.name)
     config_path = entry.get("Config")
     layer_paths = entry.get("Layers")

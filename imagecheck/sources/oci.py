@@ -22,7 +22,9 @@ from ..errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
 from ..layerindex import LayerIndex, digest_members, index_tar, short
 from ..model import ImageInfo, Platform
 from ..streams import FileWindow, VerifiedLayer, decompressed
-from .base import Progress, ProgressFn, image_info, load_json
+from .base import MAX_DOCUMENT, Progress, ProgressFn, image_info, load_json
+
+MAX_MANIFESTS = 4096  # descriptors an index (and the indexes it nests) may list
 
 INDEX_TYPES = frozenset(
     {
@@ -102,6 +104,8 @@ class DirStore:
 
     def read(self, path: str, what: str) -> bytes:
         try:
+            if self._full(path).stat().st_size > MAX_DOCUMENT:
+                raise CorruptArchive(f"{what} in {self.name} is too big for an image document")
             return self._full(path).read_bytes()
         except FileNotFoundError as exc:
             raise CorruptArchive(f"{what} is missing from {self.name} ({path})") from exc
@@ -171,6 +175,8 @@ class TarStore:
         return m
 
     def read(self, path: str, what: str) -> bytes:
+        if self._member(path, what).size > MAX_DOCUMENT:
+            raise CorruptArchive(f"{what} in {self.name} is too big for an image document")
         stream, _ = self.open(path, what)
         with stream:
             try:
@@ -286,6 +292,9 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
     index = load_json(store.read("index.json", "index.json"), f"index.json in {store.name}")
     candidates: list[tuple[dict[str, Any], Platform | None]] = []
     pending = [(d, 0) for d in _descriptors(store, index, "index.json")]
+    seen = len(pending)
+    if seen > MAX_MANIFESTS:
+        raise CorruptArchive(f"{store.name} lists over {MAX_MANIFESTS} manifests")
     while pending:
         desc, depth = pending.pop(0)
         media = desc.get("mediaType", "")
@@ -303,6 +312,9 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
             digest = str(desc.get("digest", ""))
             nested = load_json(read_verified(store, digest, "image index"), "image index")
             pending.extend((d, depth + 1) for d in _descriptors(store, nested, "image index"))
+            seen += len(pending)
+            if seen > MAX_MANIFESTS:
+                raise CorruptArchive(f"{store.name} lists over {MAX_MANIFESTS} manifests")
         elif media in MANIFEST_TYPES or not media:
             candidates.append((desc, plat))
         else:
