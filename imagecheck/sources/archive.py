@@ -24,6 +24,7 @@ from .oci import (
     Resolved,
     StoreSource,
     TarStore,
+    malformed_documents,
     read_verified,
     resolve_oci,
 )
@@ -88,18 +89,21 @@ def open_docker_archive(
 ) -> StoreSource:
     store = TarStore(path)
     try:
-        if store.exists("manifest.json"):
-            resolved = resolve_manifest_json(store, ref=ref, tag=tag)
-            era = (
-                "docker save archive (OCI layout)"
-                if store.exists("index.json")
-                else ("docker save archive")
-            )
-        elif store.exists("index.json"):
-            resolved = resolve_oci(store, ref=ref, platform=platform)
-            era = "OCI archive"
-        else:
-            raise CorruptArchive(f"{path} is not an image archive (no manifest.json or index.json)")
+        with malformed_documents(str(path)):
+            if store.exists("manifest.json"):
+                resolved = resolve_manifest_json(store, ref=ref, tag=tag)
+                era = (
+                    "docker save archive (OCI layout)"
+                    if store.exists("index.json")
+                    else ("docker save archive")
+                )
+            elif store.exists("index.json"):
+                resolved = resolve_oci(store, ref=ref, platform=platform)
+                era = "OCI archive"
+            else:
+                raise CorruptArchive(
+                    f"{path} is not an image archive (no manifest.json or index.json)"
+                )
     except BaseException:
         store.close()
         raise

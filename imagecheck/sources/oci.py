@@ -6,6 +6,7 @@ A blob store answers "give me the bytes (or a stream) of this path"; the layout 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import multiprocessing
@@ -394,6 +395,20 @@ def read_verified(store: BlobStore, digest: str, what: str, path: str | None = N
     return data
 
 
+@contextlib.contextmanager
+def malformed_documents(name: str) -> Iterator[None]:
+    """Index, manifests and configs are input: a field of the wrong type (a list where a
+    digest belongs, a string for a size) is a damaged archive, one line, never a crash."""
+    try:
+        yield
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+        if isinstance(exc, CorruptArchive | BadInput):
+            raise
+        raise CorruptArchive(
+            f"{name} holds a malformed index, manifest or config ({type(exc).__name__}: {exc})"
+        ) from None
+
+
 def _digest_path(desc: dict[str, Any]) -> str:
     if "digest" not in desc:
         raise CorruptArchive("a manifest descriptor has no digest")
@@ -516,7 +531,8 @@ def open_oci(path: Path, *, ref: str, platform: Platform | None, archive: bool) 
     try:
         if not store.exists("index.json"):
             raise CorruptArchive(f"{path} is not an OCI image layout (no index.json)")
-        resolved = resolve_oci(store, ref=ref, platform=platform)
+        with malformed_documents(store.name):
+            resolved = resolve_oci(store, ref=ref, platform=platform)
     except BaseException:
         store.close()
         raise
