@@ -91,7 +91,7 @@ def skips() -> list[str]:
     """Everything else the image's distributions would import, so that imagecheck
     imports exactly IMPORTS (their top-level names)."""
     from imagecheck.api import inventory
-    from imagecheck.smoke import SmokeOptions, plan
+    from imagecheck.smoke.run import SmokeOptions, plan
 
     items, _ = plan(inventory(f"docker:{bench.IMAGE}"), SmokeOptions(probes=False))
     tops = {m.split(".")[0] for m in IMPORTS}

@@ -12,9 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import Cache, default_cache_dir
 from .errors import BadInput, EngineUnavailable, ImageNotFound
-from .layerindex import LayerIndex
+from .image import Cache, LayerIndex, Progress, ProgressFn, Source, default_cache_dir, no_progress
 from .model import (
     Change,
     CheckResult,
@@ -29,16 +28,14 @@ from .model import (
     StaleVerdict,
 )
 from .smoke import SmokeOptions
-from .sources.base import Progress, ProgressFn, Source, no_progress
 from .target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, Target, parse_target
 
 if TYPE_CHECKING:
-    from .checks.context import Context
-    from .compose import ComposeService
-    from .constraints import Constraints
+    from .checks import Context
     from .engine import Engine
-    from .history import HistoryMatch
-    from .stale import BuildInput, StaleFacts
+    from .pins import Constraints
+    from .stale import BuildInput, HistoryMatch, StaleFacts
+    from .triage import ComposeService
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +97,16 @@ def open_source(
     open). Engine imports stay off the archive paths."""
     path = Path(target.location)
     if target.kind == DOCKER_ARCHIVE:
-        from .sources.archive import open_docker_archive
+        from .image import open_docker_archive
 
         return open_docker_archive(path, ref=target.text, tag=target.tag, platform=options.platform)
     if target.kind in (OCI_DIR, OCI_ARCHIVE):
-        from .sources.oci import open_oci
+        from .image import open_oci
 
         return open_oci(
             path, ref=target.text, platform=options.platform, archive=target.kind == OCI_ARCHIVE
         )
-    from .sources.daemon import DaemonSource
+    from .image import DaemonSource
 
     if options.engine_read not in ("auto", "export"):
         raise BadInput(f"unknown engine read mode {options.engine_read!r}")
@@ -188,10 +185,14 @@ def inventory(
     finally:
         source.close()
     # Imported here: a cached catalog (the common warm run) needs none of them.
-    from .catalog.dpkg import catalog_debian
-    from .catalog.elf import catalog_libraries, ld_so_conf_paths
-    from .catalog.python import catalog_python, python_events
-    from .imagefs import ImageFS
+    from .catalog import (
+        catalog_debian,
+        catalog_libraries,
+        catalog_python,
+        ld_so_conf_paths,
+        python_events,
+    )
+    from .image import ImageFS
 
     progress(Progress("catalog", 0, 1))
     fs = ImageFS(info.history, indexes)
@@ -256,9 +257,9 @@ def check(
     ``smoke``, the smoke tests in a throwaway container, and the staleness checks when
     a Dockerfile is known (``build``, or ``./Dockerfile`` when the history matches it);
     one report for all."""
-    from .checks import run_checks
-    from .checks.context import Context
-    from .constraints import load_constraints
+    from .checks import Context
+    from .pins import load_constraints
+    from .suite import run_checks
 
     pins = load_constraints(constraints or [])  # bad constraints fail before any image read
     tgt = parse_target(target) if isinstance(target, str) else target
@@ -278,7 +279,7 @@ def _context_pins(pins: Constraints, req: BuildRequest, facts: StaleFacts | None
     """The pins given or configured, else those found in the build context: the one the
     staleness checks use, else the given one, else ``./Dockerfile``'s folder. Given pins
     still learn the context's project name, for the application's own distribution."""
-    from .constraints import context_projects, discover
+    from .pins import context_projects, discover
 
     context = facts.build.context if facts is not None else None
     context = context or req.context or (req.dockerfile.parent if req.dockerfile else None)
@@ -297,7 +298,7 @@ def _with_projects(inv: Inventory, pins: Constraints) -> Inventory:
     marked as the application."""
     if not pins.projects:
         return inv
-    from .catalog.python import mark_applications
+    from .catalog import mark_applications
 
     return replace(inv, python=mark_applications(inv.python, pins.projects))
 
@@ -480,7 +481,7 @@ def smoke(
     progress: ProgressFn = no_progress,
 ) -> Report:
     """The smoke tests alone: inventory ``target``, import in a container, report."""
-    from .checks.context import Context
+    from .checks import Context
 
     tgt = parse_target(target) if isinstance(target, str) else target
     with contextlib.closing(_EngineOnce()) as engine:
@@ -494,7 +495,7 @@ def _only(
     prefix: str, ctx: Context, select: tuple[str, ...], ignore: tuple[str, ...]
 ) -> tuple[tuple[Finding, ...], tuple[CheckResult, ...]]:
     """The checks of one command (``smoke``, ``stale``): their findings and results only."""
-    from .checks import run_checks
+    from .suite import run_checks
 
     findings, results = run_checks(ctx, select or (prefix,), ignore)
     return findings, tuple(r for r in results if r.code.startswith(prefix))
@@ -510,7 +511,7 @@ def stale(
     progress: ProgressFn = no_progress,
 ) -> Report:
     """The staleness checks alone: the image against its Dockerfile and context."""
-    from .checks.context import Context
+    from .checks import Context
 
     tgt = parse_target(target) if isinstance(target, str) else target
     with contextlib.closing(_EngineOnce()) as engine:
@@ -588,8 +589,8 @@ def lint(
 
     ``paths`` empty: every requirements file and Dockerfile under the current folder.
     """
-    from .constraints import load_constraints
     from .lint import lint_files
+    from .pins import load_constraints
 
     pins = load_constraints(constraints or [], cwd=Path())
     return lint_files(paths, pins, select=select, ignore=ignore, resolve=resolve)
@@ -642,13 +643,11 @@ def triage(
     With the engine down the report still says what the compose file says (IC707); an
     image never built or pulled is IC708, and the image checks are skipped with the reason.
     """
-    from .checks import run_checks
-    from .checks.context import Context
-    from .compose import load_project
-    from .constraints import load_constraints
-    from .failures import load_failures
+    from .checks import Context
+    from .pins import load_constraints
+    from .suite import run_checks
     from .target import ENGINE
-    from .triage import commands, gather
+    from .triage import commands, gather, load_failures, load_project
 
     cwd = cwd or Path.cwd()
     project = load_project(cwd, compose_files, project_name, env_file, environ)

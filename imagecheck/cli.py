@@ -21,7 +21,7 @@ from .model import SEVERITIES, LintReport, Report
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .sources.base import Progress
+    from .image import Progress
 
 COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint", "triage")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
@@ -303,7 +303,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     platform = None
     if args.platform:
-        from .sources.oci import parse_platform
+        from .image import parse_platform
 
         platform = parse_platform(args.platform)
     options = Options(
@@ -324,11 +324,11 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
     finally:
         bar.stop()
     if args.format == "json":
-        from .report.json import dumps, inventory_document
+        from .report import dumps, inventory_document
 
         _write(out, dumps(inventory_document(inv)))
         return ExitCode.OK
-    from .report.terminal import render_inventory, render_layers
+    from .report import render_inventory, render_layers
 
     if args.command == "layers":
         render_layers(out, inv, verbose=args.verbose)
@@ -448,8 +448,8 @@ def _is_service(args: argparse.Namespace, err: Console) -> bool:
     spelled as a path or with a prefix is an image; so is a word that is no service but an
     image. Else the services are listed. Compose options always mean a service."""
     from .api import engine_has_image
-    from .compose import find_files, load_project
     from .target import PREFIXES, image_at, spelled_as_path
+    from .triage import find_files, load_project
 
     word: str = args.target
     compose_asked = bool(args.file or args.project_name or args.env_file)
@@ -587,11 +587,10 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
     """Write a check or lint report in ``--format``; the exit code says whether it failed."""
     if args.fail_on is None:  # argparse parents share actions: the default is set here
         args.fail_on = "warning" if args.command == "stale" else "error"
-    from .report.findings import failing, junit, lint_document, report_document
-    from .report.terminal import render_lint, render_report
+    from .report import failing, junit, lint_document, render_lint, render_report, report_document
 
     if args.format == "json":
-        from .report.json import dumps
+        from .report import dumps
 
         if isinstance(report, LintReport):
             _write(out, dumps(lint_document(report, args.fail_on)))

@@ -6,6 +6,7 @@ PEP 440 and odd metadata must never crash a scan.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -341,3 +342,14 @@ class LintReport:
     findings: tuple[Finding, ...]
     checks: tuple[CheckResult, ...]
     constraints_files: tuple[str, ...] = ()
+
+
+def canonical(name: str) -> str:
+    """A distribution name as PEP 503 compares it: ``Foo_Bar.baz`` is ``foo-bar-baz``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def short(digest: str) -> str:
+    """``sha256:0123456789ab``: enough of a digest to name it in one line."""
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:12]}" if hexpart else digest[:19]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from ..imagefs import ImageFS
+from ..image import ImageFS
 from ..model import Change, DebianPackage, LayerRef, Removed
 
 STATUS = "/var/lib/dpkg/status"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 
-from ..imagefs import ImageFS
+from ..image import ImageFS
 from ..model import SharedLibrary
 
 

@@ -17,8 +17,17 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from ..imagefs import ImageFS
-from ..model import Change, ImageInfo, Interpreter, LayerRef, PythonDist, PythonEnvironment, Removed
+from ..image import ImageFS
+from ..model import (
+    Change,
+    ImageInfo,
+    Interpreter,
+    LayerRef,
+    PythonDist,
+    PythonEnvironment,
+    Removed,
+    canonical,
+)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SITE_NAMES = ("site-packages", "dist-packages")
@@ -26,10 +35,6 @@ _PY_LIB = re.compile(r"^(?P<prefix>.*?)/lib(?:64)?/python(?P<ver>\d+\.\d+)/(site
 _PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)?)?$")
 _SHELLS = ("sh", "bash", "dash", "ash", "zsh")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True, slots=True)

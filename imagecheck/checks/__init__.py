@@ -1,69 +1,11 @@
-"""The checks: pure functions of a ``Context`` returning findings with stable codes.
+"""The check framework: what every check sees (``Context``) and how a list of checks runs.
 
-``run_checks`` runs them all, keeps the findings ``--select``/``--ignore`` allow and
-records for each check whether it passed, failed or was skipped (and why).
+A check is a pure function of a context returning findings with stable codes; the checks
+themselves live in their concepts' packages (pins, native, smoke, stale, triage) and
+``imagecheck.suite`` lists them. ``lint`` runs its own list through the same runner.
 """
 
-from __future__ import annotations
-
-from collections.abc import Iterable
-
-from ..model import CheckResult, Finding
-from ..report import codes
-from .compat import check_known
 from .context import Context
-from .native import (
-    check_ctypes,
-    check_needed,
-    check_numpy_abi,
-    check_system_needs,
-    check_wheel_tags,
-)
-from .pins import check_duplicates, check_pins, check_requires, pin_sources
 from .runner import Check, run_selected
-from .smoke import check_smoke
-from .stale import check_stale
-from .triage import check_triage
 
-CHECKS: tuple[Check[Context], ...] = (
-    Check(
-        (codes.IC101, codes.IC102, codes.IC103),
-        "pins",
-        check_pins,
-        needs_pins=True,
-        detail=pin_sources,
-    ),
-    Check((codes.IC104,), "duplicate dist-info", check_duplicates),
-    Check((codes.IC105,), "requirements of installed distributions", check_requires),
-    Check((codes.IC201,), "wheel tags", check_wheel_tags),
-    Check((codes.IC202, codes.IC207, codes.IC208), "shared libraries resolve", check_needed),
-    Check((codes.IC203,), "libraries loaded through ctypes", check_ctypes),
-    Check((codes.IC204,), "NumPy C-API generation", check_numpy_abi),
-    Check((codes.IC205, codes.IC206), "system needs", check_system_needs),
-    Check(codes.family("IC3"), "known incompatibilities", check_known),
-    Check(codes.family("IC5"), "smoke tests", check_smoke, needs_smoke=True),
-    Check(codes.family("IC6"), "stale image and build cache", check_stale, needs_build=True),
-    Check(codes.family("IC7"), "compose service containers", check_triage, needs_triage=True),
-)
-
-
-def _skip(check: Check[Context], ctx: Context) -> str | None:
-    if check.needs_triage:
-        return None if ctx.triage is not None else "no compose service (imagecheck SERVICE)"
-    if check.needs_pins and not ctx.constraints.pins:
-        return "; ".join(["no pins found", *ctx.constraints.notes])
-    if check.needs_build:
-        return None if ctx.stale is not None else ctx.stale_skip
-    if check.needs_smoke:
-        if ctx.smoke is None:
-            return "not run (--no-smoke)"
-        return ctx.smoke.reason if ctx.smoke.status == "skipped" else None
-    if ctx.inventory.interpreter is None and check.name != "system needs":
-        return "no Python in the image"
-    return None
-
-
-def run_checks(
-    ctx: Context, select: Iterable[str] = (), ignore: Iterable[str] = ()
-) -> tuple[tuple[Finding, ...], tuple[CheckResult, ...]]:
-    return run_selected(CHECKS, ctx, select, ignore, _skip)
+__all__ = ["Check", "Context", "run_selected"]

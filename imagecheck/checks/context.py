@@ -5,10 +5,13 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from ..constraints import Constraints, canonical
-from ..model import Inventory, PythonDist, SmokeRun, TriageRun
-from ..stale import StaleFacts
+from ..model import Inventory, PythonDist, SmokeRun, TriageRun, canonical
+from ..pins import Constraints
+
+if TYPE_CHECKING:
+    from ..stale import StaleFacts
 
 _ARCH = {
     "amd64": "x86_64",

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from ..codes import Code
 from ..model import CheckResult, Finding, severity_rank
-from ..report.codes import Code
 
 C = TypeVar("C")
 

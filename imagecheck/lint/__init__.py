@@ -22,11 +22,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checks.runner import Check, run_selected
-from ..constraints import Constraints
+from ..checks import Check, run_selected
+from ..codes import IC401, IC402, IC403, IC404
 from ..errors import BadInput
 from ..model import Finding, LintReport
-from ..report.codes import IC401, IC402, IC403, IC404
+from ..pins import Constraints
 from .dockerfile import check_dockerfile
 from .piptools import compile_check, index_url, no_index, unreachable
 from .requirements import check_against_constraints, check_fresh

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import dockerfile as df
+from ..codes import IC403
 from ..dockerfile import Install, Instruction, installs, instructions
 from ..errors import BadInput
 from ..model import Finding
-from ..report.codes import IC403
 
 __all__ = ["Install", "Instruction", "check_dockerfile", "installs", "instructions"]
 

@@ -20,10 +20,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..constraints import read_requirements
+from ..codes import IC402, IC404
 from ..errors import EnvironmentProblem
 from ..model import Finding
-from ..report.codes import IC402, IC404
+from ..pins import read_requirements
 
 PYPI = "https://pypi.org/simple"
 PROBE_TIMEOUT = 5.0

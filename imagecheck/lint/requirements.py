@@ -13,10 +13,9 @@ from pathlib import Path
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from ..checks.pins import satisfies
-from ..constraints import Constraints, Pin, canonical, read_requirements
-from ..model import Finding
-from ..report.codes import IC401, IC402
+from ..codes import IC401, IC402
+from ..model import Finding, canonical
+from ..pins import Constraints, Pin, read_requirements, satisfies
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _UPPER = ("==", "===", "<", "<=", "~=")  # operators that stop the resolver picking the newest

@@ -15,7 +15,6 @@ from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
-from ..layerindex import short
 from ..model import (
     Change,
     Finding,
@@ -27,6 +26,7 @@ from ..model import (
     SmokeRun,
     StaleVerdict,
     TriageRun,
+    short,
 )
 
 

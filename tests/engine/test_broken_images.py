@@ -12,7 +12,7 @@ import pytest
 
 from imagecheck.api import Options, check
 from imagecheck.model import Finding, Report
-from imagecheck.smoke import SmokeOptions
+from imagecheck.smoke.run import SmokeOptions
 from tests.helpers import run_cli
 
 from .conftest import Builder

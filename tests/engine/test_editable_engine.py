@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from imagecheck.api import Options, check, inventory, smoke
-from imagecheck.smoke import SmokeOptions
+from imagecheck.smoke.run import SmokeOptions
 
 from .conftest import Builder
 

@@ -13,10 +13,10 @@ import pytest
 from imagecheck.api import Options, inventory
 from imagecheck.engine import connect
 from imagecheck.errors import ImageNotFound
-from imagecheck.imagefs import ImageFS
+from imagecheck.image.imagefs import ImageFS
+from imagecheck.image.sources.base import no_progress
+from imagecheck.image.sources.daemon import DaemonSource
 from imagecheck.model import Inventory
-from imagecheck.sources.base import no_progress
-from imagecheck.sources.daemon import DaemonSource
 from tests.helpers import run_cli
 
 pytestmark = pytest.mark.engine
@@ -179,7 +179,7 @@ def test_overlay_semantics_match_the_kernel(
 
 
 def _nocache() -> Any:
-    from imagecheck.cache import Cache
+    from imagecheck.image.cache import Cache
 
     return Cache(None)
 
@@ -249,7 +249,7 @@ def test_a_container_removed_between_list_and_inspect_is_left_out(
     removed for real before it is inspected; the survivor is reported, nothing fails."""
     import uuid
 
-    from imagecheck.triage import PROJECT_LABEL, SERVICE_LABEL, service_containers
+    from imagecheck.triage.diagnose import PROJECT_LABEL, SERVICE_LABEL, service_containers
 
     project = f"icrace{uuid.uuid4().hex[:8]}"
     labels = {"imagecheck.test": "1", PROJECT_LABEL: project, SERVICE_LABEL: "web"}

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from imagecheck.cache import Cache
 from imagecheck.engine import connect
-from imagecheck.history import compare
+from imagecheck.image.cache import Cache
+from imagecheck.image.sources.base import no_progress
+from imagecheck.image.sources.daemon import DaemonSource
 from imagecheck.model import HistoryEntry
-from imagecheck.sources.base import no_progress
-from imagecheck.sources.daemon import DaemonSource
+from imagecheck.stale.history import compare
 
 from .conftest import Builder
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from imagecheck.api import Options, check, smoke
-from imagecheck.smoke import LABEL, SmokeOptions
+from imagecheck.smoke.run import LABEL, SmokeOptions
 from tests.builders import dist_info
 from tests.helpers import run_cli
 

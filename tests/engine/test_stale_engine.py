@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from imagecheck.api import BuildRequest, Options, check, stale
 from imagecheck.cli import main
-from imagecheck.smoke import SmokeOptions
-from imagecheck.stale import builder_of
+from imagecheck.smoke.run import SmokeOptions
+from imagecheck.stale.facts import builder_of
 from tests.helpers import validate
 
 from .conftest import WHEELS, _wheel

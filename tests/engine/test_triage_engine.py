@@ -18,7 +18,7 @@ import pytest
 from imagecheck.api import Options, triage
 from imagecheck.cli import main
 from imagecheck.host import compose_command
-from imagecheck.smoke import SmokeOptions
+from imagecheck.smoke.run import SmokeOptions
 from tests.helpers import validate
 
 from .conftest import LABEL, WHEELS, Builder, _wheel

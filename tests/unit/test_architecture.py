@@ -9,6 +9,39 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "imagecheck"
+#: The concept packages: each ``__init__.py`` is the package's interface.
+PACKAGES = frozenset(
+    p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()
+)
+
+
+def _from_modules(path: Path, root: Path = PACKAGE) -> list[tuple[int, str]]:
+    """``(line, module)`` of each ``from X import ...`` of ours, X dotted relative to ``root``."""
+    here = path.relative_to(root).with_suffix("").parts
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = list(here[: len(here) - node.level])
+            mod = ".".join([*base, *(node.module.split(".") if node.module else [])])
+        elif node.module and node.module.startswith(root.name):
+            mod = node.module.removeprefix(root.name).lstrip(".")
+        else:
+            continue
+        found.append((node.lineno, mod))
+    return found
+
+
+def _around_interfaces(path: Path, root: Path = PACKAGE) -> list[str]:
+    """Imports that reach past another package's ``__init__`` into its modules."""
+    packages = {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
+    own = path.relative_to(root).parts[0]
+    return [
+        f"{line}: {mod}"
+        for line, mod in _from_modules(path, root)
+        if "." in mod and mod.split(".")[0] in packages and mod.split(".")[0] != own
+    ]
 
 
 def _imports(path: Path) -> set[str]:
@@ -79,27 +112,54 @@ def test_only_cli_and_reporters_use_rich(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)
+def test_packages_are_imported_through_their_init(path: Path) -> None:
+    """A package's ``__init__`` is its interface; the rest of it is private to it."""
+    assert _around_interfaces(path) == []
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_name)
 def test_dependency_direction(path: Path) -> None:
     name = _name(path)
     ours = {m for m in _imports(path) if m}
     if name in ("model", "errors"):
         assert not ours - {"__version__"}
+    if name == "engine":
+        # the engine boundary depends on nothing but the data it returns
+        assert {m.split(".")[0] for m in ours} <= {"errors", "model"}
     if name.startswith("catalog."):
-        assert not any(m.startswith(("sources", "engine", "cache", "api", "cli")) for m in ours)
+        # catalogers see the image filesystem, never a source, the engine or the cache
+        assert {m for m in ours if m.startswith("image")} <= {"image", "image.ImageFS"}
+        assert not any(m.startswith(("engine", "api", "cli")) for m in ours)
     if name.startswith("checks."):
-        assert not any(m.startswith(("sources", "engine", "cache", "api", "imagefs")) for m in ours)
+        assert not any(m.startswith(("image", "engine", "api")) for m in ours)
     if name.startswith("report."):
-        assert not any(
-            m.startswith(("sources", "engine", "catalog", "imagefs", "api")) for m in ours
-        )
+        # reporters know only the report
+        assert not any(m.startswith(("image", "engine", "catalog", "api", "suite")) for m in ours)
     if name not in ("cli", "__main__"):
         assert not any(m == "cli" or m.startswith("cli.") for m in ours)
 
 
 def test_the_walk_sees_imports() -> None:
     """Guard against a walker that finds nothing and so passes everything."""
-    assert "engine" in _imports(PACKAGE / "sources" / "daemon.py")
+    assert "engine" in _imports(PACKAGE / "image" / "sources" / "daemon.py")
     assert "docker" in _third_party(PACKAGE / "engine.py")
+    assert {"image", "catalog", "pins", "smoke", "stale", "triage", "report"} <= PACKAGES
+
+
+def test_the_interface_walk_sees_a_reach_around(tmp_path: Path) -> None:
+    """A module importing another package's private module is caught; its own is not."""
+    root = tmp_path / "pkg"
+    for folder in ("image", "stale"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "__init__.py").write_text("")
+    (root / "image" / "layerindex.py").write_text("X = 1\n")
+    bad = root / "stale" / "facts.py"
+    bad.write_text(
+        "from ..image import X\nfrom ..image.layerindex import X\n"
+        "from pkg.image.layerindex import X\nfrom .check import Y\nfrom .. import model\n"
+    )
+    assert _around_interfaces(bad, root) == ["2: image.layerindex", "3: image.layerindex"]
+    assert _around_interfaces(root / "image" / "layerindex.py", root) == []
 
 
 #: Keys of the engine API's JSON answers, including the few that are not CamelCase.
@@ -110,7 +170,7 @@ DOCKER_KEYS = frozenset(
 #: Modules that read files in Docker's, OCI's or Debian's published formats (the
 #: ``docker save`` manifest, the image config, dpkg's status file): their keys are the
 #: format's, not the engine's answers.
-FILE_FORMATS = frozenset({"sources.archive", "sources.base", "catalog.dpkg"})
+FILE_FORMATS = frozenset({"image.sources.archive", "image.sources.base", "catalog.dpkg"})
 _CAMEL = re.compile(r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*")
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.builders import Layer, make_image, truncate_file
 from tests.helpers import run_cli, validate
-from tests.unit.test_sources import CONFIG, HISTORY
+from tests.unit.image.test_sources import CONFIG, HISTORY
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -128,7 +128,7 @@ def test_usage_errors() -> None:
 
 
 def test_check_exit_codes_json_and_junit(tmp_path: Path) -> None:
-    from tests.unit.test_checks import PY, dist
+    from tests.unit.test_suite import PY, dist
 
     built = make_image(
         tmp_path,
@@ -246,7 +246,7 @@ def test_a_service_that_is_also_an_image_says_which_was_chosen(tmp_path: Path) -
 @pytest.fixture
 def big_archive(tmp_path: Path) -> Path:
     """An image whose report is far longer than a pipe's buffer (64 kB)."""
-    from tests.unit.test_checks import PY, dist
+    from tests.unit.test_suite import PY, dist
 
     dists = [f for n in range(1500) for f in dist(f"package-number-{n:04d}", "1.0.0")]
     built = make_image(tmp_path, [Layer(PY), Layer(dists)], layout="docker-oci")

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from imagecheck.checks import CHECKS
+from imagecheck import codes
 from imagecheck.lint import LINT_CHECKS
-from imagecheck.report import codes
+from imagecheck.suite import CHECKS
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "imagecheck"
-REGISTRY_MODULE = PACKAGE / "report" / "codes.py"
+REGISTRY_MODULE = PACKAGE / "codes.py"
 
 
 def _finding_calls(path: Path) -> list[ast.Call]:
@@ -44,7 +44,7 @@ def test_findings_are_made_only_by_the_registry(path: Path) -> None:
     if path == REGISTRY_MODULE:
         return
     lines = [c.lineno for c in _finding_calls(path)]
-    assert not lines, f"{_name(path)}:{lines}: Finding(...) outside report/codes.py"
+    assert not lines, f"{_name(path)}:{lines}: Finding(...) outside codes.py"
 
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)
@@ -107,7 +107,7 @@ def test_readme_check_catches_drift() -> None:
 
 
 def test_known_issues_use_registered_codes() -> None:
-    data = tomllib.loads((PACKAGE / "data" / "known_issues.toml").read_text())
+    data = tomllib.loads((PACKAGE / "pins" / "known_issues.toml").read_text())
     for issue in data["issue"]:
         code = codes.lookup(issue["code"])
         assert code.varies

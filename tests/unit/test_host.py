@@ -10,7 +10,7 @@ import pytest
 
 from imagecheck import host
 from imagecheck.model import HistoryEntry
-from tests.unit.test_stale import DOCKERFILE, _context, _image
+from tests.unit.stale.test_stale import DOCKERFILE, _context, _image
 
 
 def _bin(folder: Path, name: str, script: str) -> None:

@@ -1,0 +1,221 @@
+"""The terminal reporter prints data as it is: brackets are text, never console markup."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from imagecheck.model import (
+    Change,
+    CheckResult,
+    ContainerState,
+    DebianPackage,
+    Diagnosis,
+    Finding,
+    HistoryEntry,
+    ImageInfo,
+    Interpreter,
+    Inventory,
+    LayerRef,
+    LayerSummary,
+    LintReport,
+    ModuleResult,
+    Platform,
+    PythonDist,
+    PythonEnvironment,
+    Removed,
+    Report,
+    SharedLibrary,
+    SmokeRun,
+    StaleVerdict,
+    TriageRun,
+)
+from imagecheck.report.terminal import (
+    render_inventory,
+    render_layers,
+    render_lint,
+    render_report,
+)
+
+#: What rich would read as markup: an escaped bracket, a style, an unbalanced closing tag
+#: (MarkupError), a link. Every piece of data below carries it.
+MARKUP = "[[failure]] [bold] [/] [link=x]"
+
+
+def m(label: str) -> str:
+    return f"{label} {MARKUP}"
+
+
+LAYER = LayerRef(1, "RUN pip [/] [bold]x", "sha256:" + "b" * 64)
+
+
+def _inventory() -> Inventory:
+    history = (
+        HistoryEntry(0, "2024-01-01T00:00:00Z", m("ADD file:abc in /"), "", False, "sha256:a"),
+        HistoryEntry(1, "2024-01-02T00:00:00Z", LAYER.created_by, "", False, LAYER.diff_id),
+    )
+    image = ImageInfo(
+        m("img"),
+        "sha256:" + "c" * 64,
+        None,
+        Platform("linux", "amd64"),
+        (),
+        ("python3",),
+        (),
+        "/app",
+        "",
+        history,
+        ("sha256:a", LAYER.diff_id or ""),
+        (m("repo:tag"),),
+    )
+    site = m("/usr/lib/site")
+    return Inventory(
+        image,
+        (PythonEnvironment(site, "venv", m("3.11"), m("/venv"), on_runtime_path=True),),
+        Interpreter(m("/usr/bin/python3"), "/usr/bin/python3.11", m("3.11.2"), None, m("PATH"), ()),
+        (
+            PythonDist(m("dist"), m("1.0"), m("/x.dist-info"), site, True, LAYER),
+            PythonDist(m("old"), "2", "/y", site, False, LAYER, shadowed_by=m("/shadow")),
+        ),
+        (Removed("python", m("gone"), m("0.1"), "/z", LAYER, LAYER),),
+        (
+            DebianPackage("base", "1", "amd64", LayerRef(0, "ADD", "sha256:a")),
+            DebianPackage(m("deb"), m("1:2.3"), m("amd64"), LAYER),
+        ),
+        (
+            SharedLibrary(
+                m("/usr/lib/libx.so"), m("libx.so.1"), (m("libc.so.6"),), (), (), "", LAYER
+            ),
+        ),
+        (
+            LayerSummary(
+                history[1],
+                10,
+                1,
+                0,
+                0,
+                0,
+                0,
+                (Change("python", "added", m("newdist"), None, m("1.0"), site),),
+            ),
+        ),
+        notes=(m("read from [red]archive"),),
+    )
+
+
+def _report() -> Report:
+    finding = Finding("IC101", "error", m("subject"), m("message"), m("hint"), LAYER)
+    smoke = SmokeRun(
+        "ran",
+        m("reason"),
+        m("/usr/bin/python3"),
+        m("3.11"),
+        1.0,
+        (
+            ModuleResult("import", m("mod"), "error", 0.1, m("distro"), last_line=m("Error")),
+            ModuleResult("probe", m("probe"), "ok", 0.2),
+        ),
+    )
+    container = ContainerState(
+        "id",
+        m("shop-backend-1"),
+        "restarting",
+        True,
+        3,
+        1,
+        False,
+        m("unhealthy"),
+        None,
+        None,
+        "sha256:d",
+    )
+    triage = TriageRun(
+        m("backend"),
+        m("shop"),
+        (m("/srv/compose.yaml"),),
+        "crashlooping",
+        m("restarting"),
+        image_ref=m("shop-backend"),
+        image_source=m("container"),
+        build_context=m("/srv/backend"),
+        dockerfile=m("Dockerfile"),
+        containers=(container,),
+        log_tail=m("log line one") + "\n" + m("Traceback"),
+        diagnosis=Diagnosis(m("known"), m("title"), m("cause"), m("fix"), m("evidence")),
+        commands=(m("docker compose up -d backend"),),
+        warnings=(m("VAR is not set"),),
+    )
+    stale = StaleVerdict("stale", m("IC601: why"), m("Dockerfile"), m("ctx"), m("how"), (m("cmd"),))
+    checks = (CheckResult("IC10", m("pins"), "failed", m("check reason")),)
+    return Report(_inventory(), (finding,), checks, (m("pins.txt"),), smoke, stale, triage)
+
+
+def _console() -> Console:
+    return Console(record=True, file=io.StringIO(), width=3000, color_system="truecolor")
+
+
+def _assert_literal(console: Console, *labels: str) -> None:
+    text = console.export_text(clear=False)
+    for label in labels:
+        assert m(label) in text, label
+
+
+def test_report_data_is_printed_literally() -> None:
+    console = _console()
+    render_report(console, _report(), "error", verbose=True)
+    _assert_literal(
+        console,
+        *("img", "subject", "message", "hint", "pins", "check reason", "pins.txt"),
+        *("mod", "distro", "Error", "/usr/bin/python3", "3.11"),
+        *("backend", "shop", "/srv/compose.yaml", "restarting", "shop-backend", "container"),
+        *("/srv/backend", "Dockerfile", "log line one", "Traceback", "title", "cause", "fix"),
+        *("evidence", "docker compose up -d backend", "VAR is not set", "shop-backend-1"),
+        *("unhealthy", "IC601: why", "how", "cmd", "read from [red]archive", "PATH"),
+    )
+    assert "RUN pip [/] [bold]x" in console.export_text(clear=False)  # the layer's label
+
+
+def test_inventory_and_layers_data_is_printed_literally() -> None:
+    for show_all in (False, True):
+        console = _console()
+        render_inventory(console, _inventory(), verbose=True, show_all=show_all)
+        _assert_literal(
+            console,
+            *("img", "repo:tag", "/usr/lib/site", "3.11", "/venv", "dist", "1.0", "/shadow"),
+            *("gone", "0.1", "deb", "1:2.3", "amd64", "/usr/bin/python3", "3.11.2"),
+        )
+        if show_all:
+            _assert_literal(console, "/usr/lib/libx.so", "libx.so.1", "libc.so.6")
+    console = _console()
+    render_layers(console, _inventory(), verbose=True)
+    _assert_literal(console, "newdist")
+    assert "RUN pip [/] [bold]x" in console.export_text(clear=False)
+
+
+def test_lint_data_is_printed_literally() -> None:
+    finding = Finding(
+        "IC801", "error", m("subject"), m("message"), m("hint"), location=m("req.txt:3")
+    )
+    report = LintReport(
+        (m("req.txt"),),
+        (finding,),
+        (CheckResult("IC80", m("lint"), "failed", m("why")),),
+        (m("pins"),),
+    )
+    console = _console()
+    render_lint(console, report, "error", verbose=True)
+    _assert_literal(console, "subject", "message", "hint", "req.txt:3", "pins", "lint", "why")
+
+
+def test_progress_descriptions_are_printed_literally() -> None:
+    from imagecheck.cli import _Bar
+    from imagecheck.image.sources.base import Progress
+
+    console = Console(record=True, file=io.StringIO(), width=300, force_terminal=True)
+    bar = _Bar(console)
+    bar._started -= 10  # past the delay that keeps quick reads bar-less
+    bar(Progress(m("stage"), 1, 4, m("detail")))
+    bar(Progress(m("stage"), 2, 4, m("detail")))
+    bar.stop()
+    _assert_literal(console, "stage", "detail")
