@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,20 +92,24 @@ def _big_index(n: int) -> LayerIndex:
     return LayerIndex(diff_id="sha256:" + "ab" * 32, entries=entries)
 
 
-def _writer(root: str, rounds: int) -> None:
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _writer(root: str, rounds: int, started: Any) -> None:
     cache = Cache(Path(root))
+    started.wait(60)  # the readers are reading
     for n in range(rounds):
         cache.put_layer(_big_index(n % 2))
 
 
-def _reader(root: str, rounds: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _reader(root: str, stop: Any, started: Any, out: Any) -> None:
+    """Read the entry until the writers are done: count reads, and reads of a torn entry."""
     cache = Cache(Path(root))
     seen = bad = 0
-    for _ in range(rounds):
-        if not cache.has_layer("sha256:" + "ab" * 32):
-            continue  # not written yet
+    started.set()
+    while not stop.is_set() and seen < 5000:
         seen += 1
-        got = cache.get_layer("sha256:" + "ab" * 32)  # once there, always whole
+        got = cache.get_layer(DIGEST)  # written before the race began: always there
         if got is None or len(got.entries) != 3_000:
             bad += 1
     out.put((seen, bad))
@@ -113,19 +117,24 @@ def _reader(root: str, rounds: int, out: multiprocessing.Queue) -> None:  # type
 
 def test_concurrent_runs_never_see_a_half_written_entry(tmp_path: Path) -> None:
     """Two writers and two readers in their own processes hammer one entry; a reader sees
-    a whole entry or none, never a torn one (writes go to a temporary file, then rename)."""
+    the whole entry every time, never a torn one (a temporary file, then a rename)."""
+    Cache(tmp_path).put_layer(_big_index(0))
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path), 150)) for _ in range(2)]
-    procs += [ctx.Process(target=_reader, args=(str(tmp_path), 150, out)) for _ in range(2)]
-    for p in procs:
+    out, stop, started = ctx.Queue(), ctx.Event(), ctx.Event()
+    writers = [ctx.Process(target=_writer, args=(str(tmp_path), 60, started)) for _ in range(2)]
+    readers = [
+        ctx.Process(target=_reader, args=(str(tmp_path), stop, started, out)) for _ in range(2)
+    ]
+    for p in readers + writers:
         p.start()
-    results = [out.get(timeout=120) for _ in range(2)]
-    for p in procs:
-        p.join(timeout=120)
+    for p in writers:
+        p.join(timeout=300)
         assert p.exitcode == 0
-    assert sum(seen for seen, _ in results) > 0
+    stop.set()
+    results = [out.get(timeout=120) for _ in readers]
+    for p in readers:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert all(seen > 0 for seen, _ in results)
     assert [bad for _, bad in results] == [0, 0]
-    leftovers = [p.name for p in tmp_path.rglob(".tmp-*")]
-    assert leftovers == []
-    assert os.listdir(tmp_path)
+    assert [p.name for p in tmp_path.rglob(".tmp-*")] == []
