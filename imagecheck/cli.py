@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "target",
         help="docker:NAME[:TAG], an image ID, docker-archive:PATH, oci-dir:PATH, oci-archive:PATH, "
-        "or a path or engine name without a prefix",
+        "registry:HOST/REPO[:TAG|@DIGEST], or a path or engine name without a prefix",
     )
     common.add_argument("--platform", help="os/arch[/variant] for multi-platform images")
     common.add_argument(
@@ -80,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="engine images: read overlay2 folders in place when possible (auto) or always "
         "read the export stream",
+    )
+    common.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="registry: targets: read HOST over plain HTTP or unverified TLS (loopback always "
+        "may be; repeatable)",
+    )
+    common.add_argument(
+        "--registry-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="registry: targets: how long the registry may stay silent (default: 30)",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="say how the image was read")
     smoke = argparse.ArgumentParser(add_help=False)
@@ -311,6 +326,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         use_cache=not args.no_cache,
         platform=platform,
         engine_read=args.engine_read,
+        insecure_registries=tuple(args.insecure_registry),
+        registry_timeout=args.registry_timeout,
     )
     bar = _Bar(err)
     if args.command == "triage":
@@ -406,21 +423,41 @@ def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> i
         bar.stop()
     code = _emit(args, out, report)
     if args.command == "stale" and args.prune:
-        _prune(args)
+        _prune(args, report)
     return code
 
 
-def _prune(args: argparse.Namespace) -> None:
-    """Destructive, engine-wide: say exactly what goes, and ask unless --yes."""
+def _prune(args: argparse.Namespace, report: Report) -> None:
+    """Destructive: say exactly what goes, and ask unless --yes. A BuildKit image: the
+    records of its own chain that the findings name, leaf first; a legacy one: the
+    engine's dangling images (never a BuildKit prune, which would do nothing for it)."""
+    import re
+
     from rich.console import Console as ErrConsole
 
     from .api import prune_build_cache
+    from .host import built_with_buildkit
 
     err = ErrConsole(stderr=True)
-    what = (
-        "the engine's whole build cache (docker builder prune -af) and its dangling images "
-        "(docker image prune -f), for every project on this engine"
-    )
+    ids: tuple[str, ...] | None = None
+    if built_with_buildkit(report.inventory.image.history):
+        texts = [
+            *(report.stale.commands if report.stale else ()),
+            *(f.hint for f in report.findings),
+        ]
+        ids = tuple(dict.fromkeys(re.findall(r"--filter id=(\S+)", " ".join(texts))))
+        if not ids:
+            err.print("imagecheck: nothing to prune: no build cache record of this image is old")
+            return
+        what = (
+            f"{len(ids)} build cache record(s) of this image's chain "
+            "(docker builder prune -af --filter id=...)"
+        )
+    else:
+        what = (
+            "the engine's dangling images (docker image prune -f: the legacy builder's old "
+            "cache), for every project on this engine"
+        )
     if not args.yes:
         if not sys.stdin.isatty():
             err.print(
@@ -432,12 +469,12 @@ def _prune(args: argparse.Namespace) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             err.print("imagecheck: not pruned", soft_wrap=True)
             return
-    freed = prune_build_cache()
-    err.print(
-        f"imagecheck: pruned {freed.records} build cache record(s) and {freed.images} dangling "
-        f"image(s): {freed.bytes / 1e6:.1f} MB freed",
-        soft_wrap=True,
+    cache, images = prune_build_cache(ids)
+    pruned = (
+        f"{cache.deleted} build cache record(s)" if ids else f"{images.deleted} dangling image(s)"
     )
+    freed = (cache.space + images.space) / 1e6
+    err.print(f"imagecheck: pruned {pruned}: {freed:.1f} MB freed", soft_wrap=True)
 
 
 def _is_service(args: argparse.Namespace, err: Console) -> bool:

@@ -315,3 +315,78 @@ IC710 = _code(
     "health check fails",
     "a container runs but its health check fails",
 )
+
+# IC85x: the application's alembic migrations (read statically) and its live database
+IC850 = _code(
+    "IC850",
+    "error",
+    "alembic: multiple heads",
+    "the revisions have two or more heads: alembic upgrade head fails",
+    varies="warning when every head is on its own labelled branch (alembic upgrade heads)",
+)
+IC851 = _code(
+    "IC851",
+    "error",
+    "alembic: revision points nowhere",
+    "a down_revision (or depends_on) names a revision no script defines",
+)
+IC852 = _code(
+    "IC852",
+    "error",
+    "alembic: duplicate revision id",
+    "two revision scripts declare the same revision id",
+)
+IC853 = _code(
+    "IC853",
+    "error",
+    "alembic: unreadable revision",
+    "a revision script cannot be read (syntax error, no literal revision id)",
+)
+IC854 = _code("IC854", "info", "alembic head", "the image's alembic head revision(s)")
+IC855 = _code(
+    "IC855",
+    "error",
+    "database behind the image",
+    "the live database is behind the image's alembic head: migrations not applied",
+)
+IC856 = _code(
+    "IC856",
+    "error",
+    "database at an unknown revision",
+    "the live database is at a revision no script of the image defines (ahead of it, or "
+    "from another branch)",
+)
+IC857 = _code(
+    "IC857",
+    "warning",
+    "database never migrated",
+    "the live database has no alembic_version table",
+)
+IC858 = _code(
+    "IC858",
+    "warning",
+    "database not read",
+    "the live database's alembic_version could not be read (refused, failed)",
+)
+IC859 = _code("IC859", "info", "database at head", "the live database is at the image's head")
+
+# IC86x: the stack around the service (its depends_on services)
+IC860 = _code(
+    "IC860",
+    "error",
+    "dependency down",
+    "the service fails while a service it depends on is down (exited, restarting, unhealthy, "
+    "not created)",
+)
+IC861 = _code(
+    "IC861",
+    "warning",
+    "dependency not up",
+    "a service the service depends on is down (exited, restarting, unhealthy, not created)",
+)
+IC862 = _code(
+    "IC862",
+    "info",
+    "start not gated on health",
+    "the service waits only for a dependency's start, though it has a health check",
+)

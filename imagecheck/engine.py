@@ -25,6 +25,7 @@ from .model import ContainerState
 
 _TIMEOUT = 60
 _DF_PATIENCE = 60.0  # seconds to wait for another disk usage query to finish
+_EXEC_OUTPUT = 1 << 20  # bytes kept of each stream of an exec
 
 
 # --- what the engine answers ---------------------------------------------------------------
@@ -81,6 +82,26 @@ class ImageRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerConfig:
+    """A container's ``Config``: what it was created with."""
+
+    id: str
+    name: str
+    image: str  # Config.Image: the reference it was created from
+    env: tuple[str, ...]  # KEY=VALUE, as the container's processes get them
+    running: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    """A command run in a running container (``docker exec``)."""
+
+    exit_code: int | None  # None: it did not finish in time
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True, slots=True)
 class CacheRecord:
     """A BuildKit build cache record (``/system/df`` BuildCache)."""
 
@@ -93,6 +114,9 @@ class CacheRecord:
     shared: bool
     in_use: bool
     size: int
+    #: The record this one's snapshot is stacked on: ``Parent`` (API 1.41, Docker 20.10)
+    #: or ``Parents`` (1.42 and later); empty for a chain's first record.
+    parents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +185,7 @@ def cache_records(df: dict[str, Any]) -> tuple[CacheRecord, ...]:
             shared=bool(item.get("Shared")),
             in_use=bool(item.get("InUse")),
             size=int(item.get("Size") or 0),
+            parents=tuple(p for p in _strs(item.get("Parents") or item.get("Parent")) if p),
         )
         for item in (raw if isinstance(raw, list) else [])
         if isinstance(item, dict)
@@ -437,6 +462,73 @@ class Engine:
     def inspect_container(self, cid: str) -> ContainerState:
         return container_state(self._inspect_container(cid))
 
+    def container_config(self, cid: str) -> ContainerConfig:
+        info = self._inspect_container(cid)
+        config = _dict(info.get("Config"))
+        return ContainerConfig(
+            id=str(info.get("Id", "")),
+            name=str(info.get("Name", "")).lstrip("/"),
+            image=str(config.get("Image") or ""),
+            env=_strs(config.get("Env")),
+            running=bool(_dict(info.get("State")).get("Running")),
+        )
+
+    def exec_run(
+        self, cid: str, command: tuple[str, ...], env: tuple[str, ...] = (), timeout: float = 30
+    ) -> ExecResult:
+        """``docker exec`` of ``command`` in the running container ``cid``, as its own user,
+        with ``env`` added; its exit code and output (each stream bounded)."""
+        body = {
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": False,
+            "Cmd": list(command),
+            "Env": list(env),
+        }
+        what = f"an exec in container {cid[:12]}"
+        if self._sock is None:
+            api = self._client.api
+            created = self._call(what, api.exec_create, cid, list(command), environment=list(env))
+            out, err = self._call(what, api.exec_start, created["Id"], demux=True)
+            code = self._call(what, api.exec_inspect, created["Id"]).get("ExitCode")
+            text = [(b or b"").decode("utf-8", "replace") for b in (out, err)]
+            return ExecResult(code, text[0], text[1])
+        status, data = self._sock.request("POST", f"/containers/{cid}/exec", body)
+        if status == 404:
+            raise ImageNotFound(f"the engine has no container {cid[:12]}")
+        if status != 201 or not isinstance(data, dict):
+            message = data.get("message") if isinstance(data, dict) else status
+            raise EnvironmentProblem(f"the Docker engine refused {what}: {message}")
+        exec_id = str(data["Id"])
+        stream = _UnixConnection(self._sock.path, timeout)
+        out, err = bytearray(), bytearray()
+        try:
+            payload = json.dumps({"Detach": False, "Tty": False}).encode()
+            headers = {"Content-Type": "application/json"}
+            stream.request("POST", f"/exec/{exec_id}/start", body=payload, headers=headers)
+            response = stream.getresponse()
+            while True:  # frames: stream type, three zero bytes, size (big-endian), data
+                header = response.read(8)
+                if len(header) < 8:
+                    break
+                chunk = response.read(int.from_bytes(header[4:8], "big"))
+                target = out if header[0] == 1 else err
+                if len(target) < _EXEC_OUTPUT:
+                    target += chunk[: _EXEC_OUTPUT - len(target)]
+        except TimeoutError:
+            return ExecResult(None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+        except (OSError, http.client.HTTPException) as exc:
+            raise _unreachable(exc) from exc
+        finally:
+            stream.close()
+        _, state = self._sock.request("GET", f"/exec/{exec_id}/json")
+        code = state.get("ExitCode") if isinstance(state, dict) else None
+        return ExecResult(
+            int(code) if isinstance(code, int) else None,
+            out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"),
+        )
+
     def container_logs(self, cid: str, tail: int) -> str:
         """The last ``tail`` lines of stdout and stderr, interleaved as written."""
         # Without a TTY the engine frames each write with its stream; with one, it cannot.
@@ -695,3 +787,78 @@ def _sdk_client(timeout: int) -> Any:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise _unreachable(exc) from exc
     return client
+
+
+# --- a pipeline's one connection -------------------------------------------------------------
+
+
+class Shared:
+    """The one engine connection of a pipeline, dialled by the first step that needs it
+    (each connect is a ping: a triage made four) and closed when the pipeline ends. A
+    connection that failed is not dialled again: over TCP each try can wait for a timeout."""
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+        self._failed: EngineUnavailable | None = None
+
+    def get(self) -> Engine:
+        if self._failed is not None:
+            raise self._failed
+        if self._engine is None:
+            try:
+                self._engine = connect()
+            except EngineUnavailable as exc:
+                self._failed = exc
+                raise
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+@contextlib.contextmanager
+def shared(given: Shared | None) -> Iterator[Shared]:
+    """``given`` (a pipeline's, left open), else a connection of the caller's own, closed after."""
+    if given is not None:
+        yield given
+        return
+    own = Shared()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def prune_cache(record_ids: tuple[str, ...] | None) -> tuple[PruneResult, PruneResult]:
+    """The build cache's and the images' results of a prune; callers ask first.
+    ``record_ids``: BuildKit's records, ``docker builder prune -af --filter id=`` each,
+    in order (a BuildKit image's stale chain, leaf first: the engine takes one id per
+    prune); None: the legacy builder's cache, ``docker image prune -f``."""
+    engine = connect()
+    try:
+        if record_ids is None:
+            return PruneResult(0, 0), engine.prune_dangling_images()
+        deleted = space = 0
+        for rid in record_ids:
+            one = engine.prune_build_cache({"id": [rid]}, everything=True)
+            deleted, space = deleted + one.deleted, space + one.space
+        return PruneResult(deleted, space), PruneResult(0, 0)
+    finally:
+        engine.close()
+
+
+def has_image(ref: str) -> bool:
+    """Whether an engine answers and knows ``ref`` (a bare word may be a service or an image)."""
+    try:
+        engine = connect()
+    except EngineUnavailable:
+        return False
+    try:
+        engine.inspect_image(ref)
+    except (ImageNotFound, BadInput):
+        return False
+    finally:
+        engine.close()
+    return True

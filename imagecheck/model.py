@@ -174,6 +174,30 @@ class LayerSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class AlembicRevision:
+    """One alembic revision script, read with ``ast`` (never run)."""
+
+    revision: str
+    down_revisions: tuple[str, ...]  # empty for a base revision; two or more for a merge
+    depends_on: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+    message: str  # the docstring's first line ("add role column")
+    path: str  # the script, absolute in the image (or as given on a source tree)
+    line: int = 1  # where ``revision =`` is assigned
+
+
+@dataclass(frozen=True, slots=True)
+class AlembicScripts:
+    """An ``alembic.ini``'s migration scripts, as ``alembic`` would load them."""
+
+    config: str  # the alembic.ini
+    locations: tuple[str, ...]  # the version folders read
+    revisions: tuple[AlembicRevision, ...]
+    unreadable: tuple[tuple[str, str], ...] = ()  # (script, why) it cannot be read
+    note: str = ""  # why no folder could be read (a package: location, ...)
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     image: ImageInfo
     environments: tuple[PythonEnvironment, ...]
@@ -185,6 +209,26 @@ class Inventory:
     layers: tuple[LayerSummary, ...]
     notes: tuple[str, ...] = field(default=())  # how it was read: source path, platform choice
     ld_paths: tuple[str, ...] = ()  # folders /etc/ld.so.conf adds to the loader's search
+    alembic: tuple[AlembicScripts, ...] = ()  # each alembic.ini's revisions, read statically
+
+    @classmethod
+    def placeholder(cls, ref: str, reason: str) -> Inventory:
+        """The image of a report whose image could not be read (no engine, never built):
+        the report still carries what compose and the engine said; ``reason`` is a note."""
+        info = ImageInfo(
+            ref=ref,
+            id="",
+            created=None,
+            platform=Platform("linux", ""),
+            entrypoint=(),
+            cmd=(),
+            env=(),
+            working_dir="",
+            user="",
+            history=(),
+            diff_ids=(),
+        )
+        return cls(info, (), None, (), (), (), (), (), notes=(f"image not read: {reason}",))
 
 
 SEVERITIES = ("error", "warning", "info")  # most severe first: the one order of severities
@@ -286,6 +330,32 @@ class Diagnosis:
 
 
 @dataclass(frozen=True, slots=True)
+class DependencyState:
+    """A service ``depends_on`` names, as the engine shows it."""
+
+    service: str
+    condition: str  # service_started, service_healthy, service_completed_successfully
+    status: str  # "healthy", "unhealthy", "starting", "running", "restarting", "exited",
+    #: "completed", "created", "not created"
+    detail: str  # what the engine says (``exited 1 at ...``), for the message
+    has_healthcheck: bool = False
+    container: str = ""  # its container's name
+    last_error: str = ""  # the last error of its logs, when it is down
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseRevision:
+    """What the stack's database says its alembic revision is (read, never written)."""
+
+    service: str  # the database's compose service
+    engine: str  # "postgresql" or "mysql"
+    status: str  # "read", "no-table" (never migrated), "refused", "failed"
+    revisions: tuple[str, ...] = ()  # alembic_version's rows
+    detail: str = ""  # the client's error line, or how it was read
+    container: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TriageRun:
     """What ``imagecheck SERVICE`` found about a compose service before reading its image.
 
@@ -309,6 +379,9 @@ class TriageRun:
     warnings: tuple[str, ...] = ()  # compose's own (unset variables)
     engine_error: str | None = None  # set when the engine could not be reached
     newer_image: str | None = None  # the service's tag, when it names a newer image than runs
+    #: the state of each ``depends_on`` service, and whether the service waits for it
+    dependencies: tuple[DependencyState, ...] = ()
+    database: DatabaseRevision | None = None  # the stack's database's alembic_version, if read
 
 
 @dataclass(frozen=True, slots=True)

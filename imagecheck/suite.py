@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from . import codes
+from .app import check_alembic, check_database
 from .checks import Check, Context, run_selected
 from .model import CheckResult, Finding
 from .native import (
@@ -21,7 +22,7 @@ from .native import (
 from .pins import check_duplicates, check_known, check_pins, check_requires, pin_sources
 from .smoke import check_smoke
 from .stale import check_stale
-from .triage import check_triage
+from .triage import check_dependencies, check_triage
 
 CHECKS: tuple[Check[Context], ...] = (
     Check(
@@ -42,10 +43,17 @@ CHECKS: tuple[Check[Context], ...] = (
     Check(codes.family("IC5"), "smoke tests", check_smoke, needs_smoke=True),
     Check(codes.family("IC6"), "stale image and build cache", check_stale, needs_build=True),
     Check(codes.family("IC7"), "compose service containers", check_triage, needs_triage=True),
+    Check(codes.family("IC85")[:5], "alembic revisions", check_alembic),
+    Check(codes.family("IC85")[5:], "database revision", check_database, needs_triage=True),
+    Check(codes.family("IC86"), "the stack's dependencies", check_dependencies, needs_triage=True),
 )
 
 
 def _skip(check: Check[Context], ctx: Context) -> str | None:
+    if check.codes[0] is codes.IC850:  # read from the files: no interpreter needed
+        return None if ctx.inventory.alembic else "no alembic.ini in the image"
+    if check.codes[0] is codes.IC855 and ctx.triage is not None and ctx.triage.database is None:
+        return "no database read (no database service running, or no alembic in the image)"
     if check.needs_triage:
         return None if ctx.triage is not None else "no compose service (imagecheck SERVICE)"
     if check.needs_pins and not ctx.constraints.pins:

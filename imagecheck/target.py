@@ -17,13 +17,15 @@ from pathlib import Path
 from .errors import BadInput, CorruptArchive
 
 ENGINE, DOCKER_ARCHIVE, OCI_DIR, OCI_ARCHIVE = "docker", "docker-archive", "oci-dir", "oci-archive"
-PREFIXES = (ENGINE, DOCKER_ARCHIVE, OCI_DIR, OCI_ARCHIVE)
+REGISTRY = "registry"  # HOST/REPO[:TAG|@DIGEST], read over HTTP(S) with no engine
+CONTAINERD, PODMAN = "containerd", "podman"  # image stores, named as in the store
+PREFIXES = (ENGINE, DOCKER_ARCHIVE, OCI_DIR, OCI_ARCHIVE, REGISTRY, CONTAINERD, PODMAN)
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     kind: str  # one of PREFIXES
-    location: str  # engine reference or filesystem path
+    location: str  # engine or registry reference, or filesystem path
     tag: str | None = None  # for archives holding several images: which one
     text: str = ""  # as the user typed it
 
@@ -33,7 +35,11 @@ class Target:
 
 
 def _split_tag(kind: str, rest: str, text: str) -> Target:
-    if kind != ENGINE and not Path(rest).exists() and "@" in rest:
+    if (
+        kind not in (ENGINE, REGISTRY, CONTAINERD, PODMAN)
+        and not Path(rest).exists()
+        and "@" in rest
+    ):
         path, _, tag = rest.rpartition("@")
         return Target(kind, path, tag, text)
     return Target(kind, rest, None, text)

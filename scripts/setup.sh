@@ -55,6 +55,39 @@ if ! command -v docker-compose >/dev/null && ! docker compose version >/dev/null
   fi
 fi
 
+missing=""
+for tool in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils; do
+  command -v "${tool%%:*}" >/dev/null || missing="$missing ${tool#*:}"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
+    # The registry tests run their own docker-registry on 127.0.0.1:5101-5104 (never
+    # the packaged service) and push to it with skopeo; htpasswd makes their logins.
+    say "installing$missing (the registry: tests' reference registry and pusher)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq $missing >/dev/null
+  else
+    echo "setup: install$missing for the registry tests (Debian: apt-get install$missing)" >&2
+    exit 3
+  fi
+fi
+
+# The podman: and containerd: sources are tested against the real stores (issue 16).
+for tool in podman:podman ctr:containerd; do
+  if ! command -v "${tool%%:*}" >/dev/null; then
+    if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
+      say "installing Debian's ${tool#*:} (the podman: and containerd: source tests)"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq "${tool#*:}" >/dev/null
+    else
+      say "no ${tool#*:}: its source tests will be skipped (install it to run them)"
+    fi
+  fi
+done
+
 if ! docker image inspect imagecheck-test/base:bookworm >/dev/null 2>&1; then
   if ! command -v mmdebstrap >/dev/null; then
     if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then

@@ -5,7 +5,16 @@ themselves live in their concepts' packages (pins, native, smoke, stale, triage)
 ``imagecheck.suite`` lists them. ``lint`` runs its own list through the same runner.
 """
 
-from .context import Context
-from .runner import Check, run_selected
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import lazy
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .runner import Check, run_selected
 
 __all__ = ["Check", "Context", "run_selected"]
+
+__getattr__ = lazy.interface(__name__, __file__)

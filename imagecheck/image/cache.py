@@ -32,12 +32,12 @@ _INV_HEADER = b"ICINV\x00" + struct.pack("<H", marshal.version)
 _PACKAGE = Path(__file__).resolve().parents[1]
 # What an inventory is computed by: the catalogers, the image filesystem and their data.
 _CATALOG_CODE = (
-    "api.py",
     "model.py",
     "image/imagefs.py",
     "image/layerindex.py",
     "image/elf.py",
     "catalog",
+    "app/alembic.py",
 )
 
 

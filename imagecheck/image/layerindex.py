@@ -24,7 +24,7 @@ from .elf import ElfInfo, read_elf, read_elf_stream
 from .streams import READ_ERRORS, Window
 
 # Bump when what an index records changes: old cache entries are then never read.
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 
 FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 
@@ -87,7 +87,19 @@ def keep_rule(path: str) -> int:
         return KEEP_SHEBANG
     if _REQUIREMENTS.search(base) and not _in_site_dir(path) and not path.startswith("usr/share/"):
         return KEEP_BYTES
+    if _alembic_file(path, parent, base):
+        return KEEP_BYTES
     return KEEP_NONE
+
+
+def _alembic_file(path: str, parent: str, base: str) -> bool:
+    """An application's alembic.ini and its revision scripts (``.../versions/*.py``),
+    read statically by ``app.alembic``; never a library's."""
+    if _in_site_dir(path) or path.startswith(("usr/share/", "usr/lib/python")):
+        return False
+    if base == "alembic.ini":
+        return True
+    return base.endswith(".py") and (parent == "versions" or parent.endswith("/versions"))
 
 
 @dataclass(frozen=True, slots=True)

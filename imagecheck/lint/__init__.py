@@ -7,7 +7,9 @@ What pre-commit runs (``.pre-commit-hooks.yaml``). Offline by default:
 - IC402: a ``requirements.txt`` out of date with the ``requirements.in`` beside it;
   with ``resolve``, also what pip-compile itself would change;
 - IC403: a Dockerfile that installs a requirements file it never copies in;
-- IC404: ``resolve`` was asked for but pip-compile cannot reach an index.
+- IC404: ``resolve`` was asked for but pip-compile cannot reach an index;
+- IC850-IC853: an ``alembic.ini``'s revisions: several heads, a ``down_revision`` that
+  points nowhere, a duplicate id, a script that cannot be read (``app.alembic``).
 
 Files passed in are linted; a constraints file or a pyproject.toml among them means
 the pins changed, so every requirement file and Dockerfile of the tree is linted.
@@ -22,8 +24,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..app import Folder, alembic_findings, read_scripts
 from ..checks import Check, run_selected
-from ..codes import IC401, IC402, IC403, IC404
+from ..codes import IC401, IC402, IC403, IC404, IC850, IC851, IC852, IC853
 from ..errors import BadInput
 from ..model import Finding, LintReport
 from ..pins import Constraints
@@ -53,6 +56,7 @@ class LintContext:
     constraints: Constraints
     resolve: bool = False
     constraint_files: set[Path] = field(default_factory=set)
+    alembic: list[Path] = field(default_factory=list)  # alembic.ini files
 
     @property
     def pairs(self) -> list[tuple[Path, Path]]:
@@ -97,10 +101,32 @@ def _dockerfiles(ctx: LintContext) -> Iterator[Finding]:
         yield from check_dockerfile(path)
 
 
+def _alembic(ctx: LintContext) -> Iterator[Finding]:
+    for ini in ctx.alembic:
+        yield from alembic_findings(read_scripts(Folder(Path()), ini.as_posix()), image=False)
+
+
+def is_alembic(path: Path) -> bool:
+    """An alembic.ini, or a revision script (``versions/*.py``)."""
+    return path.name == "alembic.ini" or (path.suffix == ".py" and path.parent.name == "versions")
+
+
+def owning_ini(script: Path) -> Path | None:
+    """The alembic.ini whose version folder holds ``script``: the nearest one up the tree."""
+    if script.name == "alembic.ini":
+        return script
+    for folder in script.parents:
+        ini = folder / "alembic.ini"
+        if ini.is_file():
+            return ini
+    return None
+
+
 LINT_CHECKS: tuple[Check[LintContext], ...] = (
     Check((IC401,), "requirements against the constraints", _conflicts, needs_pins=True),
     Check((IC402, IC404), "requirements.txt up to date with requirements.in", _fresh),
     Check((IC403,), "Dockerfiles copy the requirement files they install", _dockerfiles),
+    Check((IC850, IC851, IC852, IC853), "alembic revisions", _alembic),
 )
 
 
@@ -113,6 +139,8 @@ def _skip(check: Check[LintContext], ctx: LintContext) -> str | None:
         return "no requirements.in with a requirements.txt beside it"
     if check.codes[0] is IC403 and not ctx.dockerfiles:
         return "no Dockerfiles"
+    if check.codes[0] is IC850 and not ctx.alembic:
+        return "no alembic.ini"
     return None
 
 
@@ -139,7 +167,13 @@ def discover(root: Path) -> list[Path]:
             if any(p.startswith(".") or p in _SKIP_DIRS for p in rel[:-1]):
                 continue
             found.append(path)
-    return sorted({p for p in found if p.is_file() and (is_requirements(p) or is_dockerfile(p))})
+    return sorted(
+        {
+            p
+            for p in found
+            if p.is_file() and (is_requirements(p) or is_dockerfile(p) or p.name == "alembic.ini")
+        }
+    )
 
 
 def lint_files(
@@ -160,11 +194,12 @@ def lint_files(
             raise BadInput(f"{path}: not a file" if path.exists() else f"no such file: {path}")
         trigger = path.suffix == ".toml" or path.resolve() in pinned  # the pins changed
         widen = widen or trigger
-        if is_dockerfile(path) or path.suffix in (".in", ".txt"):
+        if is_dockerfile(path) or path.suffix in (".in", ".txt") or is_alembic(path):
             wanted.append(path)
         elif not trigger:
             raise BadInput(
-                f"{path}: not a requirements file, Dockerfile, constraints file or pyproject.toml"
+                f"{path}: not a requirements file, Dockerfile, constraints file, pyproject.toml, "
+                "alembic.ini or alembic revision (versions/*.py)"
             )
     if widen:
         wanted += discover(root)
@@ -173,10 +208,12 @@ def lint_files(
             twin = path.with_suffix(".txt" if path.suffix == ".in" else ".in")
             if twin.is_file():
                 wanted.append(twin)
-    unique = sorted({Path(p) for p in wanted}, key=str)
+    inis = {ini for p in wanted if is_alembic(p) and (ini := owning_ini(p)) is not None}
+    unique = sorted({Path(p) for p in wanted if not is_alembic(p)} | inis, key=str)
     ctx = LintContext(
-        requirements=[p for p in unique if not is_dockerfile(p)],
+        requirements=[p for p in unique if not is_dockerfile(p) and p.name != "alembic.ini"],
         dockerfiles=[p for p in unique if is_dockerfile(p)],
+        alembic=[p for p in unique if p.name == "alembic.ini"],
         constraints=constraints,
         resolve=resolve,
         constraint_files=pinned,

@@ -12,7 +12,7 @@ file and line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import BadInput
@@ -323,3 +323,14 @@ def discover(context: Path) -> Constraints:
         origin=f"the build context {context}" if read.files else "",
         notes=tuple(notes),
     )
+
+
+def with_context(pins: Constraints, context: Path | None) -> Constraints:
+    """The pins given or configured, else those found in the build ``context``. Given
+    pins still learn the context's project name, for the application's own distribution."""
+    if context is None:
+        return pins
+    if pins.files:
+        projects = tuple(dict.fromkeys((*pins.projects, *context_projects(context))))
+        return replace(pins, projects=projects)
+    return discover(context)

@@ -1,11 +1,19 @@
 """Reporters: render a report (plain data) for people (rich) or machines (JSON, JUnit).
 
-This module is the package's interface: other packages import only what it names.
+Its interface is what this module names: other packages import nothing else of it.
+Each name's module loads when the name is first used (``imagecheck.lazy``).
 """
 
-from .findings import failing, junit, lint_document, report_document
-from .json import dumps, inventory_document
-from .terminal import render_inventory, render_layers, render_lint, render_report
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import lazy
+
+if TYPE_CHECKING:
+    from .findings import failing, junit, lint_document, report_document
+    from .json import dumps, inventory_document
+    from .terminal import render_inventory, render_layers, render_lint, render_report
 
 __all__ = [
     "dumps",
@@ -19,3 +27,5 @@ __all__ = [
     "render_report",
     "report_document",
 ]
+
+__getattr__ = lazy.interface(__name__, __file__)

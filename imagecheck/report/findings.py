@@ -100,6 +100,8 @@ def triage_document(run: TriageRun) -> dict[str, Any]:
         "commands": list(run.commands),
         "warnings": list(run.warnings),
         "engine_error": run.engine_error,
+        "dependencies": [asdict(dep) for dep in run.dependencies],
+        "database": None if run.database is None else asdict(run.database),
     }
 
 

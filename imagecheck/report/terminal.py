@@ -8,6 +8,7 @@ tables are ``_Table``s, which make every title, caption and cell a ``Text``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -69,13 +70,37 @@ def human_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _command(created_by: str, width: int = 70) -> str:
+#: Instructions BuildKit records by their keyword (the legacy builder writes ``#(nop)``).
+_KEYWORDS = frozenset({
+    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL",
+    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+})  # fmt: skip
+_BUILD_ARGS = re.compile(r"\|(\d+) ")
+
+
+def step_text(created_by: str) -> str:
+    """A history entry as its Dockerfile line reads, whichever builder wrote it:
+    ``RUN apt-get ...`` for the legacy ``/bin/sh -c apt-get ...`` and for BuildKit's
+    ``RUN /bin/sh -c apt-get ... # buildkit`` alike, without the ``|N NAME=value``
+    build arguments either records in front of a RUN."""
     text = " ".join(created_by.split())
-    for prefix in ("/bin/sh -c #(nop) ", "/bin/sh -c "):
-        if text.startswith(prefix):
-            text = text[len(prefix) :] if prefix.endswith(") ") else "RUN " + text[len(prefix) :]
-            break
+    kit = text.endswith(" # buildkit")
     text = text.removesuffix(" # buildkit")
+    if text.startswith("/bin/sh -c #(nop) "):
+        return text[len("/bin/sh -c #(nop) ") :].strip()
+    keyword = text.partition(" ")[0]
+    if keyword == "RUN" and (kit or text != "RUN"):
+        text = text[len("RUN ") :]
+    elif keyword in _KEYWORDS or not text:
+        return text  # another instruction, as BuildKit wrote it
+    args = _BUILD_ARGS.match(text)
+    if args:  # drop the N build arguments: ``|1 A=b /bin/sh -c ...``
+        text = " ".join(text[args.end() :].split(" ")[int(args.group(1)) :])
+    return "RUN " + text.removeprefix("/bin/sh -c ")
+
+
+def _command(created_by: str, width: int = 70) -> str:
+    text = step_text(created_by)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -109,7 +134,7 @@ def _changes_text(changes: tuple[Change, ...], limit: int = 5) -> Text:
 
 def _header(console: Console, inv: Inventory, verbose: bool) -> None:
     img = inv.image
-    if not img.id:  # a service's image that could not be read (api.placeholder_inventory)
+    if not img.id:  # a service's image that could not be read (Inventory.placeholder)
         for note in inv.notes:
             _line(console, (img.ref, "bold"), f"  {note}")
         return

@@ -18,10 +18,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..engine import Engine, Throwaway
+from ..engine import Engine, Shared, Throwaway, shared
 from ..errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFound
 from ..image import Progress, ProgressFn, no_progress
 from ..model import Inventory, ModuleResult, PythonDist, SmokeRun, canonical
+from ..target import CONTAINERD, DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, PODMAN, REGISTRY, Target
 from ..tomlfile import load_toml_file, load_toml_text
 
 LABEL = "imagecheck.smoke"
@@ -238,3 +239,41 @@ def run_smoke(
     return SmokeRun(
         status, reason, interp, python_version, elapsed, tuple(results), outcome.stderr_tail
     )
+
+
+def smoke_image(
+    target: Target,
+    inv: Inventory,
+    opts: SmokeOptions,
+    progress: ProgressFn = no_progress,
+    engine: Shared | None = None,
+) -> SmokeRun:
+    """Run the smoke tests of an inventoried image, or say why they cannot run.
+
+    The static checks never depend on this: with no engine, or an archive the engine
+    has not loaded, the smoke run is skipped with the reason.
+    """
+    with shared(engine) as once:
+        try:
+            connected = once.get()
+        except EngineUnavailable as exc:
+            return SmokeRun("skipped", f"no Docker engine to run the image in ({exc})")
+        try:
+            if target.kind in (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, CONTAINERD, PODMAN):
+                try:
+                    connected.inspect_image(inv.image.id)
+                except ImageNotFound:
+                    fetch = {
+                        REGISTRY: f"docker pull {target.location}",
+                        CONTAINERD: "ctr images export - NAME | docker load",
+                        PODMAN: "podman image save NAME | docker load (podman is not used "
+                        "to start containers)",
+                    }.get(target.kind, "docker load -i ARCHIVE")
+                    return SmokeRun(
+                        "skipped",
+                        f"the engine has not loaded this image ({inv.image.id[:19]}); "
+                        f"smoke tests run images in the engine: {fetch}",
+                    )
+            return run_smoke(connected, inv.image.id, inv, opts, progress)
+        except EngineUnavailable as exc:
+            return SmokeRun("skipped", f"the Docker engine went away ({exc})")

@@ -1,30 +1,41 @@
 """Is the image what its Dockerfile and build context make today? History alignment,
 Dockerfile matching, context hashes and the build cache (legacy and BuildKit).
 
-This module is the package's interface: other packages import only what it names.
+Its interface is what this module names: other packages import nothing else of it.
+Each name's module loads when the name is first used (``imagecheck.lazy``).
 """
 
-from .check import check_stale
-from .facts import (
-    CACHE_AGE_DAYS,
-    BuildInput,
-    StaleFacts,
-    build_state,
-    builder_of,
-    copied_files,
-    copy_hashes,
-    declared_packages,
-    match_history,
-    read_dockerfile,
-    requirement_files,
-    stale_verdict,
-)
-from .history import HistoryMatch
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import lazy
+
+if TYPE_CHECKING:
+    from .build import BuildRequest, LayerReader, stale_facts
+    from .check import check_stale
+    from .facts import (
+        CACHE_AGE_DAYS,
+        BuildInput,
+        StaleFacts,
+        build_state,
+        builder_of,
+        copied_files,
+        copy_hashes,
+        declared_packages,
+        match_history,
+        read_dockerfile,
+        requirement_files,
+        stale_verdict,
+    )
+    from .history import HistoryMatch
 
 __all__ = [
     "CACHE_AGE_DAYS",
     "BuildInput",
+    "BuildRequest",
     "HistoryMatch",
+    "LayerReader",
     "StaleFacts",
     "build_state",
     "builder_of",
@@ -35,5 +46,8 @@ __all__ = [
     "match_history",
     "read_dockerfile",
     "requirement_files",
+    "stale_facts",
     "stale_verdict",
 ]
+
+__getattr__ = lazy.interface(__name__, __file__)

@@ -17,7 +17,8 @@ from ..errors import BadInput
 from ..model import Finding, LayerRef, canonical
 from ..pins import applies, read_requirements, satisfies
 from ..timestamps import parse_timestamp
-from .facts import StaleFacts, fetches, rebuild_command
+from .buildcache import prune_command, stacked_on
+from .facts import StaleFacts, chain_record, fetches, rebuild_command
 from .history import Aligned
 
 if TYPE_CHECKING:
@@ -114,12 +115,10 @@ def _files(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
 def _declared(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
     have = {p.name for p in ctx.inventory.debian}
     managers = {"apk" if p.source == "apk" else "apt" for p in ctx.inventory.debian}
-    prune = (
-        "docker builder prune -af && " if facts.state and facts.state.builder == "buildkit" else ""
-    )
     for item in facts.declared:
         if item.manager not in managers or item.name in have:
             continue
+        prune = _line_prune(facts, item.line)
         yield IC603.finding(
             subject=item.name,
             message=f"{_where(facts, item.line)} installs {item.name} but the image has no such "
@@ -128,6 +127,16 @@ def _declared(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
             hint=f"{prune}{_rebuild(ctx, facts)}",
             location=_where(facts, item.line),
         )
+
+
+def _line_prune(facts: StaleFacts, line: int) -> str:
+    """The exact prune of the record that holds this image's layer of ``line``, and
+    ``&&``; nothing for a legacy build or a layer no record holds."""
+    step = next((s for s in facts.match.steps if s.line == line and s.entry), None)
+    rec = chain_record(facts, step) if step is not None else None
+    if rec is None or facts.state is None:
+        return ""
+    return f"{prune_command(facts.state.records, rec)} && "
 
 
 def _requirements(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
@@ -173,7 +182,7 @@ def _cached_layers(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
         age = (newest - created).total_seconds() / 86400
         if age < facts.cache_age_days:
             continue
-        days = f"{age:.0f} day(s)" if age >= 1 else f"{age * 24:.1f} hour(s)"
+        days = _age(age)
         yield IC605.finding(
             subject=f"line {step.line}",
             message=f"'RUN {_script(step)[:120]}' ({_where(facts, step.line)}) ran {days} before "
@@ -204,6 +213,10 @@ def _base(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
     )
 
 
+def _age(days: float) -> str:
+    return f"{days:.0f} day(s)" if days >= 1 else f"{days * 24:.1f} hour(s)"
+
+
 def _squash(text: str) -> str:
     return " ".join(text.split())
 
@@ -226,25 +239,28 @@ def _cache(ctx: Context, facts: StaleFacts, stale: bool) -> Iterator[Finding]:
     now = datetime.now(timezone.utc)
     for step in (s for s in facts.match.steps if fetches(s)):
         needle = _script(step)
-        for rec in state.records:
-            created = parse_timestamp(rec.created_at)
-            if not needle or needle not in _squash(rec.description) or created is None:
-                continue
-            if (now - created).total_seconds() / 86400 < facts.cache_age_days:
-                continue
-            yield IC607.finding(
-                subject=f"build cache {rec.id[:12]}",
-                message=(
-                    f"build cache record {rec.id[:12]} (created {rec.created_at[:19]}, last used "
-                    f"{(rec.last_used_at or 'never')[:19]}, used {rec.usage_count} "
-                    f"time(s){', in use' if rec.in_use else ''}) holds the result of 'RUN "
-                    f"{needle[:100]}' (line {step.line}): a rebuild serves it again"
-                ),
-                hint=f"docker builder prune -f --filter id={rec.id} (or everything: "
-                f"docker builder prune -af), then {_rebuild(ctx, facts)}",
-                location=_where(facts, step.line),
-                severity=severity,
-            )
+        rec = chain_record(facts, step)
+        created = parse_timestamp(rec.created_at) if rec is not None else None
+        if rec is not None and created is not None:
+            age = (now - created).total_seconds() / 86400
+            if age >= facts.cache_age_days:
+                stacked = len(stacked_on(state.records, rec.id))
+                layer = step.entry.index if step.entry else "?"
+                yield IC607.finding(
+                    subject=f"build cache {rec.id[:12]}",
+                    message=(
+                        f"build cache record {rec.id[:12]} holds this image's layer of 'RUN "
+                        f"{needle[:100]}' (line {step.line}, layer #{layer}): "
+                        f"it ran {_age(age)} ago ({rec.created_at[:19]}), last used "
+                        f"{(rec.last_used_at or 'never')[:19]}, used {rec.usage_count} "
+                        f"time(s){', in use' if rec.in_use else ''}; a rebuild serves it again"
+                    ),
+                    hint=f"{prune_command(state.records, rec)} (this record"
+                    + (f" and the {stacked} stacked on it" if stacked else "")
+                    + f" only), then {_rebuild(ctx, facts)}",
+                    location=_where(facts, step.line),
+                    severity=severity,
+                )
         for img in state.cached_images:
             days = (now.timestamp() - img.created) / 86400
             if not needle or needle not in _squash(img.created_by) or days < facts.cache_age_days:

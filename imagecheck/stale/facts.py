@@ -23,6 +23,7 @@ from ..engine import CacheRecord, Engine
 from ..errors import BadInput, ImageNotFound
 from ..image import FILE, LayerIndex, sha256_of
 from ..model import Finding, HistoryEntry, ImageInfo, Inventory, LayerRef, StaleVerdict
+from .buildcache import CacheChain, cache_chain, prune_command
 from .history import Aligned, HistoryMatch, compare
 
 MAX_FILES = 5000  # per COPY: a context that copies more is compared up to this many
@@ -117,6 +118,7 @@ class BuildState:
     builder: str  # "buildkit" or "legacy", read from the history
     records: tuple[CacheRecord, ...] = ()
     cached_images: tuple[CachedImage, ...] = ()
+    chain: CacheChain | None = None  # BuildKit's records of this image's layers
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,6 +540,15 @@ def requirement_files(
     return tuple(out)
 
 
+def chain_record(facts: StaleFacts, step: Aligned) -> CacheRecord | None:
+    """BuildKit's record of this image's layer of ``step``: on the image's own chain of
+    records, never another image's that shares the line (``buildcache``)."""
+    state = facts.state
+    if state is None or state.chain is None or step.entry is None:
+        return None
+    return state.chain.record_of(step.entry.index)
+
+
 def fetches(step: Aligned) -> bool:
     """A RUN whose result depends on the network at build time."""
     return step.keyword == "RUN" and bool(_FETCH.search(step.text))
@@ -561,15 +572,25 @@ def build_state(engine: Engine, match: HistoryMatch, image: ImageInfo, builder: 
             base_note = (
                 f"the engine has no image {match.base} (pulled and removed, or never pulled)"
             )
-    records = engine.build_cache()
+    records: tuple[CacheRecord, ...] = ()
+    chain: CacheChain | None = None
     cached: list[CachedImage] = []
-    if builder == "legacy":  # its cache: untagged images made by build steps
-        for row in engine.list_images({})[:500]:
-            if row.repo_tags or not row.parent_id or row.id == image.id:
-                continue
+    if builder == "buildkit":  # a legacy build is served by none of BuildKit's records
+        records = engine.build_cache()
+        chain = cache_chain(records, image.history, match.base_entries)
+    else:  # its cache: the untagged images its build steps made, this image's parents
+        # (the legacy builder reuses a step's image only as the child of the same parent:
+        # another image's step image of the same line never serves this build)
+        rows = {row.id: row for row in engine.list_images({})}
+        parent = rows[image.id].parent_id if image.id in rows else ""
+        while parent in rows and not rows[parent].repo_tags and len(cached) < 500:
+            row = rows[parent]  # up to the first tagged one: the FROM image
             cmd = engine.inspect_image(row.id).build_cmd
             cached.append(CachedImage(row.id, row.created, " ".join(cmd), row.size))
-    return BuildState(match.base, base_id, base_layers, base_note, builder, records, tuple(cached))
+            parent = row.parent_id
+    return BuildState(
+        match.base, base_id, base_layers, base_note, builder, records, tuple(cached), chain
+    )
 
 
 # ---------------------------------------------------------------- the verdict
@@ -611,14 +632,31 @@ def stale_verdict(
         return StaleVerdict("fresh", reason, *where)
     commands: list[str] = []
     codes = {f.code for f in bad}
-    if facts.state is not None and facts.state.records and codes & {"IC603", "IC605", "IC607"}:
-        commands.append("docker builder prune -af")
+    prune = _chain_prune(facts, bad)
+    if prune:
+        commands.append(prune)
     if facts.state is not None and facts.state.cached_images and "IC607" in codes:
         commands.append("docker image prune -f")
     tags = inv.image.repo_tags
     commands.append(rebuild_command(build, tags[0] if tags else None))
     reason = f"{bad[0].code}: {bad[0].message}" + (f"; {unread}" if unread else "")
     return StaleVerdict("stale", reason, *where, tuple(commands))
+
+
+def _chain_prune(facts: StaleFacts, bad: Sequence[Finding]) -> str:
+    """For a BuildKit image whose cached layers are old (IC605, IC607): the prune of the
+    first such layer's record, which takes the later ones stacked on it along."""
+    state = facts.state
+    if state is None or state.chain is None:
+        return ""
+    lines = {
+        f.location.rpartition(":")[2] for f in bad if f.code in ("IC605", "IC607") and f.location
+    }
+    for step in state.chain.steps:  # base first: the first old one covers the rest
+        aligned = next((s for s in facts.match.steps if s.entry == step.entry), None)
+        if aligned is not None and str(aligned.line) in lines:
+            return prune_command(state.records, step.record)
+    return ""
 
 
 def _unread_note(files: Sequence[CopiedFile], shown: int = 20) -> str:

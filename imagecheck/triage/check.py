@@ -9,7 +9,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..codes import IC701, IC702, IC703, IC704, IC705, IC706, IC707, IC708, IC709, IC710
+from ..codes import (
+    IC701,
+    IC702,
+    IC703,
+    IC704,
+    IC705,
+    IC706,
+    IC707,
+    IC708,
+    IC709,
+    IC710,
+    IC860,
+    IC861,
+    IC862,
+)
 from ..model import ContainerState, Diagnosis, Finding, TriageRun
 
 if TYPE_CHECKING:
@@ -135,3 +149,54 @@ def check_triage(ctx: Context) -> Iterator[Finding]:
             ),
             hint=f"docker compose up -d --force-recreate {run.service}",
         )
+
+
+def _dependency_down(run: TriageRun, state: ContainerState | None) -> bool:
+    """The service fails (or was never started) in a way a dependency down explains."""
+    if state is None:
+        return False
+    if state.status == "created":  # compose waits for a condition that never came
+        return True
+    return run.status == "crashlooping" or (
+        run.status == "exited" and bool(state.exit_code or state.oom_killed)
+    )
+
+
+def check_dependencies(ctx: Context) -> Iterator[Finding]:
+    """IC860-IC862: the services ``depends_on`` names, as the engine shows them."""
+    from .diagnose import DOWN
+
+    run = ctx.triage
+    if run is None or run.engine_error is not None:
+        return
+    state = _state(run)
+    failing = _dependency_down(run, state)
+    for dep in run.dependencies:
+        said = f"; its last error: {dep.last_error}" if dep.last_error else ""
+        what = f"{dep.service} is {dep.status} ({dep.detail}){said}"
+        if dep.status in DOWN and failing and state is not None:
+            never = state.status == "created"
+            how = "was never started" if never else run.status
+            yield IC860.finding(
+                subject=dep.service,
+                message=f"{run.service} {how} while its dependency {what}: the failure follows "
+                f"from {dep.service} being down (depends_on, {dep.condition}), not from "
+                f"{run.service}'s own code",
+                hint=f"docker compose logs --tail 200 {dep.service}, fix it, then docker compose "
+                f"up -d {dep.service} {run.service}",
+            )
+        elif dep.status in DOWN:
+            yield IC861.finding(
+                subject=dep.service,
+                message=f"{run.service} depends on {dep.service} ({dep.condition}), and {what}",
+                hint=f"docker compose logs --tail 200 {dep.service}; docker compose up -d "
+                f"{dep.service}",
+            )
+        if dep.condition == "service_started" and dep.has_healthcheck:
+            yield IC862.finding(
+                subject=dep.service,
+                message=f"{run.service} waits only until {dep.service} has started, not until "
+                "its health check passes: on a cold start it may connect too early and crash",
+                hint=f"depends_on: {{{dep.service}: {{condition: service_healthy}}}} in "
+                f"services.{run.service}",
+            )

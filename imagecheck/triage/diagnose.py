@@ -12,10 +12,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import EngineUnavailable, ImageNotFound
-from ..model import ContainerState, Diagnosis, Finding, TriageRun
+from ..model import ContainerState, DependencyState, Diagnosis, Finding, TriageRun
+from ..stale import BuildRequest
 from ..timestamps import parse_timestamp
 from .failures import Failure, classify
 from .logs import Level, level_of, looks_like_error, unwrap
@@ -379,6 +381,7 @@ def gather(
                 engine, project, service, tail, since=since, own_log=logs
             )
             diagnosis = replace(diagnosis, related=related)
+        dependencies = dependency_states(engine, project, service, table, tail=tail)
         tags = tag_images(engine, service)
         image_ref, how, missing = resolve_image(service, worst, tags)
         newer = image_drift(worst, tags) if worst is not None else None
@@ -397,7 +400,66 @@ def gather(
         image_ref=image_ref,
         image_source=how,
         newer_image=newer,
+        dependencies=dependencies,
     )
+
+
+#: A dependency in one of these states cannot serve the service.
+DOWN = frozenset({"exited", "restarting", "unhealthy", "not created", "created"})
+
+
+def dependency_states(
+    engine: Engine,
+    project: ComposeProject,
+    service: ComposeService,
+    table: tuple[Failure, ...] = (),
+    *,
+    tail: int = 200,
+    now: datetime | None = None,
+) -> tuple[DependencyState, ...]:
+    """Each ``depends_on`` service's state (``DOWN`` ones with their last logged error)."""
+    out: list[DependencyState] = []
+    for name, condition in service.depends_on:
+        containers = service_containers(engine, project.name, name)
+        if not containers:
+            out.append(DependencyState(name, condition, "not created", "no container"))
+            continue
+        status, worst = worst_container(containers, now, one_shot=project.one_shot(name))
+        assert worst is not None  # noqa: S101 - containers is not empty
+        if worst.status == "created":
+            state = "created"
+        elif status == "crashlooping":
+            state = "restarting"
+        elif status == "running" and worst.health in ("healthy", "unhealthy", "starting"):
+            state = worst.health
+        else:
+            state = status
+        error = ""
+        if state in DOWN and state != "not created":
+            found = diagnose(engine.container_logs(worst.id, tail), worst, table)
+            error = found.evidence if found is not None and not found.harmless else ""
+        out.append(
+            DependencyState(
+                name,
+                condition,
+                state,
+                describe_run(worst),
+                worst.health is not None,
+                worst.name,
+                error,
+            )
+        )
+    return tuple(out)
+
+
+def database_candidates(
+    engine: Engine, project: ComposeProject, service: ComposeService
+) -> list[tuple[str, str]]:
+    """(service, container id) of the project's other services, ``depends_on`` first:
+    where the stack's database may run."""
+    order = [d for d, _ in service.depends_on]
+    order += [s for s in project.service_names if s not in order and s != service.name]
+    return [(name, c.id) for name in order for c in service_containers(engine, project.name, name)]
 
 
 def _dependencies_errors(
@@ -445,7 +507,11 @@ def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> 
     out: list[str] = []
     failure = run.diagnosis.failure_id if run.diagnosis else None
     image_errors = [f for f in findings if f.severity == "error" and not f.code.startswith("IC7")]
-    if failure == "db-behind-models":
+    for f in findings:
+        if f.code == "IC860":  # a dependency down: bring it up before the service
+            out.append(f"docker compose logs --tail 200 {f.subject}")
+            out.append(f"docker compose up -d {f.subject}")
+    if failure == "db-behind-models" or any(f.code in ("IC855", "IC857") for f in findings):
         out.append(f"docker compose run --rm {name} alembic upgrade head")
     stale = [f for f in findings if f.code.startswith("IC60") and f.severity != "info"]
     cache_codes = ("IC203", "IC603", "IC605", "IC607")
@@ -470,12 +536,15 @@ def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> 
 
 
 __all__ = [
+    "DOWN",
     "IMAGE_FAILURES",
     "PROJECT_LABEL",
     "SERVICE_LABEL",
     "client_errors",
     "commands",
     "container_status",
+    "database_candidates",
+    "dependency_states",
     "describe_run",
     "diagnose",
     "gather",
@@ -485,3 +554,14 @@ __all__ = [
     "tag_images",
     "worst_container",
 ]
+
+
+def service_build(svc: ComposeService, folder: Path) -> BuildRequest:
+    """The staleness checks of a compose service: its ``build:`` (context, Dockerfile,
+    args, target), else ``./Dockerfile`` of the project when the history matches it."""
+    spec = svc.build
+    if spec is None or spec.context is None or spec.dockerfile is None:
+        return BuildRequest(cwd=folder, service=svc.name)
+    args = tuple((k, v) for k, v in spec.args if v is not None)
+    how = f"compose service {svc.name!r}: build {spec.context}"
+    return BuildRequest(spec.dockerfile, spec.context, args, spec.target, svc.name, how)

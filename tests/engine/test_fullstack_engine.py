@@ -12,13 +12,14 @@ finding at warning or error severity imagecheck raises on it is a false alarm.
 Fixtures, for later tests that break the stack on purpose (a model column with no
 migration, two alembic heads, a stale import):
 
-- ``fullstack_factory(edits) -> Stack``: copies the stack into a fresh temporary
+- ``fullstack_factory(edits, up=True) -> Stack``: copies the stack into a fresh temporary
   folder, applies ``edits`` (``{"backend/app/models.py": text}``; ``None`` deletes a
   file), puts the pinned wheels (downloaded on the host once, into
   ``~/.cache/imagecheck-test-wheels/fullstack``) in ``backend/wheels`` for the build's
   bind mount, builds the backend with BuildKit under a unique tag, and brings the
   project up under a unique name with ``docker-compose`` (v1), waiting (bounded) until
-  db and backend are healthy and prestart exited 0. Module scoped: everything it made
+  db and backend are healthy and prestart exited 0 (``up=False``: only built, for an
+  image the stack cannot start, e.g. two alembic heads). Module scoped: everything it made
   (containers, network, volume, tags) is removed at the end of the module.
 - ``fullstack``: the stack as committed.
 - ``in_stack``: ``fullstack`` with the working folder at its root and the variables its
@@ -76,6 +77,7 @@ volumes:
 """
 
 Edits = Mapping[str, str | None]
+Factory = Callable[..., "Stack"]  # (edits, *, up=True) -> Stack
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +154,13 @@ def _wait_until_up(client: Any, stack: Stack) -> None:
 @pytest.fixture(scope="module")
 def fullstack_factory(
     client: Any, postgres_image: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[Edits], Stack]]:
-    """``fullstack_factory(edits) -> Stack``: a copy of the stack, edited, built and up."""
+) -> Iterator[Factory]:
+    """``fullstack_factory(edits, up=True) -> Stack``: a copy of the stack, edited, built
+    and (``up``) up."""
     started: list[Stack] = []
     wheels = _wheels()
 
-    def _make(edits: Edits) -> Stack:
+    def _make(edits: Edits, *, up: bool = True) -> Stack:
         base = tmp_path_factory.mktemp("fullstack")
         root = base / "stack"
         shutil.copytree(STACK, root)
@@ -197,10 +200,12 @@ def fullstack_factory(
         if built.returncode != 0:
             pytest.fail(f"the backend did not build:\n{built.stderr[-3000:]}")
         started.append(stack)
-        up = _compose(stack, "up", "-d", "--no-build", check=False)
-        if up.returncode != 0:
+        if not up:
+            return stack
+        ran = _compose(stack, "up", "-d", "--no-build", check=False)
+        if ran.returncode != 0:
             logs = _compose(stack, "logs", "--no-color", "--tail", "60", check=False).stdout
-            pytest.fail(f"docker-compose up failed:\n{up.stderr[-2000:]}\n{logs}")
+            pytest.fail(f"docker-compose up failed:\n{ran.stderr[-2000:]}\n{logs}")
         _wait_until_up(client, stack)
         return stack
 
@@ -211,7 +216,7 @@ def fullstack_factory(
 
 
 @pytest.fixture(scope="module")
-def fullstack(fullstack_factory: Callable[[Edits], Stack]) -> Stack:
+def fullstack(fullstack_factory: Factory) -> Stack:
     """The stack as committed, up and healthy."""
     return fullstack_factory({})
 

@@ -1,11 +1,10 @@
-"""The pipelines' shared engine connection, against no engine at all."""
+"""The pipelines' shared engine connection (``engine.Shared``), against no engine at all."""
 
 from __future__ import annotations
 
 import pytest
 
 import imagecheck.engine
-from imagecheck.api import _EngineOnce
 from imagecheck.errors import EngineUnavailable
 
 
@@ -21,7 +20,7 @@ def test_a_down_engine_is_asked_once_per_pipeline(monkeypatch: pytest.MonkeyPatc
         return real(timeout)
 
     monkeypatch.setattr(imagecheck.engine, "connect", counting)
-    once = _EngineOnce()
+    once = imagecheck.engine.Shared()
     for _ in range(3):
         with pytest.raises(EngineUnavailable):
             once.get()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
 import pytest
+
+from imagecheck import lazy
 
 PACKAGE = Path(__file__).resolve().parents[2] / "imagecheck"
 #: The concept packages: each ``__init__.py`` is the package's interface.
@@ -111,10 +114,66 @@ def test_only_cli_and_reporters_use_rich(path: Path) -> None:
         assert name == "cli" or name.startswith("report.")
 
 
+#: Each package's interface: the names its ``__init__`` loads on first use.
+INTERFACES = {
+    pkg: lazy.names(PACKAGE / pkg / "__init__.py")
+    for pkg in sorted(PACKAGES)
+    if "lazy.interface(" in (PACKAGE / pkg / "__init__.py").read_text()
+}
+TESTS = sorted((PACKAGE.parent / "tests").rglob("*.py"))
+
+
+@pytest.mark.parametrize("pkg", sorted(INTERFACES))
+def test_each_interface_loads_what_it_lists(pkg: str) -> None:
+    """``__all__`` is the TYPE_CHECKING imports, and every name loads from its module."""
+    module = importlib.import_module(f"imagecheck.{pkg}")
+    assert sorted(module.__all__) == sorted(INTERFACES[pkg])
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+
+
+def _interface_misses(path: Path) -> list[str]:
+    """Names imported from a package that its interface does not list: mypy types a lazy
+    package's unknown names as Any, so a typo would pass it and fail only at run time."""
+    misses: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level and path.is_relative_to(PACKAGE):
+            here = path.relative_to(PACKAGE).with_suffix("").parts
+            base = list(here[: len(here) - node.level])
+            mod = ".".join([*base, *(node.module.split(".") if node.module else [])])
+        elif node.module and node.module.startswith("imagecheck."):
+            mod = node.module.removeprefix("imagecheck.")
+        else:
+            continue
+        if mod in INTERFACES:
+            misses += [
+                f"{node.lineno}: {mod}.{a.name}"
+                for a in node.names
+                if a.name not in INTERFACES[mod]
+            ]
+    return misses
+
+
+@pytest.mark.parametrize("path", MODULES + TESTS, ids=str)
+def test_imports_name_what_an_interface_lists(path: Path) -> None:
+    assert _interface_misses(path) == []
+
+
+def test_the_interface_check_sees_a_typo(tmp_path: Path) -> None:
+    bad = tmp_path / "typo.py"
+    bad.write_text("from imagecheck.smoke import SmokeOptions, smoke_imagee\n")
+    assert _interface_misses(bad) == ["1: smoke.smoke_imagee"]
+
+
 @pytest.mark.parametrize("path", MODULES, ids=_name)
 def test_packages_are_imported_through_their_init(path: Path) -> None:
     """A package's ``__init__`` is its interface; the rest of it is private to it."""
     assert _around_interfaces(path) == []
+
+
+_CATALOG_MAY_SEE = ("ImageFS", "LayerIndex", "Progress", "ProgressFn", "no_progress")
 
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)
@@ -127,8 +186,9 @@ def test_dependency_direction(path: Path) -> None:
         # the engine boundary depends on nothing but the data it returns
         assert {m.split(".")[0] for m in ours} <= {"errors", "model"}
     if name.startswith("catalog."):
-        # catalogers see the image filesystem, never a source, the engine or the cache
-        assert {m for m in ours if m.startswith("image")} <= {"image", "image.ImageFS"}
+        # catalogers see the image filesystem and layer indexes, never a source or the cache
+        seen = {m for m in ours if m.startswith("image")}
+        assert seen <= {"image", *(f"image.{n}" for n in _CATALOG_MAY_SEE)}
         assert not any(m.startswith(("engine", "api", "cli")) for m in ours)
     if name.startswith("checks."):
         assert not any(m.startswith(("image", "engine", "api")) for m in ours)
@@ -169,8 +229,11 @@ DOCKER_KEYS = frozenset(
 )
 #: Modules that read files in Docker's, OCI's or Debian's published formats (the
 #: ``docker save`` manifest, the image config, dpkg's status file): their keys are the
-#: format's, not the engine's answers.
-FILE_FORMATS = frozenset({"image.sources.archive", "image.sources.base", "catalog.dpkg"})
+#: format's, not the engine's answers. The registry source speaks HTTP and reads the
+#: credential helpers' answers (``Username``, ``Secret``).
+FILE_FORMATS = frozenset(
+    {"image.sources.archive", "image.sources.base", "image.sources.registry", "catalog.dpkg"}
+)
 _CAMEL = re.compile(r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*")
 
 

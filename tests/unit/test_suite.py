@@ -64,6 +64,9 @@ def test_clean_image_has_no_findings(tmp_path: Path) -> None:
     assert statuses.pop("smoke tests") == "skipped"  # an archive, and no smoke asked for
     assert statuses.pop("stale image and build cache") == "skipped"  # no Dockerfile here
     assert statuses.pop("compose service containers") == "skipped"  # no service triaged
+    assert statuses.pop("alembic revisions") == "skipped"  # no alembic.ini
+    assert statuses.pop("database revision") == "skipped"  # no service triaged
+    assert statuses.pop("the stack's dependencies") == "skipped"  # no service triaged
     assert set(statuses.values()) == {"passed"}
 
 

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from imagecheck.errors import BadInput, CorruptArchive
-from imagecheck.target import DOCKER_ARCHIVE, ENGINE, OCI_ARCHIVE, OCI_DIR, parse_target
+from imagecheck.target import (
+    DOCKER_ARCHIVE,
+    ENGINE,
+    OCI_ARCHIVE,
+    OCI_DIR,
+    REGISTRY,
+    parse_target,
+)
 from tests.builders import write_tar
 
 
@@ -25,6 +32,12 @@ def _tar(path: Path, names: list[str]) -> Path:
         ("docker-archive:/x/y.tar", DOCKER_ARCHIVE, "/x/y.tar"),
         ("oci-dir:/x/layout", OCI_DIR, "/x/layout"),
         ("oci-archive:/x/img.tar", OCI_ARCHIVE, "/x/img.tar"),
+        ("registry:ghcr.io/o/app:1.2", REGISTRY, "ghcr.io/o/app:1.2"),
+        (
+            "registry:localhost:5000/app@sha256:" + "b" * 64,
+            REGISTRY,
+            "localhost:5000/app@sha256:" + "b" * 64,
+        ),
     ],
 )
 def test_prefixes(text: str, kind: str, location: str) -> None:

@@ -39,6 +39,17 @@ def _layer_dirs(image: EngineImage) -> tuple[str, ...] | None:
     return dirs
 
 
+def folder_digests(folder: str, paths: set[str]) -> dict[str, str]:
+    """The sha256 of the regular files ``paths`` of a layer's diff folder, streamed."""
+    found: dict[str, str] = {}
+    for path in paths:
+        full = os.path.join(folder, path)
+        if os.path.isfile(full) and not os.path.islink(full):
+            with contextlib.suppress(OSError), open(full, "rb") as fh:
+                found[path] = sha256_of(fh)
+    return found
+
+
 class DaemonSource:
     def __init__(
         self,
@@ -138,15 +149,7 @@ class DaemonSource:
         """The sha256 of files of one layer, read in place from its overlay2 folder a
         chunk at a time; with the export stream only, nothing (the caller says so)."""
         folder = self._dir_of.get(diff_id)
-        found: dict[str, str] = {}
-        if folder is None:
-            return found
-        for path in paths:
-            full = os.path.join(folder, path)
-            if os.path.isfile(full) and not os.path.islink(full):
-                with contextlib.suppress(OSError), open(full, "rb") as fh:
-                    found[path] = sha256_of(fh)
-        return found
+        return {} if folder is None else folder_digests(folder, paths)
 
     def _export(self) -> tuple[bytes, dict[str, LayerIndex]]:
         """Read ``docker save`` as one stream: every layer indexed, the config kept."""

@@ -12,7 +12,7 @@ import io
 import multiprocessing
 import os
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -344,44 +344,66 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
     _digest_path(desc)
     manifest_bytes = read_verified(store, str(desc["digest"]), "image manifest")
     manifest = load_json(manifest_bytes, "image manifest")
-    if not isinstance(manifest, dict):
-        raise CorruptArchive(f"image manifest in {store.name} is not a JSON object")
-    media = manifest.get("mediaType") or desc.get("mediaType") or ""
-    if media and media not in MANIFEST_TYPES:
-        raise CorruptArchive(f"unknown manifest media type {media!r} in {store.name}")
-    config_desc = manifest.get("config")
-    if not isinstance(config_desc, dict) or "digest" not in config_desc:
-        raise CorruptArchive(f"image manifest in {store.name} names no config")
-    config_digest = str(config_desc["digest"])
-    config = load_json(read_verified(store, config_digest, "image config"), "image config")
     annotations = desc.get("annotations") or {}
     name = annotations.get("io.containerd.image.name") or annotations.get(
         "org.opencontainers.image.ref.name"
     )
-    info = image_info(
-        config, ref=ref, image_id=config_digest, repo_tags=(str(name),) if name else ()
+    return from_manifest(
+        manifest,
+        lambda digest: read_verified(store, digest, "image config"),
+        where=store.name,
+        ref=ref,
+        repo_tags=(str(name),) if name else (),
+        media_type=str(desc.get("mediaType") or ""),
+        notes=tuple(notes),
     )
+
+
+def from_manifest(
+    manifest: Any,
+    read_config: Callable[[str], bytes],
+    *,
+    where: str,
+    ref: str,
+    repo_tags: tuple[str, ...] = (),
+    media_type: str = "",
+    notes: tuple[str, ...] = (),
+) -> Resolved:
+    """An image manifest (OCI or Docker v2) and its config, however they were fetched."""
+    if not isinstance(manifest, dict):
+        raise CorruptArchive(f"image manifest in {where} is not a JSON object")
+    media = manifest.get("mediaType") or media_type
+    if media and media not in MANIFEST_TYPES:
+        raise CorruptArchive(f"unknown manifest media type {media!r} in {where}")
+    config_desc = manifest.get("config")
+    if not isinstance(config_desc, dict) or "digest" not in config_desc:
+        raise CorruptArchive(f"image manifest in {where} names no config")
+    config_digest = str(config_desc["digest"])
+    config = load_json(read_config(config_digest), "image config")
+    info = image_info(config, ref=ref, image_id=config_digest, repo_tags=repo_tags)
     raw_layers = manifest.get("layers")
     if not isinstance(raw_layers, list):
-        raise CorruptArchive(f"image manifest in {store.name} has no layers list")
+        raise CorruptArchive(f"image manifest in {where} has no layers list")
     if len(raw_layers) != len(info.diff_ids):
         raise CorruptArchive(
-            f"image manifest in {store.name} lists {len(raw_layers)} layers "
+            f"image manifest in {where} lists {len(raw_layers)} layers "
             f"but its config has {len(info.diff_ids)}"
         )
     layers = []
     for diff_id, layer in zip(info.diff_ids, raw_layers, strict=True):
+        if not isinstance(layer, dict) or "digest" not in layer:
+            raise CorruptArchive(f"image manifest in {where} has a layer without a digest")
         media_type = str(layer.get("mediaType", ""))
         if media_type not in LAYER_TYPES:
             raise CorruptArchive(
                 f"layer {short(str(layer.get('digest', '?')))} has an unknown media type "
                 f"{media_type!r}"
             )
-        digest, size = str(layer.get("digest", "")), layer.get("size")
+        digest, size = str(layer["digest"]), layer.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise CorruptArchive(f"layer {short(digest)} has no valid size in its descriptor")
         layers.append(LayerBlob(diff_id, blob_path(digest), media_type, size, digest))
-    return Resolved(info, tuple(layers), tuple(notes))
+    return Resolved(info, tuple(layers), notes)
 
 
 def read_verified(store: BlobStore, digest: str, what: str, path: str | None = None) -> bytes:

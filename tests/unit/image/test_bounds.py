@@ -16,7 +16,6 @@ import pytest
 
 from imagecheck.api import Options, inventory
 from imagecheck.errors import CorruptArchive
-from imagecheck.image import layerindex
 from imagecheck.image.layerindex import index_tar
 from tests.builders import (
     SITE,
@@ -155,7 +154,7 @@ def test_absurd_counts_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with pytest.raises(CorruptArchive, match="lists over 4096 manifests"):
         inventory(str(built.path), Options(use_cache=False))
     (tmp_path / "e").mkdir()
-    monkeypatch.setattr(layerindex, "MAX_ENTRIES", 50)
+    monkeypatch.setattr("imagecheck.image.layerindex.MAX_ENTRIES", 50)
     files = make_image(
         tmp_path / "e", [Layer([F(f"f{i}", b"") for i in range(60)])], layout="oci-dir"
     )

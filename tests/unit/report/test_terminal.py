@@ -36,6 +36,7 @@ from imagecheck.report.terminal import (
     render_layers,
     render_lint,
     render_report,
+    step_text,
 )
 
 #: What rich would read as markup: an escaped bracket, a style, an unbalanced closing tag
@@ -219,3 +220,27 @@ def test_progress_descriptions_are_printed_literally() -> None:
     bar(Progress(m("stage"), 2, 4, m("detail")))
     bar.stop()
     _assert_literal(console, "stage", "detail")
+
+
+def test_layers_show_each_step_as_its_dockerfile_line_for_either_builder() -> None:
+    """As Docker 20.10 records the same Dockerfile lines (seen on this engine)."""
+    pairs = {
+        # legacy builder
+        "/bin/sh -c apt-get update && apt-get install -y libmagic1": "RUN apt-get update && "
+        "apt-get install -y libmagic1",
+        "|2 A=1 B=2 /bin/sh -c pip install -r r.txt": "RUN pip install -r r.txt",
+        "|1 FLAVOR=x /bin/sh -c echo $FLAVOR": "RUN echo $FLAVOR",
+        "/bin/sh -c #(nop)  ENV MODE=prod": "ENV MODE=prod",
+        "/bin/sh -c #(nop) COPY file:0a1b in /app/ ": "COPY file:0a1b in /app/",
+        # BuildKit: the same lines
+        "RUN /bin/sh -c apt-get update && apt-get install -y libmagic1 # buildkit": "RUN "
+        "apt-get update && apt-get install -y libmagic1",
+        "RUN |1 FLAVOR=x /bin/sh -c echo $FLAVOR # buildkit": "RUN echo $FLAVOR",
+        "RUN |1 FLAVOR=x echo exec form # buildkit": "RUN echo exec form",  # RUN ["echo", ...]
+        "COPY requirements.txt /app/ # buildkit": "COPY requirements.txt /app/",
+        "WORKDIR /app": "WORKDIR /app",
+        "ENV MODE=prod": "ENV MODE=prod",
+        "": "",
+    }
+    for recorded, shown in pairs.items():
+        assert step_text(recorded) == shown, recorded

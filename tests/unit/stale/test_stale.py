@@ -6,13 +6,17 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from imagecheck.api import BuildRequest, Options, _stale_facts, check, inventory, stale
+from imagecheck.api import BuildRequest, Options, check, inventory, stale
 from imagecheck.checks.context import Context
 from imagecheck.dockerfile import parse
 from imagecheck.engine import cache_records
+from imagecheck.image import ImageReader
+from imagecheck.stale import stale_facts
+from imagecheck.stale.buildcache import cache_chain
 from imagecheck.stale.check import check_stale
 from imagecheck.stale.facts import (
     BuildState,
@@ -20,6 +24,7 @@ from imagecheck.stale.facts import (
     _ignored,
     declared_packages,
     legacy_hash,
+    stale_verdict,
 )
 from imagecheck.target import parse_target
 from tests.builders import Empty, F, Layer, make_image
@@ -128,38 +133,71 @@ def test_build_cache_records_that_hold_the_old_run(tmp_path: Path) -> None:
     target = parse_target(str(image))
     inv = inventory(target, Options(use_cache=False))
     req = BuildRequest(dockerfile=ctx / "Dockerfile", context=ctx, engine=False)
-    facts, _ = _stale_facts(target, inv, req, Options(use_cache=False))
+    with ImageReader(target, Options(use_cache=False)) as reader:
+        facts, _ = stale_facts(reader, inv, req)
     assert facts is not None
-    system_df = {  # as GET /system/df answers on a BuildKit engine
+
+    def rec(rid: str, parent: str, created: str, what: str = "fileop target") -> dict[str, Any]:
+        return {
+            "ID": rid,
+            "Parent": parent,
+            "Type": "regular",
+            "Description": what,
+            "InUse": False,
+            "Shared": False,
+            "Size": 41943040,
+            "CreatedAt": created,
+            "LastUsedAt": "2024-03-01T10:00:00.5Z",
+            "UsageCount": 4,
+        }
+
+    apt = (
+        "mount / from exec /bin/sh -c apt-get update     && apt-get "
+        "install -y --no-install-recommends libmagic1"
+    )
+    system_df = {  # as GET /system/df answers on a BuildKit engine (API 1.41: "Parent")
         "BuildCache": [
-            {
-                "ID": "k0xq1frlmx3u",
-                "Parent": "",
-                "Type": "regular",
-                "Description": "mount / from exec /bin/sh -c apt-get update     && apt-get "
-                "install -y --no-install-recommends libmagic1",
-                "InUse": False,
-                "Shared": False,
-                "Size": 41943040,
-                "CreatedAt": "2024-01-01T10:00:00.123456789Z",
-                "LastUsedAt": "2024-03-01T10:00:00.5Z",
-                "UsageCount": 4,
-            },
-            {
-                "ID": "zzz",
-                "Type": "regular",
-                "Description": "mount / from exec /bin/sh -c echo unrelated",
-                "CreatedAt": "2024-01-01T10:00:00Z",
-            },
+            rec("base0", "", "2023-12-01T00:00:00Z", "from local"),
+            rec("k0xq1frlmx3u", "base0", OLD, apt),  # this image's apt layer
+            rec("req1", "k0xq1frlmx3u", NEW),  # its COPY requirements.txt
+            rec("app1", "req1", NEW),  # its COPY app
+            rec("xother", "k0xq1frlmx3u", NEW),  # another image's COPY, on the same apt layer
+            # Another image's record of the very same RUN line, made at the same moment
+            # on another base: it can never serve this image's build.
+            rec("zzother", "base9", OLD, apt),
+            rec("zzz", "", OLD, "mount / from exec /bin/sh -c echo unrelated"),
         ]
     }
-    state = BuildState("debian:bookworm", None, (), "", "buildkit", cache_records(system_df))
-    ctx_ = Context(inv, stale=dataclasses.replace(facts, state=state))
+    records = cache_records(system_df)
+    chain = cache_chain(records, inv.image.history, facts.match.base_entries)
+    assert [s.record.id for s in chain.steps] == ["k0xq1frlmx3u", "req1", "app1"]
+    assert [r.id for r in chain.base] == ["base0"]
+    state = BuildState("debian:bookworm", None, (), "", "buildkit", records, chain=chain)
+    kit_facts = dataclasses.replace(facts, state=state)
+    ctx_ = Context(inv, stale=kit_facts)
     found = [f for f in check_stale(ctx_) if f.code == "IC607"]
     assert [f.subject for f in found] == ["build cache k0xq1frlmx3u"]
     assert found[0].severity == "warning"  # the image is stale (IC603, IC605)
     assert "used 4 time(s)" in found[0].message
-    assert "docker builder prune -f --filter id=k0xq1frlmx3u" in found[0].hint
+    assert "line 2, layer #2" in found[0].message
+    prune = " && ".join(
+        f"docker builder prune -af --filter id={rid}"
+        for rid in ("app1", "req1", "xother", "k0xq1frlmx3u")
+    )
+    assert found[0].hint.startswith(f"{prune} (this record and the 3 stacked on it only), then ")
+    # The verdict runs that prune first; IC603's hint prunes the same record.
+    findings = tuple(check_stale(ctx_))
+    verdict = stale_verdict(kit_facts, "", findings, inv)
+    assert verdict.commands[0] == prune
+    assert "docker builder prune -af &&" not in "".join(f.hint for f in findings)
+    (missing,) = [f for f in findings if f.code == "IC603"]
+    assert missing.hint.startswith(prune + " && docker build --no-cache")
+    # Built by the legacy builder: BuildKit's records are nobody's business.
+    legacy = BuildState("debian:bookworm", None, (), "", "legacy")
+    legacy_facts = dataclasses.replace(facts, state=legacy)
+    findings = tuple(check_stale(Context(inv, stale=legacy_facts)))
+    commands = stale_verdict(legacy_facts, "", findings, inv).commands
+    assert "builder prune" not in " ".join([*commands, *(f.hint for f in findings)])
 
 
 def test_dockerignore_and_declared_packages(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from imagecheck.api import placeholder_inventory
 from imagecheck.checks.context import Context
 from imagecheck.engine import container_state
 from imagecheck.model import ContainerState, Diagnosis, Finding, Inventory, TriageRun
@@ -228,7 +227,7 @@ def triage_findings(run: TriageRun) -> list[Finding]:
 
 
 def _empty_inventory() -> Inventory:
-    return placeholder_inventory("demo-backend:latest", "test")
+    return Inventory.placeholder("demo-backend:latest", "test")
 
 
 @pytest.mark.parametrize(
