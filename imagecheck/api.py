@@ -31,6 +31,7 @@ from .stale import BuildRequest
 from .target import ENGINE, Target, parse_target
 
 if TYPE_CHECKING:
+    from .app import MigrationOptions
     from .checks import Context
     from .pins import Constraints
     from .stale import StaleFacts
@@ -117,6 +118,8 @@ def check(
     unpinned: str = "info",
     smoke: SmokeOptions | None = None,
     build: BuildRequest | None = None,
+    migrations: MigrationOptions | None = None,
+    cwd: Path | None = None,
     progress: ProgressFn = no_progress,
 ) -> Report:
     """Inventory ``target``, find its build, run the static checks against the pins and,
@@ -135,7 +138,13 @@ def check(
         pins = _pins_for(pins, req, facts)
         inv = _marked(inv, pins)
         run = smoke_image(tgt, inv, smoke, progress, engine) if smoke is not None else None
-    findings, results = run_checks(Context(inv, pins, unpinned, run, facts, skip), select, ignore)
+        schema = None
+        if migrations is not None:
+            from .app import migration_run, project_here
+
+            schema = migration_run(tgt, inv, migrations, project_here(cwd), engine)
+    ctx = Context(inv, pins, unpinned, run, facts, skip, migrations=schema)
+    findings, results = run_checks(ctx, select, ignore)
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
 
 
@@ -228,6 +237,7 @@ def triage(
     failures: tuple[Path, ...] = (),
     image: str | None = None,
     build: BuildRequest | None = None,
+    migrations: MigrationOptions | None = None,
     progress: ProgressFn = no_progress,
 ) -> Report:
     """``imagecheck SERVICE``: the compose service's containers (state, logs, diagnosis),
@@ -293,6 +303,13 @@ def triage(
             if smoke is not None:
                 smoke_ran = smoke_image(tgt, inv, smoke, progress, engine)
             ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
+            if migrations is not None:
+                from .app import database_service, migration_run
+
+                db = database_service(project)
+                if db is not None and db.name != svc.name:
+                    opts = replace(migrations, service=svc.name)
+                    ctx.migrations = migration_run(tgt, inv, opts, project, engine, live=True)
             findings, results = run_checks(ctx, select, ignore)
     run = replace(run, commands=commands(run, findings, svc.build is not None))
     verdict = _verdict(facts, skip, findings, inv)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .image import Progress
 
 COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint", "triage")
+# What a check, smoke, stale, lint or service report can be written as (besides table).
+REPORT_FORMATS = ("json", "junit", "sarif", "github", "markdown", "gitlab")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
 
 
@@ -37,8 +39,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"imagecheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("--format", choices=("table", "json", "junit"), default="table")
+    output.add_argument(
+        "--format",
+        choices=("table", *REPORT_FORMATS, "cyclonedx"),
+        default="table",
+        help="table (people), json, junit, sarif (code scanning), github (annotations and "
+        "job summary), markdown, gitlab (Code Quality); cyclonedx for inventory",
+    )
     output.add_argument("-o", "--output", type=Path, help="write the report to FILE")
+    output.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FORMAT=FILE",
+        help="also write the report in FORMAT to FILE (repeatable; e.g. sarif=imagecheck.sarif)",
+    )
     output.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     selection = argparse.ArgumentParser(add_help=False)
     selection.add_argument(
@@ -155,6 +170,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     chk.add_argument(
         "--no-smoke", action="store_true", help="static checks only: start no container"
+    )
+    grp = chk.add_argument_group("migrations (the models against a throwaway database)")
+    grp.add_argument(
+        "--migrations",
+        action="store_true",
+        help="run the image's alembic upgrade on a throwaway database of the compose "
+        "project's database image, then compare the models with the schema it made",
+    )
+    grp.add_argument(
+        "--no-migrations",
+        action="store_true",
+        help="imagecheck SERVICE: skip the migration check it runs when there is a database",
+    )
+    grp.add_argument("--db-image", help="the database image (default: the compose project's)")
+    grp.add_argument(
+        "--migrations-timeout",
+        type=float,
+        default=300.0,
+        help="seconds the upgrade and comparison may take (default: 300)",
     )
     _triage_parser(sub, chk)
     sub.add_parser(
@@ -312,6 +346,8 @@ class _Bar:
 
 
 def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.format == "cyclonedx" and args.command != "inventory":
+        raise BadInput("--format cyclonedx is for 'imagecheck inventory'")
     if args.command == "lint":
         return _lint(args, out)
     from .api import Options, inventory
@@ -334,8 +370,9 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _triage(args, options, out, err, bar)
     if args.command in ("check", "smoke", "stale"):
         return _check(args, options, out, bar)
-    if args.format == "junit":
-        raise BadInput("--format junit is for 'imagecheck check'")
+    if args.format not in ("table", "json", "cyclonedx") or args.report:
+        what = f"--format {args.format}" if not args.report else "--report"
+        raise BadInput(f"{what} is for check, smoke, stale, lint and a service")
     try:
         inv = inventory(args.target, options, bar)
     finally:
@@ -344,6 +381,11 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         from .report import dumps, inventory_document
 
         _write(out, dumps(inventory_document(inv)))
+        return ExitCode.OK
+    if args.format == "cyclonedx":
+        from .report import cyclonedx_json
+
+        _write(out, cyclonedx_json(inv))
         return ExitCode.OK
     from .report import render_inventory, render_layers
 
@@ -389,6 +431,16 @@ def _build_request(args: argparse.Namespace) -> Any:
     )
 
 
+def _migration_options(args: argparse.Namespace, wanted: bool) -> Any:
+    from .app import MigrationOptions
+
+    if not wanted:
+        return None
+    if args.migrations_timeout <= 0:
+        raise BadInput("--migrations-timeout must be more than 0")
+    return MigrationOptions(db_image=args.db_image, timeout=args.migrations_timeout)
+
+
 def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> int:
     from .api import check, smoke, stale
 
@@ -417,6 +469,7 @@ def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> i
                 unpinned=args.unpinned,
                 smoke=None if args.no_smoke else _smoke_options(args),
                 build=_build_request(args),
+                migrations=_migration_options(args, args.migrations or bool(args.db_image)),
                 progress=bar,
             )
     finally:
@@ -567,6 +620,7 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
             failures=tuple(args.failures),
             image=args.image,
             build=_build_request(args) if args.dockerfile or args.context else None,
+            migrations=_migration_options(args, not args.no_migrations),
             progress=bar,
         )
     finally:
@@ -624,22 +678,46 @@ def _emit(args: argparse.Namespace, out: Console, report: Report | LintReport) -
     """Write a check or lint report in ``--format``; the exit code says whether it failed."""
     if args.fail_on is None:  # argparse parents share actions: the default is set here
         args.fail_on = "warning" if args.command == "stale" else "error"
-    from .report import failing, junit, lint_document, render_lint, render_report, report_document
+    from .report import failing, render_as, render_lint, render_report
 
-    if args.format == "json":
-        from .report import dumps
-
-        if isinstance(report, LintReport):
-            _write(out, dumps(lint_document(report, args.fail_on)))
-        else:
-            _write(out, dumps(report_document(report, args.fail_on)))
-    elif args.format == "junit":
-        _write(out, junit(report, args.fail_on))
+    extra = [_report_file(item) for item in args.report]
+    if args.format == "github":
+        _step_summary(report, args.fail_on)
+    if args.format in REPORT_FORMATS:
+        _write(out, render_as(args.format, report, args.fail_on))
     elif isinstance(report, LintReport):
         render_lint(out, report, args.fail_on, verbose=args.verbose)
     else:
         render_report(out, _for_host(report), args.fail_on, verbose=args.verbose)
+    for fmt, path in extra:
+        try:
+            path.write_text(render_as(fmt, report, args.fail_on), encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot write {path}: {exc.strerror}") from exc
     return ExitCode.FINDINGS if failing(report, args.fail_on) else ExitCode.OK
+
+
+def _report_file(item: str) -> tuple[str, Path]:
+    fmt, sep, path = item.partition("=")
+    if not sep or not path or fmt not in REPORT_FORMATS:
+        raise BadInput(
+            f"--report {item}: want FORMAT=FILE, FORMAT one of {', '.join(REPORT_FORMATS)}"
+        )
+    return fmt, Path(path)
+
+
+def _step_summary(report: Report | LintReport, fail_on: str) -> None:
+    """``--format github`` in a workflow: the Markdown summary appended to the job's."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    from .report import markdown_summary
+
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(markdown_summary(report, fail_on) + "\n")
+    except OSError as exc:
+        raise BadInput(f"cannot append to GITHUB_STEP_SUMMARY {target}: {exc.strerror}") from exc
 
 
 def _reader_gone(console: Console) -> None:

@@ -390,3 +390,65 @@ IC862 = _code(
     "start not gated on health",
     "the service waits only for a dependency's start, though it has a health check",
 )
+
+# IC9xx: the models against the database (alembic migrations on a throwaway database)
+IC900 = _code(
+    "IC900",
+    "warning",
+    "migration check did not finish",
+    "the migration check could not run to the end (database start, runner, timeout)",
+)
+IC901 = _code(
+    "IC901",
+    "error",
+    "model column no migration creates",
+    "a model defines a column that no migration creates",
+)
+IC902 = _code(
+    "IC902",
+    "error",
+    "model table no migration creates",
+    "a model defines a table that no migration creates",
+)
+IC903 = _code(
+    "IC903",
+    "warning",
+    "migrated but no model",
+    "the migrations create a table or column that no model defines",
+)
+IC904 = _code(
+    "IC904",
+    "warning",
+    "type or nullability differs",
+    "a column's type or nullability differs between the model and the migrations",
+)
+IC905 = _code(
+    "IC905",
+    "error",
+    "migration fails to apply",
+    "a migration fails to apply on a fresh database (revision, statement, error)",
+)
+IC906 = _code(
+    "IC906",
+    "error",
+    "model alembic does not see",
+    "a model module defines tables but alembic's env.py never imports it",
+)
+IC907 = _code(
+    "IC907",
+    "error",
+    "database behind the migrations",
+    "the live database lacks a model's column or table that a migration in the image creates",
+)
+IC908 = _code(
+    "IC908",
+    "error",
+    "live database lacks a column no migration creates",
+    "the live database lacks a model's column or table and no migration in the image creates it",
+)
+IC909 = _code(
+    "IC909",
+    "info",
+    "index, constraint or default differs",
+    "an index, constraint, default or comment differs between the models and the migrations",
+)

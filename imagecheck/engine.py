@@ -99,6 +99,7 @@ class ExecResult:
     exit_code: int | None  # None: it did not finish in time
     stdout: str
     stderr: str
+    timed_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,12 +306,21 @@ class _SocketClient:
     def raw(self, method: str, url: str, body: Any = None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         payload = json.dumps(body).encode() if body is not None else None
-        try:
-            self._conn.request(method, url, body=payload, headers=headers)
-            response = self._conn.getresponse()
-            return response.status, response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise _unreachable(exc) from exc
+        for attempt in (1, 2):
+            try:
+                self._conn.request(method, url, body=payload, headers=headers)
+                response = self._conn.getresponse()
+                return response.status, response.read()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected) as exc:
+                # The engine closes a keep-alive connection left idle (a long step between
+                # two calls): the request never reached it, so one fresh connection retries.
+                self._conn.close()
+                self._conn = _UnixConnection(self.path, self._conn.timeout)
+                if attempt == 2:
+                    raise _unreachable(exc) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                raise _unreachable(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def request(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
         status, data = self.raw(method, url, body)
@@ -516,7 +526,8 @@ class Engine:
                 if len(target) < _EXEC_OUTPUT:
                     target += chunk[: _EXEC_OUTPUT - len(target)]
         except TimeoutError:
-            return ExecResult(None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+            out_text, err_text = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+            return ExecResult(None, out_text, err_text, timed_out=True)
         except (OSError, http.client.HTTPException) as exc:
             raise _unreachable(exc) from exc
         finally:
@@ -570,7 +581,8 @@ class Engine:
         kwargs: dict[str, Any] = {
             "entrypoint": list(spec.entrypoint),
             "command": list(spec.command),
-            "network_mode": "none",
+            "network_mode": spec.network or "none",
+            "environment": list(spec.environment),
             "security_opt": ["no-new-privileges"],
             "cap_drop": ["ALL"],
             "mem_limit": spec.mem_limit,
@@ -619,6 +631,71 @@ class Engine:
                 timer.join()  # a removal it started must finish before ours
             _remove_quietly(container)
 
+    # --- throwaway services: a private network, a detached container, exec in it ----------
+
+    def _send(self, method: str, url: str, what: str, body: Any = None) -> Any:
+        """One call with a JSON body (POST) or none (DELETE), over either transport."""
+        if self._sock is None:
+            api = self._client.api
+
+            def call() -> Any:
+                if method == "DELETE":
+                    response = api._delete(api._url(url))
+                else:
+                    response = api._post_json(api._url(url), data=body or {})
+                api._raise_for_status(response)
+                return response.json() if response.content else None
+
+            return self._call(what, call)
+        status, data = self._sock.request(method, url, body)
+        if status == 404:
+            raise ImageNotFound(f"the engine has no {what}")
+        if status >= 300:
+            message = data.get("message") if isinstance(data, dict) else None
+            raise EnvironmentProblem(f"the Docker engine refused {what}: {message or status}")
+        return data
+
+    def create_network(self, name: str, labels: dict[str, str]) -> str:
+        """An internal bridge network (no route out of it); its id."""
+        body = {"Name": name, "Internal": True, "Labels": labels, "CheckDuplicate": True}
+        data = _dict(self._send("POST", "/networks/create", f"the network {name}", body))
+        return str(data.get("Id") or name)
+
+    def remove_network(self, network: str) -> None:
+        with contextlib.suppress(ImageNotFound):
+            self._send("DELETE", f"/networks/{network}", f"the network {network[:12]}")
+
+    def start_service(self, spec: Service) -> str:
+        """Create and start a detached container of ``spec``; its id."""
+        config: dict[str, Any] = {
+            "Image": spec.image,
+            "Env": list(spec.environment),
+            "Labels": dict(spec.labels),
+            "HostConfig": {
+                "NetworkMode": spec.network,
+                "Memory": memory_bytes(spec.mem_limit),
+                "Tmpfs": dict.fromkeys(spec.tmpfs, ""),
+            },
+            "NetworkingConfig": {
+                "EndpointsConfig": {spec.network: {"Aliases": list(spec.aliases)}}
+            },
+        }
+        if spec.command:
+            config["Cmd"] = list(spec.command)
+        data = _dict(self._send("POST", "/containers/create", f"image {spec.image}", config))
+        cid = str(data.get("Id"))
+        try:
+            self._send("POST", f"/containers/{cid}/start", f"container {cid[:12]}")
+        except BaseException:
+            self.remove_container(cid)
+            raise
+        return cid
+
+    def remove_container(self, cid: str) -> None:
+        """Force-remove a container and its anonymous volumes; gone already is fine."""
+        with contextlib.suppress(ImageNotFound):
+            self._send("DELETE", f"/containers/{cid}?force=1&v=1", f"container {cid[:12]}")
+
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
@@ -638,6 +715,22 @@ class Throwaway:
     pids_limit: int = 512
     labels: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # None: the image's USER
+    network: str | None = None  # None: no network at all; else this (internal) network's name
+    environment: tuple[str, ...] = ()  # "NAME=value"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A detached container on a network (a throwaway database): removed by the caller."""
+
+    image: str
+    network: str
+    aliases: tuple[str, ...] = ()  # names the other containers of the network reach it by
+    environment: tuple[str, ...] = ()  # "NAME=value"
+    command: tuple[str, ...] = ()  # empty: the image's CMD
+    labels: dict[str, str] = field(default_factory=dict)
+    mem_limit: str = "1g"
+    tmpfs: tuple[str, ...] = ()  # folders kept in memory (a database's data: nothing on disk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,9 +780,10 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
         "Entrypoint": list(spec.entrypoint),
         "Cmd": list(spec.command),
         "Labels": dict(spec.labels),
-        "NetworkDisabled": True,
+        "Env": list(spec.environment),
+        "NetworkDisabled": spec.network is None,
         "HostConfig": {
-            "NetworkMode": "none",
+            "NetworkMode": spec.network or "none",
             "SecurityOpt": ["no-new-privileges"],
             "CapDrop": ["ALL"],
             "Memory": memory_bytes(spec.mem_limit),
@@ -727,12 +821,18 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
         timer.start()
         stream.request("GET", f"/containers/{cid}/logs?follow=1&stdout=1&stderr=1")
         response = stream.getresponse()
+        exited = _close_after_exit(path, cid, stream)
         pending, stderr = b"", bytearray()
         while True:  # frames: stream type, three zero bytes, size (big-endian), data
-            header = response.read(8)
-            if len(header) < 8:
-                break
-            chunk = response.read(int.from_bytes(header[4:8], "big"))
+            try:
+                header = response.read(8)
+                if len(header) < 8:
+                    break
+                chunk = response.read(int.from_bytes(header[4:8], "big"))
+            except (OSError, http.client.HTTPException):
+                if exited.is_set():
+                    break  # the watcher ended a follow the engine kept open
+                raise
             if header[0] == 1:
                 pending = _split_lines(pending + chunk, on_line)
             else:
@@ -760,6 +860,29 @@ def _run_on_socket(path: str, spec: Throwaway, on_line: Callable[[str], None]) -
         stream.close()
         remove()
         api.close()
+
+
+_LOG_GRACE = 2.0  # seconds the log stream has to end by itself once the container exited
+
+
+def _close_after_exit(path: str, cid: str, stream: _UnixConnection) -> threading.Event:
+    """Watch the container exit (``/wait``), then, after a grace period, shut the log
+    stream: dockerd 20.10 can keep a ``follow`` stream open after its container exited
+    (seen with containers on a user network), and the read would wait for the timeout."""
+    exited = threading.Event()
+
+    def watch() -> None:
+        with contextlib.suppress(EnvironmentProblem, OSError):
+            _SocketClient(path, None).request("POST", f"/containers/{cid}/wait")
+        time.sleep(_LOG_GRACE)
+        exited.set()
+        sock = stream.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    threading.Thread(target=watch, name=f"wait-{cid[:12]}", daemon=True).start()
+    return exited
 
 
 def connect(timeout: int = _TIMEOUT) -> Engine:

@@ -7,9 +7,10 @@ records for each check whether it passed, failed or was skipped (and why).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from . import codes
-from .app import check_alembic, check_database
+from .app import check_alembic, check_database, check_schema
 from .checks import Check, Context, run_selected
 from .model import CheckResult, Finding
 from .native import (
@@ -46,6 +47,7 @@ CHECKS: tuple[Check[Context], ...] = (
     Check(codes.family("IC85")[:5], "alembic revisions", check_alembic),
     Check(codes.family("IC85")[5:], "database revision", check_database, needs_triage=True),
     Check(codes.family("IC86"), "the stack's dependencies", check_dependencies, needs_triage=True),
+    Check(codes.family("IC9"), "models against migrations", check_schema, needs_migrations=True),
 )
 
 
@@ -54,6 +56,10 @@ def _skip(check: Check[Context], ctx: Context) -> str | None:
         return None if ctx.inventory.alembic else "no alembic.ini in the image"
     if check.codes[0] is codes.IC855 and ctx.triage is not None and ctx.triage.database is None:
         return "no database read (no database service running, or no alembic in the image)"
+    if check.needs_migrations:
+        if ctx.migrations is None:
+            return "not run (--migrations)"
+        return ctx.migrations.reason if ctx.migrations.status == "skipped" else None
     if check.needs_triage:
         return None if ctx.triage is not None else "no compose service (imagecheck SERVICE)"
     if check.needs_pins and not ctx.constraints.pins:
@@ -72,4 +78,21 @@ def _skip(check: Check[Context], ctx: Context) -> str | None:
 def run_checks(
     ctx: Context, select: Iterable[str] = (), ignore: Iterable[str] = ()
 ) -> tuple[tuple[Finding, ...], tuple[CheckResult, ...]]:
-    return run_selected(CHECKS, ctx, select, ignore, _skip)
+    findings, results = run_selected(CHECKS, ctx, select, ignore, _skip)
+    return anchored(findings, ctx), results
+
+
+def anchored(findings: tuple[Finding, ...], ctx: Context) -> tuple[Finding, ...]:
+    """Findings about what a layer installed point at the Dockerfile line that made the
+    layer (the ``RUN pip install`` or ``apt-get install``), when the Dockerfile is known
+    and its history matched; a finding that names its own file line keeps it."""
+    if ctx.stale is None:
+        return findings
+    lines = {s.entry.index: s.line for s in ctx.stale.match.steps if s.entry and s.line}
+    dockerfile = ctx.stale.build.dockerfile
+    return tuple(
+        replace(f, location=f"{dockerfile}:{lines[f.layer.index]}")
+        if f.location is None and f.layer is not None and f.layer.index in lines
+        else f
+        for f in findings
+    )

@@ -11,6 +11,7 @@ from ..model import Inventory, PythonDist, SmokeRun, TriageRun, canonical
 from ..pins import Constraints
 
 if TYPE_CHECKING:
+    from ..app import MigrationRun
     from ..stale import StaleFacts
 
 _ARCH = {
@@ -34,6 +35,7 @@ class Context:
     stale: StaleFacts | None = None  # the Dockerfile and context it should match, if known
     stale_skip: str = "no Dockerfile given (--dockerfile, or a compose service's build:)"
     triage: TriageRun | None = None  # the compose service's containers (imagecheck SERVICE)
+    migrations: MigrationRun | None = None  # the migrations on a throwaway database, if run
 
     @cached_property
     def machine(self) -> str:

@@ -24,6 +24,7 @@ class Check(Generic[C]):
     needs_smoke: bool = False
     needs_build: bool = False  # a Dockerfile and build context
     needs_triage: bool = False
+    needs_migrations: bool = False  # a migration run (check --migrations, imagecheck SERVICE)
     detail: Callable[[C], str] | None = None  # what it checked against, for its result
 
 

@@ -84,6 +84,7 @@ def check_pins(ctx: Context) -> Iterator[Finding]:
                     message=f"{_sources(required)} is pinned but not installed where the runtime "
                     "interpreter looks",
                     hint=f"add it to the image's install step and rebuild ({_fix(required[0])})",
+                    location=required[0].source,
                 )
             continue
         agree = [p for p in pins if satisfies(dist.version, p.specifier) is not False]
@@ -98,6 +99,7 @@ def check_pins(ctx: Context) -> Iterator[Finding]:
                 hint=f"find what pulled {dist.name} {dist.version} in at layer #{dist.layer.index} "
                 f"and pin it there, or rebuild without the cache ({_fix(pin)})",
                 layer=dist.layer,
+                location=pin.source,
             )
     if ctx.unpinned_severity == "off" or not ctx.constraints.pins:
         return

@@ -1,4 +1,5 @@
-"""Reporters: render a report (plain data) for people (rich) or machines (JSON, JUnit).
+"""Reporters: render a report (plain data) for people (rich) or machines (JSON, JUnit,
+SARIF, GitHub workflow commands, Markdown, GitLab Code Quality, CycloneDX).
 
 Its interface is what this module names: other packages import nothing else of it.
 Each name's module loads when the name is first used (``imagecheck.lazy``).
@@ -11,16 +12,22 @@ from typing import TYPE_CHECKING
 from .. import lazy
 
 if TYPE_CHECKING:
+    from .cyclonedx import cyclonedx_json
     from .findings import failing, junit, lint_document, report_document
+    from .formats import render_as
     from .json import dumps, inventory_document
+    from .markdown import markdown_summary
     from .terminal import render_inventory, render_layers, render_lint, render_report
 
 __all__ = [
+    "cyclonedx_json",
     "dumps",
     "failing",
     "inventory_document",
     "junit",
     "lint_document",
+    "markdown_summary",
+    "render_as",
     "render_inventory",
     "render_layers",
     "render_lint",

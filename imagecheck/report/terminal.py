@@ -278,6 +278,32 @@ def _library_group(path: str) -> str:
 
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+# Below this many columns (80 in a terminal, a CI log's default) six table columns
+# squeeze each message into a few letters a line: findings are blocks instead.
+WIDE = 100
+
+
+def render_finding_blocks(console: Console, findings: tuple[Finding, ...]) -> None:
+    """A finding per block: code, severity, subject and where on one line, then the
+    message and the fix indented, wrapped by words to the console's width."""
+    from rich.padding import Padding
+
+    console.print(Text(f"Findings ({len(findings)})", style="table.title"))
+    for f in findings:
+        where = [f.location] if f.location else []
+        if f.layer is not None:
+            where.append(f"layer {layer_label(f.layer)}")
+        head = Text.assemble(
+            (f.code, "bold"),
+            " ",
+            (f.severity, _STYLE.get(f.severity, "")),
+            " ",
+            (f.subject, "bold"),
+            *([("  " + "; ".join(where), "dim")] if where else []),
+        )
+        console.print(head, highlight=False)
+        console.print(Padding(Text(f.message), (0, 0, 0, 4)), highlight=False)
+        console.print(Padding(Text.assemble(("fix: ", "bold"), f.hint), (0, 0, 0, 4)))
 
 
 def render_report(console: Console, report: Report, fail_on: str, verbose: bool = False) -> None:
@@ -311,7 +337,9 @@ def render_report(console: Console, report: Report, fail_on: str, verbose: bool 
     _header(console, report.inventory, verbose)
     if report.constraints_files:
         _line(console, (f"constraints: {', '.join(report.constraints_files)}", "dim"))
-    if report.findings:
+    if report.findings and console.width < WIDE:
+        render_finding_blocks(console, report.findings)
+    elif report.findings:
         table = _Table(f"Findings ({len(report.findings)})")
         for col in ("code", "severity", "subject", "message", "hint", "layer"):
             table.add_column(col, overflow="fold")

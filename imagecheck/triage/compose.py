@@ -72,6 +72,8 @@ class ComposeService:
     profiles: tuple[str, ...] = ()
     #: (service, condition) per ``depends_on`` entry; the list form means service_started.
     depends_on: tuple[tuple[str, str], ...] = ()
+    #: the container's environment: ``env_file:`` then ``environment:``, interpolated
+    environment: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -767,7 +769,40 @@ def _service(
         ),
         profiles=tuple(dict.fromkeys(profiles)),
         depends_on=_depends_on(body.get("depends_on"), f"services.{name}.depends_on", label),
+        environment=_environment(body, f"services.{name}", folder, env, label),
     )
+
+
+def _environment(
+    body: dict[str, Any], where: str, folder: Path, env: Mapping[str, str], label: str
+) -> tuple[tuple[str, str], ...]:
+    """``env_file:`` (a path, a list of paths or of ``{path, required}``) then
+    ``environment:`` (a list of ``K=V``/``K``, or a mapping), as compose sets them."""
+    values: dict[str, str] = {}
+    files = body.get("env_file") or []
+    for item in files if isinstance(files, list) else [files]:
+        spec = item if isinstance(item, dict) else {"path": item}
+        path = _absolute(Path(str(spec.get("path"))), folder)
+        if not path.is_file() and spec.get("required") is False:
+            continue
+        values.update(read_env_file(path, env))
+    given = body.get("environment") or {}
+    if isinstance(given, list):
+        for entry in given:
+            key, sep, value = str(entry).partition("=")
+            if sep:
+                values[key] = value
+            elif key in env:
+                values[key] = env[key]
+    elif isinstance(given, dict):
+        for key, value in given.items():
+            if value is not None:
+                values[str(key)] = _scalar(value)
+            elif str(key) in env:
+                values[str(key)] = env[str(key)]
+    else:
+        raise BadInput(f"{label}: {where}.environment must be a list or a mapping")
+    return tuple(values.items())
 
 
 def _depends_on(value: Any, where: str, label: str) -> tuple[tuple[str, str], ...]:

@@ -244,3 +244,50 @@ def test_layers_show_each_step_as_its_dockerfile_line_for_either_builder() -> No
     }
     for recorded, shown in pairs.items():
         assert step_text(recorded) == shown, recorded
+
+
+LONG = (
+    "bcrypt 4.2.0 is installed but /srv/app/requirements/production.txt:14 pins "
+    "bcrypt==4.0.1 (constraints/base.txt:3 agrees with the image); layer #7 installed it"
+)
+LONG_HINT = (
+    "find what pulled bcrypt 4.2.0 in at layer #7 and pin it there, or rebuild without "
+    "the cache (pip install 'bcrypt==4.0.1')"
+)
+
+
+def _render_at(width: int) -> list[str]:
+    finding = Finding(
+        "IC102", "error", "bcrypt", LONG, LONG_HINT, LAYER, "requirements/production.txt:14"
+    )
+    report = Report(_inventory(), (finding,), ())
+    console = Console(record=True, file=io.StringIO(), width=width)
+    render_report(console, report, "error")
+    return console.export_text().splitlines()
+
+
+def _words_intact(lines: list[str], text: str) -> bool:
+    """Every word of ``text`` appears whole on some line (none folded across two)."""
+    return all(any(word in line for line in lines) for word in text.split())
+
+
+def test_findings_at_80_columns_are_blocks_wrapped_by_words() -> None:
+    lines = _render_at(80)
+    assert max(len(line) for line in lines) <= 80
+    head = next(line for line in lines if line.startswith("IC102 error bcrypt"))
+    assert "requirements/production.txt:14" in head
+    body = lines[lines.index(head) + 1 : lines.index(head) + 6]
+    assert lines[lines.index(head) + 6].startswith("Checks")
+    assert body[0].startswith("    bcrypt 4.2.0 is installed")
+    assert _words_intact(body, LONG)
+    assert _words_intact(body, "fix: " + LONG_HINT)
+    assert all(line.startswith("    ") for line in body)
+    assert body[3].startswith("    fix: find what pulled")
+
+
+def test_findings_at_120_columns_are_a_table() -> None:
+    lines = _render_at(120)
+    assert max(len(line) for line in lines) <= 120
+    header = next(line for line in lines if "severity" in line and "message" in line)
+    assert "hint" in header
+    assert not any(line.startswith("IC102 error bcrypt") for line in lines)
