@@ -61,6 +61,7 @@ def _inventory(reader: ImageReader, progress: ProgressFn) -> Inventory:
     """The reader's image catalogued: from the cache by image ID (the common warm run,
     which imports no cataloger), else from its layer indexes."""
     info = reader.info()
+    reader.verify()
     cached = reader.cache.get_inventory(info.id)
     if cached is not None:  # the same image ID: the same layers, the same catalog
         return replace(cached, image=info, notes=reader.source().notes())

@@ -246,7 +246,7 @@ def exec_form(text: str) -> list[str] | None:
         return None
     try:
         parsed = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if isinstance(parsed, list) and all(isinstance(w, str) for w in parsed):
         return list(parsed)

@@ -21,6 +21,11 @@ class ImagecheckError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
 
+    def __str__(self) -> str:
+        # A library's message quoted in ours may span lines (tarfile lists each method
+        # it tried): still one line.
+        return "; ".join(line.strip() for line in super().__str__().splitlines() if line.strip())
+
 
 class BadInput(ImagecheckError):
     """The target, an archive, a flag or a file the user gave us is wrong."""

@@ -222,7 +222,7 @@ def _dir_info(direct_url: bytes | None) -> dict[str, object] | None:
         return None
     try:
         data = json.loads(direct_url)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not str(data.get("url", "")).startswith("file://"):
         return None

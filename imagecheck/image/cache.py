@@ -1,7 +1,10 @@
 """The on-disk cache: layer indexes by diff_id, image configs and inventories by image id.
 
 Both keys are content digests, so an entry can never go stale; it can only be of an
-older format, which the versioned folder name and the file header rule out. Writes
+older format, which the versioned folder name and the file header rule out. A layer
+is cached only once its content matched its diff_id; ``verified/`` records, per blob
+fingerprint (path, inode, size, times), which diff_id was checked there, so a warm run
+that finds a blob changed or gone reads it again (and fails on a mismatch). Writes
 go to a temporary file in the same folder and are renamed into place, so two runs
 at once never see half a file.
 """
@@ -92,6 +95,12 @@ def _hex(digest: str) -> str:
     return f"{algo}-{hexpart}"
 
 
+def _stamp_record(stamp: str, diff_id: str) -> bytes:
+    """What a verified blob's record holds: the diff_id its content hashed to, and the
+    fingerprint of the blob it was read from (a name collision reads as a miss)."""
+    return f"{diff_id}\n{stamp}\n".encode("utf-8", "surrogateescape")
+
+
 class Cache:
     """``Cache(None)`` is the ``--no-cache`` cache: it remembers nothing."""
 
@@ -168,13 +177,39 @@ class Cache:
         if self.root is None:
             return None
         try:
-            return (self.root / "blobs" / _hex(digest)).read_bytes()
+            data = (self.root / "blobs" / _hex(digest)).read_bytes()
         except OSError:
             return None
+        algo, _, hexpart = digest.partition(":")
+        if hashlib.new(algo, data).hexdigest() != hexpart:
+            return None  # damaged or not ours: read it again from the image
+        return data
 
     def put_blob(self, digest: str, data: bytes) -> None:
         if self.root is not None:
             self._write(self.root / "blobs" / _hex(digest), data)
+
+    def _stamp_path(self, stamp: str) -> Path | None:
+        if self.root is None or not stamp:
+            return None
+        name = hashlib.sha256(stamp.encode("utf-8", "surrogateescape")).hexdigest()
+        return self.root / "verified" / name[:2] / name
+
+    def verified(self, stamp: str, diff_id: str) -> bool:
+        """Whether layer ``diff_id`` was read from the blob fingerprinted ``stamp`` and
+        its content matched its digests: an unchanged blob needs no new read."""
+        path = self._stamp_path(stamp)
+        if path is None:
+            return False
+        try:
+            return path.read_bytes() == _stamp_record(stamp, diff_id)
+        except OSError:
+            return False
+
+    def put_verified(self, stamp: str, diff_id: str) -> None:
+        path = self._stamp_path(stamp)
+        if path is not None:
+            self._write(path, _stamp_record(stamp, diff_id))
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:

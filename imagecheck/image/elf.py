@@ -202,9 +202,9 @@ class _Forward:
         self._tail = b""
         self.found: set[bytes] = set()
 
-    def read(self, n: int) -> bytes:
+    def read(self, n: int) -> bytearray:
         n = max(0, min(n, self.size - self.pos))
-        parts = []
+        parts = bytearray()  # grown in place: a list joined at the end held it twice
         while n:
             part = self._stream.read(min(n, _CHUNK))
             if not part:
@@ -213,10 +213,10 @@ class _Forward:
                 window = self._tail + part
                 self.found.update(m for m in MARKERS if m in window)
                 self._tail = window[-64:]
-            parts.append(part)
+            parts += part
             self.pos += len(part)
             n -= len(part)
-        return b"".join(parts)
+        return parts
 
     def skip_to(self, offset: int) -> None:
         while self.pos < min(offset, self.size):
@@ -231,6 +231,7 @@ def read_elf_stream(stream: IO[bytes], size: int, *, scan_markers: bool = False)
     which is what the dynamic loader reads too; the section headers at its end are
     never needed. All ``size`` bytes are consumed only when markers are scanned."""
     fwd = _Forward(stream, size, scan_markers)
+    head: bytes | bytearray
     try:
         head = fwd.read(STREAM_HEAD)
     except _Bad:
@@ -258,7 +259,7 @@ def read_elf_stream(stream: IO[bytes], size: int, *, scan_markers: bool = False)
     )
 
 
-def _parse_stream(fwd: _Forward, head: bytes) -> ElfInfo:
+def _parse_stream(fwd: _Forward, head: bytes | bytearray) -> ElfInfo:
     is64 = head[4] == 2
     endian = "<" if head[5] == 1 else ">"
     e_type, e_machine = struct.unpack_from(endian + "HH", head, 16)
@@ -292,7 +293,7 @@ def _parse_stream(fwd: _Forward, head: bytes) -> ElfInfo:
     dyn_off, dyn_size = dynamic
     if dyn_size < 0 or dyn_size > _MAX_SECTION:
         raise _Bad(f"section size {dyn_size}")
-    kept = [(0, head)]
+    kept: list[tuple[int, bytes | bytearray]] = [(0, head)]
     if dyn_off + dyn_size > len(head):
         start = max(fwd.pos, dyn_off - STREAM_BEFORE_DYNAMIC)
         if dyn_off < start:
@@ -317,17 +318,19 @@ def _parse_stream(fwd: _Forward, head: bytes) -> ElfInfo:
     )
 
 
-def _stream_range(fwd: _Forward, kept: list[tuple[int, bytes]], offset: int, size: int) -> bytes:
+def _stream_range(
+    fwd: _Forward, kept: list[tuple[int, bytes | bytearray]], offset: int, size: int
+) -> bytes:
     """Bytes ``offset``..``offset+size`` of the file: from what was kept, or read ahead."""
     if size < 0 or size > _MAX_SECTION:
         raise _Bad(f"section size {size}")
     for start, data in kept:
         if start <= offset and offset + size <= start + len(data):
-            return data[offset - start : offset - start + size]
+            return bytes(data[offset - start : offset - start + size])
     if offset < fwd.pos:
         raise _Bad(f"data at offset {offset} was passed and not kept")
     fwd.skip_to(offset)
     data = fwd.read(size)
     if len(data) != size:
         raise _Bad("truncated")
-    return data
+    return bytes(data)

@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import stat
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
@@ -22,7 +21,7 @@ from typing import IO, Any, cast
 from ..errors import CorruptArchive
 from ..model import short
 from .elf import ElfInfo, read_elf, read_elf_stream
-from .streams import Window
+from .streams import READ_ERRORS, Window
 
 # Bump when what an index records changes: old cache entries are then never read.
 INDEX_FORMAT = 4
@@ -32,6 +31,10 @@ FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 MAX_CAPTURE = 8 << 20  # bytes of one captured file
+# A layer's index is held in memory (~250 bytes an entry): a hostile tar of millions of
+# empty files compresses to almost nothing, so the count is bounded, with a clear error.
+MAX_ENTRIES = 500_000
+MAX_EXTENDED = 1 << 20  # one PAX or GNU long-name header (a path is at most 4 KiB on Linux)
 
 _DIST_INFO_FILES = frozenset(
     {"METADATA", "RECORD", "top_level.txt", "INSTALLER", "direct_url.json", "WHEEL", "REQUESTED"}
@@ -348,6 +351,8 @@ def _walk_tar(
     long_link: str | None = None
 
     def payload(size: int) -> bytes:
+        if size > MAX_EXTENDED:
+            raise _BadTar(f"an extended header of {size} bytes")
         data = stream.read(size)
         if len(data) < size:
             raise EOFError("the tar ends inside an extended header")
@@ -434,7 +439,9 @@ def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> Lay
     builder = _Builder(diff_id, seekable=seekable)
     hardlinks: list[tuple[str, str]] = []
     try:
-        for name, kind, size, mode, link, data in _walk_tar(stream, seekable):
+        for count, (name, kind, size, mode, link, data) in enumerate(_walk_tar(stream, seekable)):
+            if count >= MAX_ENTRIES:
+                raise _BadTar(f"more than {MAX_ENTRIES} entries, more than imagecheck reads")
             path = normalize(name)
             if not path or builder.whiteout(path):
                 continue
@@ -452,7 +459,7 @@ def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> Lay
                 builder.entries[path] = Entry(kind, 0, mode)
     except _BadTar as exc:
         raise CorruptArchive(f"layer {short(diff_id)} is not a readable tar: {exc}") from exc
-    except (EOFError, zlib.error, OSError) as exc:
+    except READ_ERRORS as exc:
         raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
     except Exception as exc:
         if type(exc).__name__ == "ZstdError":
@@ -494,7 +501,9 @@ def digest_members(
                 found[path] = sha256_of(_rewound(data))
                 if len(found) == len(wanted):
                     break
-    except (_BadTar, EOFError, zlib.error, OSError) as exc:
+    except _BadTar as exc:
+        raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
+    except READ_ERRORS as exc:
         raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
     return found
 

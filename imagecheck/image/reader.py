@@ -105,6 +105,8 @@ class ImageReader:
         self._engine = engine
         self._source: Source | None = None
         self._info: ImageInfo | None = None
+        self._stamps_of: dict[str, str] | None = None
+        self._fresh: dict[str, LayerIndex] = {}  # read (and verified) by this reader
 
     def source(self) -> Source:
         if self._source is None:
@@ -118,15 +120,36 @@ class ImageReader:
             self._info = self.source().image()
         return self._info
 
+    def _stamps(self) -> dict[str, str]:
+        if self._stamps_of is None:
+            self._stamps_of = self.source().stamps()
+        return self._stamps_of
+
+    def verify(self) -> None:
+        """Stat each layer's blob before anything is trusted: one changed or gone since it
+        was verified is read (and checked) again, even under a cached catalog."""
+        stamps = self._stamps()
+        self.indexes([d for d, s in stamps.items() if not self.cache.verified(s, d)])
+
     def indexes(self, diff_ids: Iterable[str]) -> dict[str, LayerIndex]:
         """Layer indexes by diff_id: from the cache, the rest read from the source (opened
-        only when something is missing) and cached."""
+        only when something is missing) and cached. A cached layer whose blob changed
+        since it was verified there (the source's stamps) is read again."""
         wanted = list(dict.fromkeys(diff_ids))
-        found = {d: i for d in wanted if (i := self.cache.get_layer(d)) is not None}
+        stamps = self._stamps() if wanted else {}
+        found = {d: self._fresh[d] for d in wanted if d in self._fresh}
+        for d in wanted:
+            if d in found or (stamps and not self.cache.verified(stamps.get(d, ""), d)):
+                continue
+            if (index := self.cache.get_layer(d)) is not None:
+                found[d] = index
         missing = [d for d in wanted if d not in found]
         if missing:
             for index in self.source().index_layers(missing, self._progress):
                 self.cache.put_layer(index)
+                if index.diff_id in stamps:
+                    self.cache.put_verified(stamps[index.diff_id], index.diff_id)
+                self._fresh[index.diff_id] = index
                 found[index.diff_id] = index
         return found
 

@@ -236,6 +236,8 @@ def read_pipfile_lock(path: Path) -> Locked:
         raise BadInput(f"cannot read {path}: {exc}") from exc
     except ValueError as exc:
         raise BadInput(f"{path}: not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise BadInput(f"{path}: not a Pipfile.lock (its JSON nests too deep)") from None
     if not isinstance(data, dict) or not isinstance(data.get("default", {}), dict):
         raise BadInput(f'{path}: not a Pipfile.lock (no "default" object)')
     pins: list[Pin] = []

@@ -207,7 +207,7 @@ def run_smoke(
     def on_line(line: str) -> None:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return  # not ours: nothing else should write here, but never trust it
         kind = record.get("kind") if isinstance(record, dict) else None
         if kind in ("start", "end", "app-plan"):

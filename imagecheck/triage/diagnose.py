@@ -62,7 +62,12 @@ _AT_CHARACTER = re.compile(r" at character \d+$")
 def service_containers(engine: Engine, project: str, service: str) -> tuple[ContainerState, ...]:
     """The service's containers, found by the labels compose (v1 and v2) puts on them."""
     listed = engine.container_ids([f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"])
-    states = [engine.inspect_container(cid) for cid in listed]
+    states = []
+    for cid in listed:
+        try:
+            states.append(engine.inspect_container(cid))
+        except ImageNotFound:
+            continue  # removed between the list and its inspect (compose down, a rerun)
     return tuple(sorted(states, key=lambda s: s.name))
 
 

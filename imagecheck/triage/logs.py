@@ -153,7 +153,7 @@ def level_of(line: str) -> Level | None:
 def _json_level(text: str) -> Level | None:
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(doc, dict):
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -239,3 +240,37 @@ def test_inspect_image_answers_a_dataclass(pinned_image: str, client: Any) -> No
         assert image.layer_dirs[-1] == raw["GraphDriver"]["Data"]["UpperDir"]
         assert len(image.layer_dirs) == len(image.diff_ids)
     assert info.server_version == client.version()["Version"]
+
+
+def test_a_container_removed_between_list_and_inspect_is_left_out(
+    base_image: str, client: Any
+) -> None:
+    """The listing race, made certain: the engine lists two compose containers, one is
+    removed for real before it is inspected; the survivor is reported, nothing fails."""
+    import uuid
+
+    from imagecheck.triage.diagnose import PROJECT_LABEL, SERVICE_LABEL, service_containers
+
+    project = f"icrace{uuid.uuid4().hex[:8]}"
+    labels = {"imagecheck.test": "1", PROJECT_LABEL: project, SERVICE_LABEL: "web"}
+    made = [
+        client.containers.create(base_image, ["true"], labels=labels, name=f"{project}-web-{n}")
+        for n in (1, 2)
+    ]
+    engine = connect()
+    listed = engine.container_ids
+
+    def list_then_remove(wanted: list[str]) -> tuple[str, ...]:
+        ids = listed(wanted)
+        made[0].remove(force=True)
+        return ids
+
+    try:
+        engine.container_ids = list_then_remove  # type: ignore[method-assign, assignment]
+        states = service_containers(engine, project, "web")
+        assert [s.name.lstrip("/") for s in states] == [f"{project}-web-2"]
+    finally:
+        engine.close()
+        for container in made:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)

@@ -16,7 +16,17 @@ from typing import Any
 from ...errors import BadInput, CorruptArchive, ImageNotFound
 from ...model import Platform, short
 from .base import image_info, load_json
-from .oci import LAYER_TYPES, LayerBlob, Resolved, StoreSource, TarStore, resolve_oci
+from .oci import (
+    LAYER_TYPES,
+    MAX_MANIFESTS,
+    LayerBlob,
+    Resolved,
+    StoreSource,
+    TarStore,
+    malformed_documents,
+    read_verified,
+    resolve_oci,
+)
 
 
 def _pick(entries: list[dict[str, Any]], ref: str | None, name: str) -> dict[str, Any]:
@@ -39,14 +49,16 @@ def resolve_manifest_json(store: TarStore, *, ref: str, tag: str | None) -> Reso
     doc = load_json(store.read("manifest.json", "manifest.json"), f"manifest.json in {store.name}")
     if not isinstance(doc, list) or not doc or not all(isinstance(e, dict) for e in doc):
         raise CorruptArchive(f"manifest.json in {store.name} is not a list of images")
+    if len(doc) > MAX_MANIFESTS:
+        raise CorruptArchive(f"manifest.json in {store.name} lists over {MAX_MANIFESTS} images")
     entry = _pick(doc, tag, store.name)
     config_path = entry.get("Config")
     layer_paths = entry.get("Layers")
     if not isinstance(config_path, str) or not isinstance(layer_paths, list):
         raise CorruptArchive(f"manifest.json in {store.name} lacks Config or Layers")
-    config_bytes = store.read(config_path, "image config")
-    config = load_json(config_bytes, "image config")
     hexpart = Path(config_path).name.removesuffix(".json")
+    config_bytes = read_verified(store, f"sha256:{hexpart}", "image config", config_path)
+    config = load_json(config_bytes, "image config")
     tags = tuple(str(t) for t in entry.get("RepoTags") or [])
     info = image_info(config, ref=ref, image_id=f"sha256:{hexpart}", repo_tags=tags)
     if len(layer_paths) != len(info.diff_ids):
@@ -63,7 +75,11 @@ def resolve_manifest_json(store: TarStore, *, ref: str, tag: str | None) -> Reso
             raise CorruptArchive(f"layer {short(diff_id)} has an unknown media type {media!r}")
         if not store.exists(str(path)):
             raise CorruptArchive(f"layer {short(diff_id)} is missing from {store.name} ({path})")
-        layers.append(LayerBlob(diff_id, str(path), media, store.size(str(path))))
+        # A Docker 25+ archive's layers are OCI blobs, named by their digest.
+        algo, _, hexpart = str(path).removeprefix("blobs/").partition("/")
+        named = str(path).startswith("blobs/") and hexpart and "/" not in hexpart
+        digest = f"{algo}:{hexpart}" if named else None
+        layers.append(LayerBlob(diff_id, str(path), media, store.size(str(path)), digest))
     return Resolved(info, tuple(layers), ())
 
 
@@ -72,18 +88,21 @@ def open_docker_archive(
 ) -> StoreSource:
     store = TarStore(path)
     try:
-        if store.exists("manifest.json"):
-            resolved = resolve_manifest_json(store, ref=ref, tag=tag)
-            era = (
-                "docker save archive (OCI layout)"
-                if store.exists("index.json")
-                else ("docker save archive")
-            )
-        elif store.exists("index.json"):
-            resolved = resolve_oci(store, ref=ref, platform=platform)
-            era = "OCI archive"
-        else:
-            raise CorruptArchive(f"{path} is not an image archive (no manifest.json or index.json)")
+        with malformed_documents(str(path)):
+            if store.exists("manifest.json"):
+                resolved = resolve_manifest_json(store, ref=ref, tag=tag)
+                era = (
+                    "docker save archive (OCI layout)"
+                    if store.exists("index.json")
+                    else ("docker save archive")
+                )
+            elif store.exists("index.json"):
+                resolved = resolve_oci(store, ref=ref, platform=platform)
+                era = "OCI archive"
+            else:
+                raise CorruptArchive(
+                    f"{path} is not an image archive (no manifest.json or index.json)"
+                )
     except BaseException:
         store.close()
         raise

@@ -42,6 +42,13 @@ class Source(Protocol):
         """Index the named layers (in image order); each is yielded once read."""
         ...
 
+    def stamps(self) -> dict[str, str]:
+        """A cheap fingerprint (a stat, no read) of where each layer's bytes lie, by
+        diff_id; a layer cached under one stamp was verified as read from there. A
+        missing blob is an error. Empty when the source is a store that verifies its
+        own content (the engine)."""
+        ...
+
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         """The sha256 of regular files (index paths) of one layer, streamed, where the
         source can read them; others are left out."""
@@ -50,11 +57,21 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+# Bounds on what an image may claim, each an error when exceeded (memory stays bounded).
+MAX_DOCUMENT = 16 << 20  # an index, manifest or config (Docker's are a few KB)
+MAX_LAYERS = 1000  # overlay2 stacks at most 128; the OCI spec sets no limit
+MAX_HISTORY = 10_000
+
+
 def load_json(data: bytes, what: str) -> Any:
+    if len(data) > MAX_DOCUMENT:
+        raise CorruptArchive(f"{what} is {len(data)} bytes: too big for an image document")
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CorruptArchive(f"{what} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise CorruptArchive(f"{what} nests its JSON too deep to be an image document") from None
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -73,10 +90,18 @@ def image_info(
         raise CorruptArchive("image config is not a JSON object")
     rootfs = config.get("rootfs") or {}
     diff_ids = _strings(rootfs.get("diff_ids") if isinstance(rootfs, dict) else None)
+    if len(diff_ids) > MAX_LAYERS:
+        raise CorruptArchive(
+            f"the image config lists {len(diff_ids)} layers (at most {MAX_LAYERS})"
+        )
     cfg = config.get("config") or config.get("container_config") or {}
     if not isinstance(cfg, dict):
         cfg = {}
     raw_history = config.get("history") or []
+    if isinstance(raw_history, list) and len(raw_history) > MAX_HISTORY:
+        raise CorruptArchive(
+            f"the image config has {len(raw_history)} history entries (at most {MAX_HISTORY})"
+        )
     history: list[HistoryEntry] = []
     remaining = list(diff_ids)
     for i, item in enumerate(raw_history if isinstance(raw_history, list) else []):

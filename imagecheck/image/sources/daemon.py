@@ -19,33 +19,14 @@ import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
 
 from ...engine import Engine, EngineImage
 from ...errors import CorruptArchive, EngineUnavailable
 from ...model import ImageInfo, short
 from ..cache import Cache
 from ..layerindex import LayerIndex, index_directory, index_tar, sha256_of
-from ..streams import decompressed
+from ..streams import Digesting, decompressed
 from .base import Progress, ProgressFn, image_info, load_json
-
-
-class _Hashing(io.RawIOBase):
-    """Pass bytes through while hashing them: a layer's diff_id is sha256 of its tar."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
-        self.sha = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(b))
-        n = len(data)
-        b[:n] = data
-        self.sha.update(data)
-        return n
 
 
 def _layer_dirs(image: EngineImage) -> tuple[str, ...] | None:
@@ -159,6 +140,11 @@ class DaemonSource:
                 raise CorruptArchive(f"the engine's export lacks layer {short(diff_id)}")
             yield found
 
+    def stamps(self) -> dict[str, str]:
+        """None: the engine verified its layers when it pulled or built them, and the
+        export stream is hashed as it is read (a layer is keyed by what it hashes to)."""
+        return {}
+
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         """The sha256 of files of one layer, read in place from its overlay2 folder a
         chunk at a time; with the export stream only, nothing (the caller says so)."""
@@ -197,12 +183,12 @@ class DaemonSource:
                     if name.endswith(("/VERSION", "/json", "oci-layout")):
                         continue
                     plain, _ = decompressed(fh)
-                    hashing = _Hashing(plain)
+                    hashing = Digesting(plain)
                     reader = io.BufferedReader(hashing, 1 << 20)
                     index = index_tar(reader, "sha256:pending")
                     while reader.read(1 << 20):
                         pass
-                    diff_id = f"sha256:{hashing.sha.hexdigest()}"
+                    diff_id = hashing.digest()  # the layer is keyed by what it hashes to
                     indexes[diff_id] = replace(index, diff_id=diff_id)
                     done += member.size
                     self._progress(Progress("export", done, max(total, done), short(diff_id)))
@@ -214,6 +200,10 @@ class DaemonSource:
         config = json_blobs.get(f"{hexpart}.json") or json_blobs.get(f"blobs/{algo}/{hexpart}")
         if config is None:
             raise CorruptArchive(f"the engine's export lacks the image config {short(self._id)}")
+        if f"{algo}:{hashlib.sha256(config).hexdigest()}" != self._id:
+            raise CorruptArchive(
+                f"the engine's export holds a config that is not {short(self._id)}"
+            )
         return config, indexes
 
     def close(self) -> None:

@@ -6,6 +6,8 @@ A blob store answers "give me the bytes (or a stream) of this path"; the layout 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import multiprocessing
 import os
@@ -20,8 +22,10 @@ from typing import IO, Any, Protocol
 from ...errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
 from ...model import ImageInfo, Platform, short
 from ..layerindex import LayerIndex, digest_members, index_tar
-from ..streams import FileWindow, decompressed
-from .base import Progress, ProgressFn, image_info, load_json
+from ..streams import FileWindow, VerifiedLayer, decompressed
+from .base import MAX_DOCUMENT, Progress, ProgressFn, image_info, load_json
+
+MAX_MANIFESTS = 4096  # descriptors an index (and the indexes it nests) may list
 
 INDEX_TYPES = frozenset(
     {
@@ -63,6 +67,11 @@ class BlobStore(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
+    def stamp(self, path: str) -> str:
+        """A cheap fingerprint of the file at ``path`` (where it is, its size, times and
+        inode): when it is what it was, so are the bytes that were verified."""
+        ...
+
     @property
     def parallel_safe(self) -> bool:
         """Whether forked processes may read layers from this store at once."""
@@ -78,6 +87,12 @@ def blob_path(digest: str) -> str:
     return f"blobs/{algo}/{hexpart}"
 
 
+def _stat_stamp(path: Path, st: os.stat_result) -> str:
+    return (
+        f"{path.resolve()}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    )
+
+
 class DirStore:
     """An OCI layout folder."""
 
@@ -90,6 +105,8 @@ class DirStore:
 
     def read(self, path: str, what: str) -> bytes:
         try:
+            if self._full(path).stat().st_size > MAX_DOCUMENT:
+                raise CorruptArchive(f"{what} in {self.name} is too big for an image document")
             return self._full(path).read_bytes()
         except FileNotFoundError as exc:
             raise CorruptArchive(f"{what} is missing from {self.name} ({path})") from exc
@@ -104,6 +121,13 @@ class DirStore:
 
     def exists(self, path: str) -> bool:
         return self._full(path).is_file()
+
+    def stamp(self, path: str) -> str:
+        try:
+            st = self._full(path).stat()
+        except OSError as exc:
+            raise CorruptArchive(f"{path} is missing from {self.name}: {exc}") from exc
+        return _stat_stamp(self._full(path), st)
 
     @property
     def parallel_safe(self) -> bool:
@@ -152,6 +176,8 @@ class TarStore:
         return m
 
     def read(self, path: str, what: str) -> bytes:
+        if self._member(path, what).size > MAX_DOCUMENT:
+            raise CorruptArchive(f"{what} in {self.name} is too big for an image document")
         stream, _ = self.open(path, what)
         with stream:
             try:
@@ -185,6 +211,14 @@ class TarStore:
     def size(self, path: str) -> int | None:
         m = self._members.get(path)
         return m.size if m is not None else None
+
+    def stamp(self, path: str) -> str:
+        member = self._member(path, path)
+        try:
+            st = os.stat(self.name)
+        except OSError as exc:
+            raise CorruptArchive(f"cannot read {self.name}: {exc}") from exc
+        return f"{_stat_stamp(Path(self.name), st)}:{member.offset_data}:{member.size}:{path}"
 
     @property
     def parallel_safe(self) -> bool:
@@ -236,7 +270,8 @@ class LayerBlob:
     diff_id: str
     path: str  # inside the store
     media_type: str | None
-    size: int | None
+    size: int | None  # what the descriptor says (or the store, when there is none)
+    digest: str | None = None  # the blob's digest, when a manifest names it
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +293,9 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
     index = load_json(store.read("index.json", "index.json"), f"index.json in {store.name}")
     candidates: list[tuple[dict[str, Any], Platform | None]] = []
     pending = [(d, 0) for d in _descriptors(store, index, "index.json")]
+    seen = len(pending)
+    if seen > MAX_MANIFESTS:
+        raise CorruptArchive(f"{store.name} lists over {MAX_MANIFESTS} manifests")
     while pending:
         desc, depth = pending.pop(0)
         media = desc.get("mediaType", "")
@@ -272,8 +310,12 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
         if media in INDEX_TYPES:
             if depth > 4:
                 raise CorruptArchive(f"image indexes nest too deep in {store.name}")
-            nested = load_json(store.read(blob_path(desc["digest"]), "image index"), "image index")
+            digest = str(desc.get("digest", ""))
+            nested = load_json(read_verified(store, digest, "image index"), "image index")
             pending.extend((d, depth + 1) for d in _descriptors(store, nested, "image index"))
+            seen += len(pending)
+            if seen > MAX_MANIFESTS:
+                raise CorruptArchive(f"{store.name} lists over {MAX_MANIFESTS} manifests")
         elif media in MANIFEST_TYPES or not media:
             candidates.append((desc, plat))
         else:
@@ -299,14 +341,16 @@ def resolve_oci(store: BlobStore, *, ref: str, platform: Platform | None) -> Res
             all_plats = ", ".join(str(c[1]) for c in candidates)
             notes.append(f"platform {chosen[1]} chosen of {all_plats}")
     desc = chosen[0]
-    manifest = load_json(store.read(_digest_path(desc), "image manifest"), "image manifest")
+    _digest_path(desc)
+    manifest_bytes = read_verified(store, str(desc["digest"]), "image manifest")
+    manifest = load_json(manifest_bytes, "image manifest")
     annotations = desc.get("annotations") or {}
     name = annotations.get("io.containerd.image.name") or annotations.get(
         "org.opencontainers.image.ref.name"
     )
     return from_manifest(
         manifest,
-        lambda digest: store.read(blob_path(digest), "image config"),
+        lambda digest: read_verified(store, digest, "image config"),
         where=store.name,
         ref=ref,
         repo_tags=(str(name),) if name else (),
@@ -355,16 +399,36 @@ def from_manifest(
                 f"layer {short(str(layer.get('digest', '?')))} has an unknown media type "
                 f"{media_type!r}"
             )
-        size = layer.get("size")
-        layers.append(
-            LayerBlob(
-                diff_id,
-                blob_path(str(layer["digest"])),
-                media_type,
-                size if isinstance(size, int) else None,
-            )
-        )
+        digest, size = str(layer["digest"]), layer.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise CorruptArchive(f"layer {short(digest)} has no valid size in its descriptor")
+        layers.append(LayerBlob(diff_id, blob_path(digest), media_type, size, digest))
     return Resolved(info, tuple(layers), notes)
+
+
+def read_verified(store: BlobStore, digest: str, what: str, path: str | None = None) -> bytes:
+    """A small blob (index, manifest, config) read whole and checked against its digest."""
+    data = store.read(path or blob_path(digest), what)
+    algo, _, hexpart = digest.partition(":")
+    if algo not in ("sha256", "sha512") or hashlib.new(algo, data).hexdigest() != hexpart:
+        raise CorruptArchive(
+            f"{what} in {store.name} does not match its digest {short(digest)} (changed or damaged)"
+        )
+    return data
+
+
+@contextlib.contextmanager
+def malformed_documents(name: str) -> Iterator[None]:
+    """Index, manifests and configs are input: a field of the wrong type (a list where a
+    digest belongs, a string for a size) is a damaged archive, one line, never a crash."""
+    try:
+        yield
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+        if isinstance(exc, CorruptArchive | BadInput):
+            raise
+        raise CorruptArchive(
+            f"{name} holds a malformed index, manifest or config ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _digest_path(desc: dict[str, Any]) -> str:
@@ -380,10 +444,19 @@ _FORKED: dict[str, tuple[BlobStore, list[LayerBlob]]] = {}
 
 
 def _index_blob(store: BlobStore, blob: LayerBlob) -> LayerIndex:
-    raw, seekable = store.open(blob.path, f"layer {short(blob.diff_id)}")
+    """Index one layer, every byte of it hashed on the way (no seeking past file data):
+    an index is returned only for content that matches its digests."""
+    raw, _ = store.open(blob.path, f"layer {short(blob.diff_id)}")
     with raw:
-        stream, compression = decompressed(raw)
-        return index_tar(stream, blob.diff_id, seekable=seekable and compression == "none")
+        layer = VerifiedLayer(
+            raw, blob.diff_id, digest=blob.digest, size=blob.size if blob.digest else None
+        )
+        try:
+            index = index_tar(layer.stream, blob.diff_id)
+        except CorruptArchive as exc:
+            raise (layer.blob_mismatch() or exc) from exc
+        layer.finish()
+    return index
 
 
 def _index_in_worker(n: int) -> dict[str, Any]:
@@ -452,6 +525,9 @@ class StoreSource:
         finally:
             _FORKED.clear()
 
+    def stamps(self) -> dict[str, str]:
+        return {b.diff_id: self._store.stamp(b.path) for b in self._resolved.layers}
+
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         blob = next((b for b in self._resolved.layers if b.diff_id == diff_id), None)
         if blob is None or not paths:
@@ -477,7 +553,8 @@ def open_oci(path: Path, *, ref: str, platform: Platform | None, archive: bool) 
     try:
         if not store.exists("index.json"):
             raise CorruptArchive(f"{path} is not an OCI image layout (no index.json)")
-        resolved = resolve_oci(store, ref=ref, platform=platform)
+        with malformed_documents(store.name):
+            resolved = resolve_oci(store, ref=ref, platform=platform)
     except BaseException:
         store.close()
         raise

@@ -159,6 +159,10 @@ class PodmanSource:
     def notes(self) -> tuple[str, ...]:
         return tuple(self._notes)
 
+    def stamps(self) -> dict[str, str]:
+        """None: podman's store verified its layers when it pulled or built them."""
+        return {}
+
     def index_layers(self, diff_ids: Iterable[str], progress: ProgressFn) -> Iterator[LayerIndex]:
         wanted = list(dict.fromkeys(diff_ids))
         if wanted:

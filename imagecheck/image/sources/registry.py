@@ -824,6 +824,9 @@ class RegistryStore:
     def exists(self, path: str) -> bool:
         return True
 
+    def stamp(self, path: str) -> str:
+        return ""  # a blob is named by its digest: nothing to fingerprint
+
     @property
     def parallel_safe(self) -> bool:
         return True  # each forked worker opens connections of its own
@@ -846,6 +849,11 @@ class RegistrySource(StoreSource):
         amount = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size} bytes"
         read = f"{len(self._fetched)} of {len(layers)} layers fetched ({amount})"
         return (*super().notes(), read)
+
+    def stamps(self) -> dict[str, str]:
+        """None: a registry serves blobs by digest, each checked as it streams; a layer
+        cached under its diff_id was verified when it was fetched."""
+        return {}
 
     def index_layers(self, diff_ids: Iterable[str], progress: ProgressFn) -> Iterator[LayerIndex]:
         for index in super().index_layers(diff_ids, progress):

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from imagecheck.api import Options, inventory
 from imagecheck.errors import BadInput, CorruptArchive, ImageNotFound
+from imagecheck.image.cache import Cache
 from imagecheck.image.sources import oci
 from imagecheck.image.sources.base import Progress
 from imagecheck.model import Platform
 from tests.builders import (
     SITE,
+    BuiltImage,
     Empty,
     F,
     Layer,
+    compress,
+    layer_blob,
+    layer_tar,
     make_image,
     make_multiplatform,
     metadata,
     read_member,
     remove_member,
     replace_member,
+    rewrite_manifest,
     truncate_file,
 )
 
@@ -87,58 +94,78 @@ def test_every_layout_gives_the_same_inventory(
     assert inv.layers[2].files_removed == 3
 
 
-def test_explicit_prefixes_and_the_cache(tmp_path: Path) -> None:
-    built = make_image(tmp_path, HISTORY, layout="oci-archive", compression="gzip")
-    cache = tmp_path / "cache"
-    first = inventory(f"oci-archive:{built.path}", Options(cache_dir=cache))
-    assert len(list(cache.rglob("*.idx"))) == 2
-    # A cached layer is never read again: with every layer blob damaged the scan still works.
-    (tmp_path / "again").mkdir()
-    again = make_image(tmp_path / "again", HISTORY, layout="oci-dir", compression="zstd")
-    second = inventory(f"oci-dir:{again.path}", Options(cache_dir=cache))
-    assert first.python == second.python
-    assert again.manifest_digest is not None
-    blobs = again.path / "blobs" / "sha256"
-    manifest = json.loads((blobs / again.manifest_digest.split(":")[1]).read_text())
-    for layer in manifest["layers"]:
-        (blobs / layer["digest"].split(":")[1]).write_bytes(b"damaged")
-    third = inventory(f"oci-dir:{again.path}", Options(cache_dir=cache))
-    assert third.python == first.python
-    with pytest.raises(CorruptArchive, match="is not a readable tar"):
-        inventory(f"oci-dir:{again.path}", Options(use_cache=False))
-
-
-def test_the_catalog_is_cached_by_image_id(tmp_path: Path) -> None:
-    built = make_image(tmp_path, HISTORY, layout="oci-dir", compression="gzip")
-    cache = tmp_path / "cache"
-    fresh = inventory(str(built.path), Options(use_cache=False))
-    first = inventory(str(built.path), Options(cache_dir=cache))
-    (stored,) = cache.rglob("*.inv")
-    # With the layer indexes gone and every layer blob damaged, only the cached
-    # catalog can answer: the same answer.
-    for idx in cache.rglob("*.idx"):
-        idx.unlink()
+def _damage_layer_blobs(built: BuiltImage) -> None:
     assert built.manifest_digest is not None
     blobs = built.path / "blobs" / "sha256"
     manifest = json.loads((blobs / built.manifest_digest.split(":")[1]).read_text())
     for layer in manifest["layers"]:
         (blobs / layer["digest"].split(":")[1]).write_bytes(b"damaged")
-    second = inventory(str(built.path), Options(cache_dir=cache))
+
+
+def _no_layer_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("a layer was read")
+
+    monkeypatch.setattr(oci, "_index_blob", refuse)
+
+
+def test_explicit_prefixes_and_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = make_image(tmp_path, HISTORY, layout="oci-archive", compression="gzip")
+    cache = tmp_path / "cache"
+    first = inventory(f"oci-archive:{built.path}", Options(cache_dir=cache))
+    assert len(list(cache.rglob("*.idx"))) == 2
+    (tmp_path / "again").mkdir()
+    again = make_image(tmp_path / "again", HISTORY, layout="oci-dir", compression="zstd")
+    second = inventory(f"oci-dir:{again.path}", Options(cache_dir=cache))
+    assert first.python == second.python
+    # Unchanged blobs, verified before: nothing is read again.
+    with monkeypatch.context() as m:
+        _no_layer_reads(m)
+        assert inventory(f"oci-dir:{again.path}", Options(cache_dir=cache)).python == first.python
+    # A warm cache does not hide a damaged blob: its fingerprint changed, it is read again.
+    _damage_layer_blobs(again)
+    with pytest.raises(CorruptArchive, match="its blob is 7 bytes, not the"):
+        inventory(f"oci-dir:{again.path}", Options(cache_dir=cache))
+    with pytest.raises(CorruptArchive, match="its manifest names"):
+        inventory(f"oci-dir:{again.path}", Options(use_cache=False))
+
+
+def test_the_catalog_is_cached_by_image_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = make_image(tmp_path, HISTORY, layout="oci-dir", compression="gzip")
+    cache = tmp_path / "cache"
+    fresh = inventory(str(built.path), Options(use_cache=False))
+    first = inventory(str(built.path), Options(cache_dir=cache))
+    (stored,) = cache.rglob("*.inv")
+    # With the layer indexes gone and no layer read allowed, only the cached catalog
+    # can answer: the same answer.
+    for idx in cache.rglob("*.idx"):
+        idx.unlink()
+    with monkeypatch.context() as m:
+        _no_layer_reads(m)
+        second = inventory(str(built.path), Options(cache_dir=cache))
     assert second == first == fresh
-    # A damaged entry, or one holding another image's catalog, is a miss: the blobs are read.
+    # A damaged entry, or one holding another image's catalog, is a miss: the layers are read.
     good = stored.read_bytes()
-    stored.write_bytes(good[:40])
-    with pytest.raises(CorruptArchive, match="is not a readable tar"):
-        inventory(str(built.path), Options(cache_dir=cache))
     (tmp_path / "other").mkdir()
     other = make_image(tmp_path / "other", HISTORY[:1], layout="oci-archive")
     inventory(str(other.path), Options(cache_dir=cache))
     (theirs,) = (p for p in cache.rglob("*.inv") if p != stored)
-    stored.write_bytes(theirs.read_bytes())
-    with pytest.raises(CorruptArchive, match="is not a readable tar"):
-        inventory(str(built.path), Options(cache_dir=cache))
+    for idx in cache.rglob("*.idx"):
+        idx.unlink()
+    for bad in (good[:40], theirs.read_bytes()):
+        stored.write_bytes(bad)
+        with monkeypatch.context() as m:
+            _no_layer_reads(m)
+            with pytest.raises(AssertionError, match="a layer was read"):
+                inventory(str(built.path), Options(cache_dir=cache))
     stored.write_bytes(good)
-    assert inventory(str(built.path), Options(cache_dir=cache)) == fresh
+    with monkeypatch.context() as m:
+        _no_layer_reads(m)
+        assert inventory(str(built.path), Options(cache_dir=cache)) == fresh
+    # A blob changed under a warm cache is noticed all the same.
+    _damage_layer_blobs(built)
+    with pytest.raises(CorruptArchive, match="its manifest names"):
+        inventory(str(built.path), Options(cache_dir=cache))
 
 
 def test_docker_archive_with_two_images_needs_a_tag(tmp_path: Path) -> None:
@@ -233,20 +260,28 @@ def test_truncated_archive(tmp_path: Path) -> None:
         inventory(str(path), Options(use_cache=False))
 
 
-def _layer_blob(tmp_path: Path, compression: str) -> tuple[Path, Path, str]:
-    """An OCI layout, its first layer's blob, and how errors name that layer."""
+def _layer_blob(tmp_path: Path, compression: str) -> tuple[Path, bytes, str]:
+    """An OCI layout, its first layer's blob bytes, and how errors name that layer."""
     built = make_image(tmp_path, HISTORY, layout="oci-dir", compression=compression)
-    assert built.manifest_digest is not None
-    blobs = built.path / "blobs" / "sha256"
-    manifest = json.loads((blobs / built.manifest_digest.split(":")[1]).read_text())
     name = f"layer {built.diff_ids[0][:19]}"
-    return built.path, blobs / manifest["layers"][0]["digest"].split(":")[1], name
+    return built.path, layer_blob(built.path, 0).read_bytes(), name
+
+
+def _relinked(layout: Path, blob: bytes) -> None:
+    """Layer 0 replaced by ``blob``, with its descriptor's digest and size to match."""
+    rewrite_manifest(layout, lambda _: None, {0: blob})
 
 
 def test_truncated_gzip_layer(tmp_path: Path) -> None:
     layout, blob, layer = _layer_blob(tmp_path, "gzip")
-    truncate_file(blob, 0.5)
+    _relinked(layout, blob[: len(blob) // 2])
     with pytest.raises(CorruptArchive, match=f"^{layer} cannot be read: compressed data ended"):
+        inventory(str(layout), Options(use_cache=False))
+    # The same damage under the old digest is named for what it is: not the blob named.
+    (tmp_path / "again").mkdir()
+    layout, blob, layer = _layer_blob(tmp_path / "again", "gzip")
+    layer_blob(layout, 0).write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CorruptArchive, match=f"^{layer}: its blob is .* bytes, not the"):
         inventory(str(layout), Options(use_cache=False))
 
 
@@ -255,9 +290,26 @@ def test_truncated_gzip_layer(tmp_path: Path) -> None:
 )
 def test_garbage_after_compression_magic(tmp_path: Path, compression: str, says: str) -> None:
     layout, blob, layer = _layer_blob(tmp_path, compression)
-    blob.write_bytes(blob.read_bytes()[:4] + b"\x00garbage" * 50)
+    _relinked(layout, blob[:4] + b"\x00garbage" * 50)
     with pytest.raises(CorruptArchive, match=f"^{layer} {says}"):
         inventory(str(layout), Options(use_cache=False))
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
+def test_a_layer_that_is_not_its_diff_id_is_refused_and_never_cached(
+    tmp_path: Path, compression: str
+) -> None:
+    """A well-formed layer whose tar is not the one the config names (blob digests all
+    consistent): refused with one line naming the layer, and nothing enters the cache."""
+    built = make_image(tmp_path, HISTORY, layout="oci-dir", compression=compression)
+    _relinked(built.path, compress(layer_tar([F("etc/poisoned", b"x")]), compression))
+    cache = tmp_path / "cache"
+    bottom = built.diff_ids[0]
+    with pytest.raises(CorruptArchive, match=f"^layer {bottom[:19]} does not match its diff_id"):
+        inventory(str(built.path), Options(cache_dir=cache))
+    assert Cache(cache).get_layer(bottom) is None
+    assert all(b"etc/poisoned" not in p.read_bytes() for p in cache.rglob("*.idx"))
+    assert not list(cache.rglob("*.inv"))
 
 
 def test_manifest_that_is_not_json(tmp_path: Path) -> None:
@@ -277,12 +329,25 @@ def test_layer_missing_from_archive(tmp_path: Path) -> None:
 
 def test_unknown_layer_media_type(tmp_path: Path) -> None:
     built = make_image(tmp_path, HISTORY, layout="oci-dir", compression="gzip")
-    assert built.manifest_digest is not None
-    manifest_path = built.path / "blobs" / "sha256" / built.manifest_digest.split(":")[1]
-    manifest = json.loads(manifest_path.read_text())
-    manifest["layers"][0]["mediaType"] = "application/vnd.example.squashfs"
-    manifest_path.write_text(json.dumps(manifest))
+
+    def edit(manifest: dict[str, Any]) -> None:
+        manifest["layers"][0]["mediaType"] = "application/vnd.example.squashfs"
+
+    rewrite_manifest(built.path, edit)
     with pytest.raises(CorruptArchive, match="unknown media type"):
+        inventory(str(built.path), Options(use_cache=False))
+
+
+def test_a_manifest_or_config_changed_in_place_is_refused(tmp_path: Path) -> None:
+    built = make_image(tmp_path, HISTORY, layout="oci-dir", compression="gzip")
+    config = built.path / "blobs" / "sha256" / built.image_id.split(":")[1]
+    config.write_bytes(config.read_bytes().replace(b"amd64", b"arm64"))
+    with pytest.raises(CorruptArchive, match=r"image config in .* does not match its digest"):
+        inventory(str(built.path), Options(use_cache=False))
+    assert built.manifest_digest is not None
+    manifest = built.path / "blobs" / "sha256" / built.manifest_digest.split(":")[1]
+    manifest.write_bytes(manifest.read_bytes() + b" ")
+    with pytest.raises(CorruptArchive, match=r"image manifest in .* does not match its digest"):
         inventory(str(built.path), Options(use_cache=False))
 
 
