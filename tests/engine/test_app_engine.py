@@ -10,7 +10,6 @@ container needs no database.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -25,7 +24,7 @@ from imagecheck.smoke import SmokeOptions
 from imagecheck.triage import load_project
 
 from .conftest import LABEL
-from .test_fullstack_engine import DOCKER, STACK, _clean_env, _wheels
+from .test_fullstack_engine import DOCKER, STACK, _clean_env, _wheels, copy_stack
 
 pytestmark = pytest.mark.engine
 
@@ -42,17 +41,7 @@ def build_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Build]:
 
     def _build(edits: Mapping[str, str | None]) -> tuple[str, Path]:
         root = tmp_path_factory.mktemp("appstack") / "stack"
-        shutil.copytree(STACK, root)
-        for rel, text in edits.items():
-            path = root / rel
-            if text is None:
-                path.unlink()
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-        (root / "backend" / "wheels").mkdir()
-        for wheel in wheels.glob("*.whl"):
-            shutil.copy(wheel, root / "backend" / "wheels")
+        copy_stack(root, edits, wheels)
         tag = f"imagecheck-test/app-backend:{uuid.uuid4().hex[:8]}"
         labels = [f"--label={k}={v}" for k, v in LABEL.items()]
         built = subprocess.run(

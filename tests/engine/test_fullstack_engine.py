@@ -94,6 +94,22 @@ class Stack:
         return f"{self.project}_{service}_1"
 
 
+def copy_stack(root: Path, edits: Mapping[str, str | None], wheels: Path) -> None:
+    """The fullstack fixture copied to ``root`` with ``edits`` (a path's new text, or None
+    to delete it) and the pinned wheels in ``backend/wheels``."""
+    shutil.copytree(STACK, root)
+    for rel, text in edits.items():
+        path = root / rel
+        if text is None:
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    (root / "backend" / "wheels").mkdir()
+    for wheel in wheels.glob("*.whl"):
+        shutil.copy(wheel, root / "backend" / "wheels")
+
+
 def _wheels() -> Path:
     """The pinned wheels of backend/requirements.txt, downloaded on the host once."""
     folder = WHEEL_CACHE / "fullstack"
@@ -163,18 +179,8 @@ def fullstack_factory(
     def _make(edits: Edits, *, up: bool = True) -> Stack:
         base = tmp_path_factory.mktemp("fullstack")
         root = base / "stack"
-        shutil.copytree(STACK, root)
+        copy_stack(root, edits, wheels)
         (base / "labels.yaml").write_text(LABELS_FILE)
-        for rel, text in edits.items():
-            path = root / rel
-            if text is None:
-                path.unlink()
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-        (root / "backend" / "wheels").mkdir()
-        for wheel in wheels.glob("*.whl"):
-            shutil.copy(wheel, root / "backend" / "wheels")
         key = uuid.uuid4().hex[:8]
         repository = "imagecheck-test/fullstack-backend"
         stack = Stack(
