@@ -23,8 +23,7 @@ from imagecheck.model import Finding, ModuleResult, Report
 from imagecheck.smoke import SmokeOptions
 from imagecheck.triage import load_project
 
-from .conftest import LABEL
-from .test_fullstack_engine import DOCKER, STACK, _clean_env, _wheels, copy_stack
+from .test_fullstack_engine import DOCKER, STACK, _wheels, build_backend_image, copy_stack
 
 pytestmark = pytest.mark.engine
 
@@ -43,17 +42,7 @@ def build_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Build]:
         root = tmp_path_factory.mktemp("appstack") / "stack"
         copy_stack(root, edits, wheels)
         tag = f"imagecheck-test/app-backend:{uuid.uuid4().hex[:8]}"
-        labels = [f"--label={k}={v}" for k, v in LABEL.items()]
-        built = subprocess.run(
-            [DOCKER, "build", *labels, "-t", tag, "backend"],
-            cwd=root,
-            env={**_clean_env(), "DOCKER_BUILDKIT": "1"},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if built.returncode != 0:
-            pytest.fail(f"the backend did not build:\n{built.stderr[-3000:]}")
+        build_backend_image(root, tag)
         tags.append(tag)
         return tag, root
 

@@ -110,6 +110,21 @@ def copy_stack(root: Path, edits: Mapping[str, str | None], wheels: Path) -> Non
         shutil.copy(wheel, root / "backend" / "wheels")
 
 
+def build_backend_image(root: Path, tag: str) -> None:
+    """``backend/`` of a copied stack built with BuildKit, as users build it, and labelled."""
+    labels = [f"--label={k}={v}" for k, v in LABEL.items()]
+    built = subprocess.run(
+        [DOCKER, "build", *labels, "-t", tag, "backend"],
+        cwd=root,
+        env={**_clean_env(), "DOCKER_BUILDKIT": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if built.returncode != 0:
+        pytest.fail(f"the backend did not build:\n{built.stderr[-3000:]}")
+
+
 def _wheels() -> Path:
     """The pinned wheels of backend/requirements.txt, downloaded on the host once."""
     folder = WHEEL_CACHE / "fullstack"
@@ -194,17 +209,7 @@ def fullstack_factory(
                 ("COMPOSE_PROJECT_NAME", f"icfullstack{key}"),
             ),
         )
-        labels = [f"--label={k}={v}" for k, v in LABEL.items()]
-        built = subprocess.run(
-            [DOCKER, "build", *labels, "-t", stack.backend_image, "backend"],
-            cwd=root,
-            env={**_clean_env(), "DOCKER_BUILDKIT": "1"},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if built.returncode != 0:
-            pytest.fail(f"the backend did not build:\n{built.stderr[-3000:]}")
+        build_backend_image(root, stack.backend_image)
         started.append(stack)
         if not up:
             return stack
