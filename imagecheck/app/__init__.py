@@ -16,8 +16,15 @@ if TYPE_CHECKING:
     from .alembic import Folder, Graph, catalog_alembic, describe, parse_revision, read_scripts
     from .check import check_app, mapper_subject
     from .checks import alembic_findings, check_alembic, check_database, database_findings
-    from .database import database_kind, mysql_command, postgres_command, read_database
+    from .database import (
+        database_kind,
+        mysql_command,
+        postgres_command,
+        read_database,
+        version_table,
+    )
     from .entry import FASTAPI_DEFAULT_PATHS, expand, find_entry, split_shell
+    from .envpy import read_env
     from .migrations import (
         LABEL,
         Difference,
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
     )
     from .plan import image_scripts, plan_entry, runner_config
     from .schema import check_schema, live_findings, migration_findings
+    from .shapes import Shapes, migration_summary, read_shape, sqlite_path, sqlite_url
 
 __all__ = [
     "FASTAPI_DEFAULT_PATHS",
@@ -47,6 +55,7 @@ __all__ = [
     "MigrationOptions",
     "MigrationPlan",
     "MigrationRun",
+    "Shapes",
     "UnseenModule",
     "UpgradeFailure",
     "alembic_findings",
@@ -67,6 +76,7 @@ __all__ = [
     "mapper_subject",
     "migration_findings",
     "migration_run",
+    "migration_summary",
     "mysql_command",
     "parse_revision",
     "plan_entry",
@@ -74,12 +84,17 @@ __all__ = [
     "postgres_command",
     "project_here",
     "read_database",
+    "read_env",
     "read_live_schema",
     "read_records",
     "read_scripts",
+    "read_shape",
     "run_migrations",
     "runner_config",
     "split_shell",
+    "sqlite_path",
+    "sqlite_url",
+    "version_table",
 ]
 
 __getattr__ = lazy.interface(__name__, __file__)

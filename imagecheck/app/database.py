@@ -10,16 +10,19 @@ port is opened. A refused connection is an answer (``status="refused"``), not an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import EnvironmentProblem, ImageNotFound
-from ..model import DatabaseRevision
+from ..model import DatabaseRevision, Inventory
 
 if TYPE_CHECKING:
     from ..engine import ContainerConfig, Engine, ExecResult
 
 QUERY = "SELECT version_num FROM alembic_version"
+#: a version table env.py names (``meta.schedule_versions``): plain identifiers only
+_RELATION = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")
 TIMEOUT = 20.0
 _PG_KEYS = ("POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "PG_MAJOR", "PG_VERSION")
 _MY_KEYS = (
@@ -65,7 +68,23 @@ def database_kind(config: ContainerConfig) -> str | None:
     return None
 
 
-def postgres_command(env: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def version_table(inv: Inventory) -> str:
+    """The version table the image's env.py names (statically read), else alembic's."""
+    for scripts in inv.alembic:
+        if scripts.env is not None and _RELATION.match(scripts.env.version_relation):
+            return scripts.env.version_relation
+    return "alembic_version"
+
+
+def _query(table: str) -> str:
+    if table == "alembic_version" or not _RELATION.match(table):
+        return QUERY
+    return f"SELECT version_num FROM {table}"  # noqa: S608 - a plain identifier (_RELATION)
+
+
+def postgres_command(
+    env: dict[str, str], table: str = "alembic_version"
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(psql's argv, the exec's added environment) on the container's own settings."""
     user = env.get("POSTGRES_USER") or "postgres"
     database = env.get("POSTGRES_DB") or user
@@ -73,10 +92,12 @@ def postgres_command(env: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, .
     if env.get("POSTGRES_PASSWORD"):  # local sockets are usually trusted; TCP is not
         added.append(f"PGPASSWORD={env['POSTGRES_PASSWORD']}")
     argv = ("psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database)
-    return (*argv, "-c", QUERY), tuple(added)
+    return (*argv, "-c", _query(table)), tuple(added)
 
 
-def mysql_command(env: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def mysql_command(
+    env: dict[str, str], table: str = "alembic_version"
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(the mysql client's argv, the exec's added environment): the application user when
     the container made one, else root; the password through MYSQL_PWD, never argv."""
     user = env.get("MYSQL_USER") or env.get("MARIADB_USER")
@@ -85,7 +106,7 @@ def mysql_command(env: dict[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]
         user = "root"
         password = env.get("MYSQL_ROOT_PASSWORD") or env.get("MARIADB_ROOT_PASSWORD")
     database = env.get("MYSQL_DATABASE") or env.get("MARIADB_DATABASE") or ""
-    sql = f"SET SESSION TRANSACTION READ ONLY; {QUERY}"
+    sql = f"SET SESSION TRANSACTION READ ONLY; {_query(table)}"
     client = "mariadb" if any(k.startswith("MARIADB_") for k in env) else "mysql"
     argv = (client, "--connect-timeout=10", "-N", "-B", "-u", user, "-e", sql)
     added = (f"MYSQL_PWD={password}",) if password else ()
@@ -97,8 +118,8 @@ def _first_line(text: str) -> str:
     return lines[0][:300] if lines else ""
 
 
-def _outcome(
-    service: str, kind: str, name: str, result: ExecResult, client: str
+def _outcome(  # noqa: PLR0917 - the one caller passes what it read
+    service: str, kind: str, name: str, result: ExecResult, client: str, table: str
 ) -> DatabaseRevision:
     said = _first_line(result.stderr) or _first_line(result.stdout)
     lowered = (result.stderr + result.stdout).lower()
@@ -108,7 +129,7 @@ def _outcome(
         return DatabaseRevision(service, kind, "read", rows, detail, name)
     if result.exit_code is None:
         return DatabaseRevision(service, kind, "failed", (), f"{client} did not answer", name)
-    if any(s in lowered for s in _NO_TABLE) and "alembic_version" in lowered:
+    if any(s in lowered for s in _NO_TABLE) and table.rsplit(".", 1)[-1].lower() in lowered:
         return DatabaseRevision(service, kind, "no-table", (), said, name)
     if result.exit_code in (126, 127) or "executable file not found" in lowered:
         detail = f"{name} has no {client} client to read it with"
@@ -117,9 +138,12 @@ def _outcome(
     return DatabaseRevision(service, kind, status, (), said or f"exit {result.exit_code}", name)
 
 
-def read_database(engine: Engine, candidates: Sequence[tuple[str, str]]) -> DatabaseRevision | None:
+def read_database(
+    engine: Engine, candidates: Sequence[tuple[str, str]], table: str = "alembic_version"
+) -> DatabaseRevision | None:
     """The alembic revision of the first database among ``candidates`` ((service,
-    container id), the service's ``depends_on`` first); None when none is a database."""
+    container id), the service's ``depends_on`` first), read from ``table`` (env.py's
+    ``version_table``, schema-qualified); None when none is a database."""
     for service, cid in candidates:
         try:
             config = engine.container_config(cid)
@@ -132,13 +156,14 @@ def read_database(engine: Engine, candidates: Sequence[tuple[str, str]]) -> Data
             detail = f"{config.name} is not running"
             return DatabaseRevision(service, kind, "refused", (), detail, config.name)
         env = _env(config)
-        argv, added = postgres_command(env) if kind == "postgresql" else mysql_command(env)
+        command = postgres_command if kind == "postgresql" else mysql_command
+        argv, added = command(env, table)
         try:
             result = engine.exec_run(config.id, argv, added, timeout=TIMEOUT)
         except EnvironmentProblem as exc:
             return DatabaseRevision(service, kind, "failed", (), str(exc), config.name)
-        return _outcome(service, kind, config.name, result, argv[0])
+        return _outcome(service, kind, config.name, result, argv[0], table)
     return None
 
 
-__all__ = ["database_kind", "mysql_command", "postgres_command", "read_database"]
+__all__ = ["database_kind", "mysql_command", "postgres_command", "read_database", "version_table"]

@@ -15,6 +15,7 @@ from typing import Protocol
 from .. import codes
 from ..model import Finding, TriageRun
 from .migrations import Difference, MigrationRun
+from .shapes import difference_finding, shape_findings
 
 #: PostgreSQL's and MySQL's words for a column or table the query needs and lacks
 _UNDEFINED_COLUMN = re.compile(
@@ -61,7 +62,12 @@ def migration_findings(run: MigrationRun) -> Iterator[Finding]:
             "a fresh database; a database where it ran partly needs the same fix by hand",
         )
     for diff in run.differences:
-        yield from _difference(diff)
+        explained = difference_finding(diff, run.env_py)
+        if explained is not None:
+            yield explained
+        else:
+            yield from _difference(diff)
+    yield from shape_findings(run)
     for module in run.unseen:
         if module.error:
             message = f"{module.module} defines mapped classes and fails to import: {module.error}"
@@ -130,7 +136,7 @@ def live_findings(
 ) -> Iterator[Finding]:
     """The live database against the models and a fresh database at head: for each model
     column or table it lacks, whether a migration in the image creates it."""
-    have = {table: set(cols) for table, cols in live}
+    have = {_named(table, run.shapes.default_schema): set(cols) for table, cols in live}
     made = {table: set(cols) for table, cols in run.migrated}
     quoted = _quoted_missing(log)
     for table, columns in run.models:
@@ -164,6 +170,17 @@ def live_findings(
                     + _revision_hint(f"add {what}")
                     + f", rebuild, then {_UPGRADE}",
                 )
+
+
+def _named(table: str, default: str | None) -> str:
+    """A live table (bare in ``public``, else ``schema.table``) named as the run names it:
+    bare in the connection's default schema (``search_path``), else schema-qualified."""
+    if default is None or default == "public":
+        return table
+    schema, _, name = table.rpartition(".")
+    if schema == default:
+        return name
+    return table if schema else f"public.{name}"
 
 
 def _quoted_missing(log: str) -> list[tuple[str | None, str | None, str]]:

@@ -24,7 +24,7 @@ from .elf import ElfInfo, read_elf, read_elf_stream
 from .streams import READ_ERRORS, Window
 
 # Bump when what an index records changes: old cache entries are then never read.
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 
 FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 
@@ -99,11 +99,11 @@ def keep_rule(path: str) -> int:
 
 
 def _alembic_file(path: str, parent: str, base: str) -> bool:
-    """An application's alembic.ini and its revision scripts (``.../versions/*.py``),
-    read statically by ``app.alembic``; never a library's."""
+    """An application's alembic.ini, its env.py and its revision scripts
+    (``.../versions/*.py``), read statically by ``app.alembic``; never a library's."""
     if _in_site_dir(path) or path.startswith(("usr/share/", "usr/lib/python")):
         return False
-    if base == "alembic.ini":
+    if base in ("alembic.ini", "env.py"):
         return True
     return base.endswith(".py") and (parent == "versions" or parent.endswith("/versions"))
 
