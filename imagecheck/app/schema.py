@@ -15,7 +15,7 @@ from typing import Protocol
 from .. import codes
 from ..model import Finding, TriageRun
 from .migrations import Difference, MigrationRun
-from .shapes import difference_finding, shape_findings
+from .shapes import difference_findings, shape_findings
 
 #: PostgreSQL's and MySQL's words for a column or table the query needs and lacks
 _UNDEFINED_COLUMN = re.compile(
@@ -62,11 +62,8 @@ def migration_findings(run: MigrationRun) -> Iterator[Finding]:
             "a fresh database; a database where it ran partly needs the same fix by hand",
         )
     for diff in run.differences:
-        explained = difference_finding(diff, run.env_py)
-        if explained is not None:
-            yield explained
-        else:
-            yield from _difference(diff)
+        explained = difference_findings(diff, run)
+        yield from _difference(diff) if explained is None else explained
     yield from shape_findings(run)
     for module in run.unseen:
         if module.error:

@@ -456,10 +456,18 @@ def app_file(module: str, root: str) -> str | None:
 
 
 def base_of(cls: Any, metadata: Any) -> str:
-    """The declarative base whose ``metadata`` the class's table is on (``Base``)."""
+    """The declarative base whose ``metadata`` the class's table is on, by the name the
+    application binds it to (``declarative_base()`` makes a class named ``Base`` in
+    SQLAlchemy's own module: ``billing.models.BillingBase`` is what env.py imports)."""
     for parent in cls.__mro__[1:]:
-        if parent.__dict__.get("metadata") is metadata:
-            return f"{parent.__module__}.{parent.__qualname__}"
+        if parent.__dict__.get("metadata") is not metadata:
+            continue
+        for module in (cls.__module__, parent.__module__):
+            names = getattr(sys.modules.get(module), "__dict__", {})
+            for name, value in names.items():
+                if value is parent:
+                    return f"{module}.{name}"
+        return f"{parent.__module__}.{parent.__qualname__}"
     return f"{cls.__module__}.{cls.__qualname__}"
 
 

@@ -183,12 +183,16 @@ def _revision_hint(what: str) -> str:
     )
 
 
-def difference_finding(diff: Difference, env_py: str | None) -> Finding | None:
-    """A difference the shapes explain (None: not one of theirs)."""
+def difference_findings(diff: Difference, run: MigrationRun) -> tuple[Finding, ...] | None:
+    """A difference the shapes explain: its findings (none: IC910 says it already), or
+    None when it is not one of theirs."""
+    outside = {m.table for base in run.shapes.outside for m in base.models}
+    if diff.op in ("remove_table", "remove_column") and diff.table in outside:
+        return ()  # a model's table that target_metadata leaves out: IC910, not IC903
     if diff.op != "schema_not_compared":
         return None
-    where = env_py or "env.py"
-    return codes.IC911.finding(
+    where = run.env_py or "env.py"
+    finding = codes.IC911.finding(
         subject=diff.model or diff.table,
         message=f"the table {diff.table} is outside the default schema and the migrations "
         f"create it, but {where} does not pass include_schemas=True to context.configure: "
@@ -196,6 +200,7 @@ def difference_finding(diff: Difference, env_py: str | None) -> Finding | None:
         hint=f"in {where}: context.configure(..., include_schemas=True), with an include_name "
         "hook that keeps only the application's schemas",
     )
+    return (finding,)
 
 
 def shape_findings(run: MigrationRun) -> Iterator[Finding]:
