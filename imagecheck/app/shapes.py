@@ -155,17 +155,18 @@ def sqlite_path(url: str) -> str | None:
 
 def sqlite_url(inv: Inventory, app_environment: Iterable[str]) -> tuple[str, str] | None:
     """(URL, where it was found) of a SQLite database the application names: its compose
-    service's environment, the image's, then alembic.ini's ``sqlalchemy.url``."""
+    service's environment, the image's, then alembic.ini's ``sqlalchemy.url``; None when
+    the first URL found is another database's."""
     sources = (
         ("the compose service's environment", tuple(app_environment)),
         ("the image's environment", inv.image.env),
     )
-    for where, env in sources:
+    for where, env in sources:  # the first URL set is the one the application uses
         values = dict(item.partition("=")[::2] for item in env)
         for name in URL_VARIABLES:
             value = values.get(name, "")
-            if sqlite_path(value) is not None:
-                return value, f"{name} in {where}"
+            if value:
+                return (value, f"{name} in {where}") if sqlite_path(value) is not None else None
     for scripts in inv.alembic:
         url = scripts.env.url if scripts.env else None
         if url and sqlite_path(url) is not None:

@@ -131,7 +131,12 @@ def report_document(report: Report, fail_on: str) -> dict[str, Any]:
 def migrations_document(run: MigrationSummary) -> dict[str, Any]:
     """The ``migrations`` section: the migration check's run, step by step (its findings
     are in ``findings``); the dataclass's fields, name for name."""
-    return asdict(run)
+    doc = asdict(run)
+    return doc | {
+        "heads": list(run.heads),
+        "applied": list(run.applied),
+        "steps": [asdict(step) for step in run.steps],
+    }
 
 
 def stale_document(verdict: StaleVerdict) -> dict[str, Any]:

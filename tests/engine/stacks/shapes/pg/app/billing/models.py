@@ -6,7 +6,7 @@ BillingBase = declarative_base()
 
 class Invoice(BillingBase):
     __tablename__ = "invoice"
-    __table_args__ = {"schema": "billing"}
+    __table_args__ = {"schema": "billing"}  # noqa: RUF012 (SQLAlchemy reads it as is)
 
     id = Column(Integer, primary_key=True)
     number = Column(String(40), nullable=False)

@@ -3,11 +3,10 @@
 import os
 
 from alembic import context
-from sqlalchemy import create_engine, pool, text
-from sqlmodel import SQLModel
-
 from billing.models import BillingBase
 from catalog.models import Product  # noqa: F401 (registers its table on SQLModel.metadata)
+from sqlalchemy import create_engine, pool, text
+from sqlmodel import SQLModel
 from users.models import Base
 
 target_metadata = [Base.metadata, BillingBase.metadata, SQLModel.metadata]

@@ -1,9 +1,8 @@
 """alembic.ini's SQLite URL; one declarative base."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
-
 from notes.models import Base
+from sqlalchemy import engine_from_config, pool
 
 config = context.config
 target_metadata = Base.metadata
