@@ -342,6 +342,9 @@ def read_records(
             stage = str(record.get("stage"))
             status = "skipped" if stage in ("import", "config") else "failed"
             reason = f"{stage}: {record.get('error')}"
+            if stage == "sqlite":
+                reason = f"the SQLite file {record.get('path')} cannot be read and moved aside "
+                reason += f"in the throwaway container: {record.get('error')}"
         elif kind == "config":
             found["env_py"] = f"{record.get('script')}/env.py"
             found["heads"] = tuple(str(h) for h in record.get("heads") or ())
@@ -476,7 +479,8 @@ def _sqlite(
         return None
     app = _app_service(project, refs, opts.service, "") if project is not None else None
     environment = tuple(f"{k}={v}" for k, v in (app.environment if app else ()))
-    found = sqlite_url(inv, environment)
+    has_db = project is not None and database_service(project) is not None
+    found = sqlite_url(inv, environment, ini=not has_db)
     if found is None:
         return None
     path = sqlite_path(found[0]) or ""

@@ -548,23 +548,23 @@ def move(src: str, dst: str) -> None:
             os.replace(src + side, dst + side)
 
 
-def sqlite_aside(path: str, emit: Any) -> str | None:
+def sqlite_aside(path: str, emit: Any) -> tuple[bool, str | None]:
     """The shipped file read, then moved aside, so the upgrade starts from a fresh file
-    at the same path (the container's own copy: the image is never changed)."""
+    at the same path (the container's own copy: the image is never changed). False when
+    it cannot be (not a database, a folder the image's user cannot write): said so."""
     if not os.path.isfile(path):
         emit({"kind": "sqlite", "path": path, "shipped": False})
-        return None
+        return True, None
     record: dict[str, Any] = {"kind": "sqlite", "path": path, "shipped": True}
     try:
         record["tables"] = sqlite_tables(path)
         aside = path + ".imagecheck-shipped"
         move(path, aside)
     except Exception as exc:  # noqa: BLE001 - not a database, or its folder is read-only
-        record.update({"shipped": False, "unread": True}, **failure(exc))
-        emit(record)
-        return None
+        emit({"kind": "error", "stage": "sqlite", **failure(exc)} | {"path": path})
+        return False, None
     emit(record)
-    return aside
+    return True, aside
 
 
 def sqlite_shipped(config: Any, path: str, aside: str, version_table: str, emit: Any) -> None:
@@ -608,7 +608,10 @@ def main() -> None:
         return
     emit({"kind": "config", "ini": ini, "script": script.dir, "heads": heads, "revisions": count})
     sqlite = os.path.abspath(str(options["sqlite"])) if options.get("sqlite") else None
-    aside = sqlite_aside(sqlite, emit) if sqlite else None
+    ready, aside = sqlite_aside(sqlite, emit) if sqlite else (True, None)
+    if not ready:
+        emit({"kind": "end"})
+        return
     if options.get("upgrade", True) and not upgrade(config, emit):
         emit({"kind": "end"})
         return

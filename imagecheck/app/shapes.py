@@ -153,10 +153,13 @@ def sqlite_path(url: str) -> str | None:
     return posixpath.normpath(path) if path.startswith("/") else path
 
 
-def sqlite_url(inv: Inventory, app_environment: Iterable[str]) -> tuple[str, str] | None:
+def sqlite_url(
+    inv: Inventory, app_environment: Iterable[str], *, ini: bool = True
+) -> tuple[str, str] | None:
     """(URL, where it was found) of a SQLite database the application names: its compose
-    service's environment, the image's, then alembic.ini's ``sqlalchemy.url``; None when
-    the first URL found is another database's."""
+    service's environment, the image's, then (with ``ini``: no database service to
+    prefer) alembic.ini's ``sqlalchemy.url``; None when the first URL found is another
+    database's. An ini's URL is often a leftover that env.py overrides."""
     sources = (
         ("the compose service's environment", tuple(app_environment)),
         ("the image's environment", inv.image.env),
@@ -167,7 +170,7 @@ def sqlite_url(inv: Inventory, app_environment: Iterable[str]) -> tuple[str, str
             value = values.get(name, "")
             if value:
                 return (value, f"{name} in {where}") if sqlite_path(value) is not None else None
-    for scripts in inv.alembic:
+    for scripts in inv.alembic if ini else ():
         url = scripts.env.url if scripts.env else None
         if url and sqlite_path(url) is not None:
             return url, f"sqlalchemy.url in {scripts.config}"

@@ -125,6 +125,7 @@ def test_the_image_s_env_py_and_url_are_read_from_its_layers(tmp_path: Path) -> 
         "sqlite:////app/data/notes.db",
         "sqlalchemy.url in /app/alembic.ini",
     )
+    assert sqlite_url(inv, (), ini=False) is None  # a database service in compose: its server
     argv, _ = postgres_command({}, version_table(inv))
     assert argv[-1] == "SELECT version_num FROM meta.schedule_versions"
 
@@ -296,3 +297,16 @@ def test_the_live_read_is_named_as_the_search_path_names_it() -> None:
     assert list(live_findings(run, live, "")) == []
     behind = list(live_findings(run, (("app.users", ("id",)), ("audit", ("id",))), ""))
     assert [(f.code, f.subject) for f in behind] == [("IC907", "users.email")]
+
+
+def test_a_shipped_file_the_container_cannot_move_aside_is_said_so() -> None:
+    error = {
+        "kind": "error",
+        "stage": "sqlite",
+        "path": "/app/data/notes.db",
+        "error": "PermissionError: [Errno 13] Permission denied: '/app/data/notes.db'",
+    }
+    found = _findings([error])
+    assert [f.code for f in found] == ["IC900"]
+    assert "the SQLite file /app/data/notes.db cannot be read and moved aside" in found[0].message
+    assert "Permission denied" in found[0].message
