@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from imagecheck.engine import Engine, connect
 
 from ..helpers import validate
 from .conftest import LABEL, STACKS
-from .test_fullstack_engine import _json_run, _wheels
+from .test_fullstack_engine import COMPOSE, _clean_env, _json_run, _wheels
 
 pytestmark = pytest.mark.engine
 
@@ -274,3 +276,85 @@ def test_a_sqlite_model_column_no_migration_creates(
     code, doc = check(sqlite_images["column"], postgres=False)
     assert _found(doc) == [("IC901", "Note.pinned")]
     assert code == 1
+
+
+# --- the live stack: its version table and its schemas -------------------------------------
+
+STACK = """\
+services:
+  db:
+    image: "${POSTGRES_IMAGE}"
+    labels: {imagecheck.test: "1"}
+    environment:
+      - POSTGRES_PASSWORD=imagecheck
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U postgres"]
+      interval: 1s
+      retries: 90
+  backend:
+    image: "${BACKEND_IMAGE}"
+    labels: {imagecheck.test: "1"}
+    depends_on:
+      db:
+        condition: service_healthy
+    command: ["sh", "-c", "alembic upgrade a1 && touch /tmp/migrated && exec sleep infinity"]
+    environment:
+      - DATABASE_URL=postgresql+psycopg://postgres:imagecheck@db/postgres
+networks:
+  default:
+    labels: {imagecheck.test: "1"}
+"""
+
+
+def test_the_live_stack_behind_in_meta_s_version_table_and_billing_s_schema(  # noqa: PLR0917
+    build: Build,
+    postgres_image: str,
+    client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """``imagecheck backend`` on a running stack whose database was migrated to a1 only:
+    its revision is read from meta.schema_versions (IC855, not "no alembic_version
+    table"), and of the live tables billing.invoice is there (no finding) and product,
+    which b2 creates, is not (IC907)."""
+    image = build("pg", {})
+    project = f"icshapes{uuid.uuid4().hex[:8]}"
+    root = tmp_path / "stack"
+    root.mkdir()
+    (root / "compose.yaml").write_text(STACK)
+    env = {**_clean_env(), "POSTGRES_IMAGE": postgres_image, "BACKEND_IMAGE": image}
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [COMPOSE, "-p", project, *args]
+        return subprocess.run(
+            command, cwd=root, env=env, capture_output=True, text=True, check=False
+        )
+
+    try:
+        up = compose("up", "-d")
+        assert up.returncode == 0, up.stderr[-2000:]
+        backend = f"{project}_backend_1"
+        deadline = time.monotonic() + 120
+        while client.containers.get(backend).exec_run(["test", "-f", "/tmp/migrated"])[0]:
+            if time.monotonic() > deadline:
+                pytest.fail(compose("logs", "--no-color", "--tail", "40").stdout)
+            time.sleep(1)
+        for name, value in (("POSTGRES_IMAGE", postgres_image), ("BACKEND_IMAGE", image)):
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
+        monkeypatch.setenv("IMAGECHECK_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.chdir(root)
+        _, doc = _json_run(["backend", "--no-smoke", "--select", "IC85", "--select", "IC9"], capsys)
+        validate(doc, "report")
+        alarms = {(f["code"], f["subject"]) for f in doc["findings"] if f["severity"] != "info"}
+        assert alarms == {("IC855", "db"), ("IC907", "Product")}
+        behind = next(f for f in doc["findings"] if f["code"] == "IC855")
+        assert "database at a1" in behind["message"]
+        assert doc["triage"]["database"]["revisions"] == ["a1"]
+        steps = {s["name"]: s for s in doc["migrations"]["steps"]}
+        assert steps["live_read"]["status"] == "ok"
+        left = client.containers.list(all=True, filters={"label": RUN_LABEL})
+        assert [c.id for c in left if c.attrs["Config"]["Image"] in (image, postgres_image)] == []
+    finally:
+        compose("down", "-v", "--remove-orphans")
