@@ -462,7 +462,7 @@ def base_of(cls: Any, metadata: Any) -> str:
     for parent in cls.__mro__[1:]:
         if parent.__dict__.get("metadata") is not metadata:
             continue
-        for module in (cls.__module__, parent.__module__):
+        for module in (parent.__module__, cls.__module__):
             names = getattr(sys.modules.get(module), "__dict__", {})
             for name, value in names.items():
                 if value is parent:
