@@ -133,7 +133,8 @@ def live_findings(
 ) -> Iterator[Finding]:
     """The live database against the models and a fresh database at head: for each model
     column or table it lacks, whether a migration in the image creates it."""
-    have = {_named(table, run.shapes.default_schema): set(cols) for table, cols in live}
+    default = run.shapes.default_schema if run.kind == "postgresql" else None
+    have = {_named(table, default): set(cols) for table, cols in live}
     made = {table: set(cols) for table, cols in run.migrated}
     quoted = _quoted_missing(log)
     for table, columns in run.models:
@@ -170,8 +171,9 @@ def live_findings(
 
 
 def _named(table: str, default: str | None) -> str:
-    """A live table (bare in ``public``, else ``schema.table``) named as the run names it:
-    bare in the connection's default schema (``search_path``), else schema-qualified."""
+    """A live PostgreSQL table (bare in ``public``, else ``schema.table``, as psql's read
+    names it) named as the run names it: bare in the connection's default schema (the
+    ``search_path``'s), else schema-qualified."""
     if default is None or default == "public":
         return table
     schema, _, name = table.rpartition(".")

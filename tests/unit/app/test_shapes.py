@@ -5,6 +5,7 @@ the report's ``migrations`` section against the shipped JSON schema."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -292,7 +293,9 @@ def test_the_live_read_is_named_as_the_search_path_names_it() -> None:
     schema = {"kind": "schema", "migrated": {"users": ["id", "email"]}}
     schema["models"] = {"users": ["id", "email"], "public.audit": ["id"]}
     records = [_compare([], default_schema="app"), schema]
-    run = read_records([*START, *records, {"kind": "end"}], "postgres:15")
+    run = replace(
+        read_records([*START, *records, {"kind": "end"}], "postgres:15"), kind="postgresql"
+    )
     live = (("app.users", ("id", "email")), ("audit", ("id",)))
     assert list(live_findings(run, live, "")) == []
     behind = list(live_findings(run, (("app.users", ("id",)), ("audit", ("id",))), ""))
