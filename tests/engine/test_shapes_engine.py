@@ -160,6 +160,16 @@ def test_a_schema_autogenerate_does_not_compare(build: Build, check: Run) -> Non
     assert doc["migrations"]["include_schemas"] is False
 
 
+def test_without_include_object_the_mapped_view_is_a_table_no_migration_creates(
+    build: Build, check: Run
+) -> None:
+    """The healthy twin's hook is what keeps legacy_report out: without it, IC902."""
+    env = PG_ENV.replace("            include_object=include_object,\n", "")
+    code, doc = check(build("pg", {"migrations/env.py": env}))
+    assert _found(doc) == [("IC902", "LegacyReport")]
+    assert code == 1
+
+
 def test_the_version_table_env_py_names_is_read_statically_and_live(
     build: Build,
     postgres_image: str,
