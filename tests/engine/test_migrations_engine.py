@@ -17,9 +17,7 @@ from typing import Any
 
 import pytest
 
-from imagecheck.app import LABEL as RUN_LABEL
-
-from .conftest import LABEL
+from .conftest import LABEL, Leftovers
 from .test_fullstack_engine import (
     DOCKER,
     STACK,
@@ -135,7 +133,7 @@ def _check(
     stack: Stack,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    client: Any,
+    leftovers: Leftovers,
     tmp_path: Path,
 ) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
     """``imagecheck check IMAGE --migrations`` from the stack's root: exit, IC9 findings,
@@ -146,9 +144,7 @@ def _check(
     monkeypatch.chdir(stack.root)
     args = ["check", f"docker:{stack.backend_image}", "--migrations", "--no-smoke"]
     code, doc = _json_run([*args, "--select", "IC9"], capsys)
-    left = client.containers.list(all=True, filters={"label": RUN_LABEL})
-    assert left == []
-    assert client.networks.list(filters={"label": RUN_LABEL}) == []
+    assert leftovers((stack.backend_image, dict(stack.env)["POSTGRES_IMAGE"])) == ([], [])
     result = next(c for c in doc["checks"] if c["name"] == "models against migrations")
     return code, [f for f in doc["findings"] if f["code"].startswith("IC9")], result
 
@@ -157,10 +153,10 @@ def _check(
 def check(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    client: Any,
+    migration_leftovers: Leftovers,
     tmp_path: Path,
 ) -> Callable[[Stack], tuple[int, list[dict[str, Any]], dict[str, Any]]]:
-    return lambda stack: _check(stack, monkeypatch, capsys, client, tmp_path)
+    return lambda stack: _check(stack, monkeypatch, capsys, migration_leftovers, tmp_path)
 
 
 Checker = Callable[[Stack], tuple[int, list[dict[str, Any]], dict[str, Any]]]
@@ -208,12 +204,13 @@ def test_a_migration_that_fails_on_postgresql(
     assert code == 1
 
 
-def test_the_live_database_behind_and_a_column_no_migration_creates(
+def test_the_live_database_behind_and_a_column_no_migration_creates(  # noqa: PLR0917
     fullstack_factory: Callable[[Edits], Stack],
     client: Any,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
+    migration_leftovers: Leftovers,
 ) -> None:
     """``imagecheck backend`` on a running stack whose model has a column no migration
     creates, and whose database was taken one revision back: two different problems."""
@@ -228,4 +225,4 @@ def test_the_live_database_behind_and_a_column_no_migration_creates(
     assert found == {("IC901", "User.score"), ("IC908", "User.score"), ("IC907", "User.full_name")}
     behind = next(f for f in doc["findings"] if f["code"] == "IC907")
     assert "alembic upgrade head" in behind["hint"]
-    assert client.containers.list(all=True, filters={"label": RUN_LABEL}) == []
+    assert migration_leftovers((stack.backend_image, dict(stack.env)["POSTGRES_IMAGE"])) == ([], [])

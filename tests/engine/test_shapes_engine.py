@@ -23,12 +23,11 @@ from typing import Any
 import pytest
 
 from imagecheck.api import inventory
-from imagecheck.app import LABEL as RUN_LABEL
 from imagecheck.app import read_database, version_table
-from imagecheck.engine import Engine, connect
+from imagecheck.engine import connect
 
 from ..helpers import validate
-from .conftest import LABEL, STACKS
+from .conftest import LABEL, STACKS, Leftovers
 from .test_fullstack_engine import COMPOSE, _clean_env, _json_run, _wheels
 
 pytestmark = pytest.mark.engine
@@ -62,7 +61,7 @@ def check(
     postgres_image: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    client: Any,
+    migration_leftovers: Leftovers,
     tmp_path: Path,
 ) -> Run:
     """``check(image, postgres=True)``: ``imagecheck check IMAGE --migrations`` from a folder
@@ -70,27 +69,13 @@ def check(
     JSON (validated against the shipped schema); nothing of the run is left in the engine."""
     monkeypatch.setenv("IMAGECHECK_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    networks: list[str] = []
-    real = Engine.create_network
-
-    def create_network(self: Engine, name: str, labels: dict[str, str]) -> str:
-        networks.append(name)
-        return real(self, name, labels)
-
-    monkeypatch.setattr(Engine, "create_network", create_network)
 
     def _check(image: str, *, postgres: bool = True) -> tuple[int, dict[str, Any]]:
         args = ["check", f"docker:{image}", "--migrations", "--no-smoke", "--select", "IC9"]
         db = ["--db-image", postgres_image] if postgres else []
         code, doc = _json_run([*args, *db], capsys)
         validate(doc, "report")
-        # other sessions share the engine and the label: this run's are its images' and networks
-        mine = (image, postgres_image)
-        left = client.containers.list(all=True, filters={"label": RUN_LABEL})
-        assert [c.id for c in left if c.attrs["Config"]["Image"] in mine] == []
-        assert [n for n in networks if client.networks.list(names=[n])] == []
-        assert len(networks) == (1 if postgres else 0)
-        networks.clear()
+        assert migration_leftovers((image, postgres_image)) == ([], [])
         return code, doc
 
     return _check
@@ -323,6 +308,7 @@ def test_the_live_stack_behind_in_meta_s_version_table_and_billing_s_schema(  # 
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
+    migration_leftovers: Leftovers,
 ) -> None:
     """``imagecheck backend`` on a running stack whose database was migrated to a1 only:
     its revision is read from meta.schema_versions (IC855, not "no alembic_version
@@ -364,7 +350,6 @@ def test_the_live_stack_behind_in_meta_s_version_table_and_billing_s_schema(  # 
         assert doc["triage"]["database"]["revisions"] == ["a1"]
         steps = {s["name"]: s for s in doc["migrations"]["steps"]}
         assert steps["live_read"]["status"] == "ok"
-        left = client.containers.list(all=True, filters={"label": RUN_LABEL})
-        assert [c.id for c in left if c.attrs["Config"]["Image"] in (image, postgres_image)] == []
+        assert migration_leftovers((image, postgres_image)) == ([], [])
     finally:
         compose("down", "-v", "--remove-orphans")
