@@ -312,8 +312,8 @@ def triage(
                     opts = replace(migrations, service=svc.name)
                     ctx.migrations = migration_run(tgt, inv, opts, project, engine, live=True)
             findings, results = run_checks(ctx, select, ignore)
-    run = replace(run, commands=commands(run, findings, svc.build is not None))
     verdict = _verdict(facts, skip, findings, inv)
+    run = replace(run, commands=commands(run, findings, svc.build is not None, verdict))
     return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)
 
 

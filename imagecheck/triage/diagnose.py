@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import EngineUnavailable, ImageNotFound
-from ..model import ContainerState, DependencyState, Diagnosis, Finding, TriageRun
+from ..model import ContainerState, DependencyState, Diagnosis, Finding, StaleVerdict, TriageRun
 from ..stale import BuildRequest
 from ..timestamps import parse_timestamp
 from .failures import Failure, classify
@@ -501,8 +501,17 @@ def _reason(status: str, state: ContainerState | None, count: int) -> str:
 # --- what to run ---------------------------------------------------------------------------
 
 
-def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> tuple[str, ...]:
-    """The commands of the verdict, in the order to run them."""
+def commands(
+    run: TriageRun,
+    findings: tuple[Finding, ...],
+    has_build: bool,
+    verdict: StaleVerdict | None = None,
+) -> tuple[str, ...]:
+    """The commands of the verdict, in the order to run them. The build cache advice is
+    the staleness verdict's, for the builder that made the image: a BuildKit image's exact
+    ``docker builder prune --filter id=`` (none when no record holds its stale layers), a
+    legacy image's ``--no-cache`` rebuild only (BuildKit's prune does nothing for it).
+    ``host.spell`` adds ``DOCKER_BUILDKIT=1`` for the terminal where it is needed."""
     name = run.service
     out: list[str] = []
     failure = run.diagnosis.failure_id if run.diagnosis else None
@@ -523,8 +532,8 @@ def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> 
         elif never_built:
             out.append(f"docker compose build {name}")
         else:
-            if stale_cache:
-                out.append("docker builder prune -af")
+            if stale_cache and verdict is not None:
+                out.extend(c for c in verdict.commands if " prune " in c)
             out.append(f"docker compose build --no-cache {name}")
     if failure is None and run.diagnosis is not None:
         out.append(f"docker compose logs --tail 200 {name}")
