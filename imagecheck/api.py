@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .app import MigrationOptions
     from .checks import Context
     from .pins import Constraints
-    from .stale import StaleFacts
+    from .stale import BakedFacts, StaleFacts
     from .triage import ComposeProject, ComposeService
 
 __all__ = [
@@ -135,6 +135,7 @@ def check(
     with contextlib.closing(Shared()) as engine, ImageReader(tgt, options, progress, engine) as r:
         inv = _inventory(r, progress)
         facts, skip = stale_facts(r, inv, req, engine)
+        baked = _baked(r, inv, req)
         pins = _pins_for(pins, req, facts)
         inv = _marked(inv, pins)
         run = smoke_image(tgt, inv, smoke, progress, engine) if smoke is not None else None
@@ -143,9 +144,21 @@ def check(
             from .app import migration_run, project_here
 
             schema = migration_run(tgt, inv, migrations, project_here(cwd), engine)
-    ctx = Context(inv, pins, unpinned, run, facts, skip, migrations=schema)
+    ctx = Context(inv, pins, unpinned, run, facts, skip, migrations=schema, baked=baked)
     findings, results = run_checks(ctx, select, ignore)
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
+
+
+def _baked(reader: ImageReader, inv: Inventory, req: BuildRequest) -> BakedFacts | None:
+    """``check --build-arg``: the args given against those the history records (IC932)."""
+    if not req.args:
+        return None
+    from .stale import baked_facts, rebuild_for
+
+    rebuild = rebuild_for(None, inv, dict(req.args))
+    return baked_facts(
+        reader, inv, rebuild=rebuild, build_args=req.args, build_args_how="--build-arg"
+    )
 
 
 def _only(
@@ -252,7 +265,7 @@ def triage(
     from .smoke import smoke_image
     from .stale import stale_facts
     from .suite import run_checks
-    from .triage import commands, gather, load_failures, load_project, service_build
+    from .triage import commands, gather, load_failures, load_project, service_baked, service_build
 
     cwd = cwd or Path.cwd()
     project = load_project(cwd, compose_files, project_name, env_file, environ)
@@ -296,6 +309,7 @@ def triage(
                     facts, skip = stale_facts(reader, inv, req, engine)
                 except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
                     facts, skip = None, f"the service's build cannot be read: {exc}"
+                baked = service_baked(reader, inv, svc)
             try:
                 pins = _pins_for(pins, req, facts)
             except BadInput as exc:  # a broken lock file must not hide why it crashes either
@@ -303,7 +317,7 @@ def triage(
             inv = _marked(inv, pins)
             if smoke is not None:
                 smoke_ran = smoke_image(tgt, inv, _service_smoke(smoke, svc), progress, engine)
-            ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
+            ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run, baked=baked)
             if migrations is not None:
                 from .app import database_service, migration_run
 

@@ -14,7 +14,7 @@ from .. import lazy
 if TYPE_CHECKING:
     from .check import check_dependencies, check_triage
     from .compose import ComposeProject, ComposeService, find_files, load_project
-    from .diagnose import commands, database_candidates, gather, service_build
+    from .diagnose import commands, database_candidates, gather, service_baked, service_build
     from .failures import Failure, classify, load_failures
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "gather",
     "load_failures",
     "load_project",
+    "service_baked",
     "service_build",
 ]
 

@@ -16,14 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import EngineUnavailable, ImageNotFound
-from ..model import ContainerState, DependencyState, Diagnosis, Finding, StaleVerdict, TriageRun
-from ..stale import BuildRequest
+from ..model import (
+    ContainerState,
+    DependencyState,
+    Diagnosis,
+    Finding,
+    Inventory,
+    StaleVerdict,
+    TriageRun,
+)
+from ..stale import BakedFacts, BuildRequest, baked_facts, rebuild_for
 from ..timestamps import parse_timestamp
 from .failures import Failure, classify
 from .logs import Level, level_of, looks_like_error, unwrap
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..stale import FileReader
     from .compose import ComposeProject, ComposeService
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -559,10 +568,27 @@ __all__ = [
     "gather",
     "image_drift",
     "resolve_image",
+    "service_baked",
     "service_containers",
     "tag_images",
     "worst_container",
 ]
+
+
+def service_baked(reader: FileReader, inv: Inventory, svc: ComposeService) -> BakedFacts:
+    """What the service's configuration gives its image now (``environment:``/``env_file:``,
+    ``build.args``), beside what the image's build baked in (IC93x)."""
+    args = tuple((k, v) for k, v in (svc.build.args if svc.build else ()) if v is not None)
+    return baked_facts(
+        reader,
+        inv,
+        rebuild=rebuild_for(svc.name, inv, {}),
+        service=svc.name,
+        environment=svc.environment,
+        environment_how=f"compose service {svc.name!r} environment:/env_file:",
+        build_args=args,
+        build_args_how=f"compose service {svc.name!r} build.args",
+    )
 
 
 def service_build(svc: ComposeService, folder: Path) -> BuildRequest:

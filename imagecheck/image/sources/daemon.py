@@ -10,23 +10,25 @@ one stream and each layer's diff_id is computed while it is indexed.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import IO, TypeVar
 
 from ...engine import Engine, EngineImage
 from ...errors import CorruptArchive, EngineUnavailable
 from ...model import ImageInfo, short
 from ..cache import Cache
-from ..layerindex import LayerIndex, index_directory, index_tar, sha256_of
+from ..layerindex import LayerIndex, index_directory, index_tar, read_folder, sha256_of
 from ..streams import Digesting, decompressed
 from .base import Progress, ProgressFn, image_info, load_json
+
+_T = TypeVar("_T")
 
 
 def _layer_dirs(image: EngineImage) -> tuple[str, ...] | None:
@@ -37,17 +39,6 @@ def _layer_dirs(image: EngineImage) -> tuple[str, ...] | None:
     if not all(os.path.isdir(d) and os.access(d, os.R_OK | os.X_OK) for d in dirs):
         return None
     return dirs
-
-
-def folder_digests(folder: str, paths: set[str]) -> dict[str, str]:
-    """The sha256 of the regular files ``paths`` of a layer's diff folder, streamed."""
-    found: dict[str, str] = {}
-    for path in paths:
-        full = os.path.join(folder, path)
-        if os.path.isfile(full) and not os.path.islink(full):
-            with contextlib.suppress(OSError), open(full, "rb") as fh:
-                found[path] = sha256_of(fh)
-    return found
 
 
 class DaemonSource:
@@ -148,8 +139,14 @@ class DaemonSource:
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         """The sha256 of files of one layer, read in place from its overlay2 folder a
         chunk at a time; with the export stream only, nothing (the caller says so)."""
+        return self.read_files(diff_id, paths, sha256_of)
+
+    def read_files(
+        self, diff_id: str, paths: set[str], read: Callable[[IO[bytes]], _T]
+    ) -> dict[str, _T]:
+        """In place from the layer's overlay2 folder; with the export stream, nothing."""
         folder = self._dir_of.get(diff_id)
-        return {} if folder is None else folder_digests(folder, paths)
+        return {} if folder is None else read_folder(folder, paths, read)
 
     def _export(self) -> tuple[bytes, dict[str, LayerIndex]]:
         """Read ``docker save`` as one stream: every layer indexed, the config kept."""

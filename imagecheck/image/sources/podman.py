@@ -17,16 +17,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeVar
 
 from ...errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
 from ...model import ImageInfo, Platform, short
 from ...tomlfile import load_toml_file
-from ..layerindex import LayerIndex, index_directory
+from ..layerindex import LayerIndex, index_directory, read_folder, sha256_of
 from .base import Progress, ProgressFn, image_info, load_json
-from .daemon import folder_digests
+
+_T = TypeVar("_T")
 
 
 def _conf_files() -> list[Path]:
@@ -176,8 +177,13 @@ class PodmanSource:
         progress(Progress("index", len(wanted), len(wanted)))
 
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
+        return self.read_files(diff_id, paths, sha256_of)
+
+    def read_files(
+        self, diff_id: str, paths: set[str], read: Callable[[IO[bytes]], _T]
+    ) -> dict[str, _T]:
         folder = self._dirs.get(diff_id)
-        return {} if folder is None else folder_digests(folder, paths)
+        return {} if folder is None else read_folder(folder, paths, read)
 
     def close(self) -> None:
         return None
