@@ -136,12 +136,12 @@ def check(
     with contextlib.closing(Shared()) as engine, ImageReader(tgt, options, progress, engine) as r:
         inv = _inventory(r, progress)
         facts, skip = stale_facts(r, inv, req, engine)
-        baked = _baked(r, inv, req)
         pins = _pins_for(pins, req, facts)
         inv = _marked(inv, pins)
         if smoke is not None:
             context = req.context_folder(facts)
             smoke = _compose_environment(smoke, context or cwd or Path.cwd(), context, tgt, inv)
+        baked = _baked(r, inv, req, smoke)
         run = smoke_image(tgt, inv, smoke, progress, engine) if smoke is not None else None
         schema = None
         if migrations is not None:
@@ -153,15 +153,24 @@ def check(
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
 
 
-def _baked(reader: ImageReader, inv: Inventory, req: BuildRequest) -> BakedFacts | None:
-    """``check --build-arg``: the args given against those the history records (IC932)."""
-    if not req.args:
+def _baked(
+    reader: ImageReader, inv: Inventory, req: BuildRequest, smoke: SmokeOptions | None
+) -> BakedFacts | None:
+    """``check``'s environment (``--env``, ``--env-file``, the building compose service's)
+    and ``--build-arg``s against the values the build baked in (IC93x)."""
+    env = smoke.environment if smoke is not None else ()
+    if not req.args and not env:
         return None
     from .stale import baked_facts, rebuild_for
 
-    rebuild = rebuild_for(None, inv, dict(req.args))
     return baked_facts(
-        reader, inv, rebuild=rebuild, build_args=req.args, build_args_how="--build-arg"
+        reader,
+        inv,
+        rebuild=rebuild_for(None, inv, dict(req.args)),
+        environment=env,
+        environment_how=", ".join(smoke.environment_from) if smoke else "",
+        build_args=req.args,
+        build_args_how="--build-arg",
     )
 
 

@@ -121,7 +121,7 @@ def used_args(history: tuple[HistoryEntry, ...]) -> tuple[BuiltValue, ...]:
     defaults: dict[str, BuiltValue] = {}
     for entry in history:
         kind, pairs = recorded_args(entry)
-        ref = LayerRef(entry.index, entry.created_by, entry.diff_id)
+        ref = LayerRef(entry.index, redact(entry.created_by, pairs), entry.diff_id)
         for name, value in pairs:
             if kind == "used":
                 where = f"the build arg of layer #{entry.index}'s RUN in the image's history"

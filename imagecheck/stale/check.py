@@ -8,6 +8,7 @@ result again, the prune.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -63,12 +64,13 @@ def _history(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
             message += f" ({diff.detail})"
     step = next((s for s in facts.match.steps if s.line == diff.line and s.entry), None)
     args = [*facts.build.args, *((a.name, a.value) for a in used_args(ctx.inventory.image.history))]
+    layer = _layer(ctx, step) if step else None
     yield IC601.finding(
         subject=str(facts.build.dockerfile),
         message=redact(message, args) + "; the image was built from another version of the "
         "Dockerfile",
         hint=f"rebuild: {_rebuild(ctx, facts)}",
-        layer=_layer(ctx, step) if step else None,
+        layer=replace(layer, created_by=redact(layer.created_by, args)) if layer else None,
         location=_where(facts, diff.line),
     )
 
