@@ -153,56 +153,67 @@ class DaemonSource:
         self._notes.append(f"layers read from the engine's export stream ({self._why_export})")
         self._read = True
         total = self._inspect.size
+
+        def done(count: int, diff_id: str) -> None:
+            self._progress(Progress("export", count, max(total, count), short(diff_id)))
+
         stream = self._engine.export_image(self._id)
-        json_blobs: dict[str, bytes] = {}
-        indexes: dict[str, LayerIndex] = {}
-        done = 0
-        try:
-            with tarfile.open(fileobj=stream, mode="r|") as outer:
-                for member in outer:
-                    if not member.isreg():
-                        continue
-                    fh = outer.extractfile(member)
-                    if fh is None:
-                        continue
-                    name = member.name
-                    if (
-                        name.endswith(".json")
-                        or name in ("repositories", "index.json")
-                        or (
-                            member.size < (1 << 20)
-                            and not name.endswith("layer.tar")
-                            and fh.peek(1)[:1] == b"{"  # type: ignore[attr-defined]
-                        )
-                    ):
-                        json_blobs[name] = fh.read()
-                        continue
-                    if name.endswith(("/VERSION", "/json", "oci-layout")):
-                        continue
-                    plain, _ = decompressed(fh)
-                    hashing = Digesting(plain)
-                    reader = io.BufferedReader(hashing, 1 << 20)
-                    index = index_tar(reader, "sha256:pending")
-                    while reader.read(1 << 20):
-                        pass
-                    diff_id = hashing.digest()  # the layer is keyed by what it hashes to
-                    indexes[diff_id] = replace(index, diff_id=diff_id)
-                    done += member.size
-                    self._progress(Progress("export", done, max(total, done), short(diff_id)))
-        except EngineUnavailable:
-            raise
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise CorruptArchive(f"the engine's export stream is damaged: {exc}") from exc
-        algo, _, hexpart = self._id.partition(":")
-        config = json_blobs.get(f"{hexpart}.json") or json_blobs.get(f"blobs/{algo}/{hexpart}")
-        if config is None:
-            raise CorruptArchive(f"the engine's export lacks the image config {short(self._id)}")
-        if f"{algo}:{hashlib.sha256(config).hexdigest()}" != self._id:
-            raise CorruptArchive(
-                f"the engine's export holds a config that is not {short(self._id)}"
-            )
-        return config, indexes
+        return index_save_stream(stream, self._id, "the engine's export", done)
 
     def close(self) -> None:
         if self._close_engine:
             self._engine.close()
+
+
+def index_save_stream(
+    stream: IO[bytes], image_id: str, what: str, done: Callable[[int, str], None]
+) -> tuple[bytes, dict[str, LayerIndex]]:
+    """Read a ``docker save`` (or ``podman image save``) archive as one stream, never to
+    disk: every layer indexed and keyed by what it hashes to, the config kept and checked
+    against ``image_id``; ``done(bytes, diff_id)`` after each layer."""
+    json_blobs: dict[str, bytes] = {}
+    indexes: dict[str, LayerIndex] = {}
+    count = 0
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as outer:
+            for member in outer:
+                if not member.isreg():
+                    continue
+                fh = outer.extractfile(member)
+                if fh is None:
+                    continue
+                name = member.name
+                if (
+                    name.endswith(".json")
+                    or name in ("repositories", "index.json")
+                    or (
+                        member.size < (1 << 20)
+                        and not name.endswith("layer.tar")
+                        and fh.peek(1)[:1] == b"{"  # type: ignore[attr-defined]
+                    )
+                ):
+                    json_blobs[name] = fh.read()
+                    continue
+                if name.endswith(("/VERSION", "/json", "oci-layout")):
+                    continue
+                plain, _ = decompressed(fh)
+                hashing = Digesting(plain)
+                reader = io.BufferedReader(hashing, 1 << 20)
+                index = index_tar(reader, "sha256:pending")
+                while reader.read(1 << 20):
+                    pass
+                diff_id = hashing.digest()  # the layer is keyed by what it hashes to
+                indexes[diff_id] = replace(index, diff_id=diff_id)
+                count += member.size
+                done(count, diff_id)
+    except EngineUnavailable:
+        raise
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise CorruptArchive(f"{what} stream is damaged: {exc}") from exc
+    algo, _, hexpart = image_id.partition(":")
+    config = json_blobs.get(f"{hexpart}.json") or json_blobs.get(f"blobs/{algo}/{hexpart}")
+    if config is None:
+        raise CorruptArchive(f"{what} lacks the image config {short(image_id)}")
+    if f"{algo}:{hashlib.sha256(config).hexdigest()}" != image_id:
+        raise CorruptArchive(f"{what} holds a config that is not {short(image_id)}")
+    return config, indexes
