@@ -87,6 +87,24 @@ def _unconfigured(
     )
 
 
+def _dependency_failure(
+    result: ModuleResult, entry: AppEntry, same: list[ModuleResult], module: str
+) -> Finding:
+    """The application fails because a distribution it imports fails (IC501 says why):
+    one finding for all its modules, so the cause is not buried under twenty."""
+    what = f"the application {entry.spec}" if result.role == "entry" else result.name
+    also = f"; {len(same)} more module(s) of the application fail with it" if same else ""
+    code = IC802 if result.role == "entry" else IC804
+    return code.finding(
+        subject=result.name,
+        message=f"{what} fails to import because {module} does: {result.last_line} "
+        f"(first at {result.location or result.name}){also}",
+        hint=f"fix the import of {module} first (its own finding, IC501, says what "
+        "fails); the application's modules are then checked again",
+        location=result.location,
+    )
+
+
 def _failure(
     result: ModuleResult, entry: AppEntry, same: list[ModuleResult], run: SmokeRun
 ) -> Finding:
@@ -167,12 +185,26 @@ def check_app(ctx: _HasSmoke) -> Iterator[Finding]:
     failed = [
         r for r in run.results if r.kind == "app" and r.status in ("error", "timeout", "crash")
     ]
+    # A distribution that fails to import (IC501) fails every module importing it, each
+    # at its own import line: one finding for them, naming the distribution.
+    broken = {
+        r.last_line: r.name
+        for r in run.results
+        if r.kind == "import" and r.status == "error" and r.last_line
+    }
     groups: dict[tuple[str | None, str | None, str], list[ModuleResult]] = {}
     for result in failed:
-        groups.setdefault((result.last_line, result.location, result.status), []).append(result)
-    for members in groups.values():
+        cause = broken.get(result.last_line or "") if result.status == "error" else None
+        where = f"import {cause}" if cause else result.location
+        key = (result.last_line, where, result.status)
+        groups.setdefault(key, []).append(result)
+    for (_, where, _), members in groups.items():
         first = next((r for r in members if r.role == "entry"), members[0])
-        yield _failure(first, entry, [r for r in members if r is not first], run)
+        rest = [r for r in members if r is not first]
+        if where and where.startswith("import "):
+            yield _dependency_failure(first, entry, rest, where.removeprefix("import "))
+        else:
+            yield _failure(first, entry, rest, run)
     for result in run.results:
         if result.kind == "mappers" and result.status in ("error", "timeout", "crash"):
             model, relationship = mapper_subject(result.last_line or "")

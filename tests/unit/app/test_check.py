@@ -196,6 +196,50 @@ def test_failures_with_the_same_cause_are_one_finding() -> None:
     assert findings[0].hint.startswith("app.models.user defines UserRoles, not UserRole")
 
 
+def test_a_failing_distribution_is_one_finding_for_every_module_it_fails() -> None:
+    """fastapi 0.79 on Python 3.11 (a real project's image): each module that imports it
+    fails at its own line; one finding names fastapi, not twenty at twenty lines."""
+    why = "ValueError: 'not' is not a valid parameter name"
+    run = _run_of(
+        ModuleResult("import", "fastapi", "error", exc_type="builtins.ValueError", last_line=why),
+        ModuleResult(
+            "app", "app.main", "error", role="entry", last_line=why, location="app/main.py:1"
+        ),
+        ModuleResult(
+            "app",
+            "app.api.routes.users",
+            "error",
+            role="module",
+            last_line=why,
+            location="app/api/routes/users.py:1",
+        ),
+        ModuleResult(
+            "app",
+            "app.db.events",
+            "error",
+            role="module",
+            last_line=why,
+            location="app/db/events.py:2",
+        ),
+        ModuleResult(
+            "app",
+            "app.other",
+            "error",
+            role="module",
+            last_line="KeyError: 'x'",
+            location="app/other.py:3",
+        ),
+    )
+    findings = list(check_app(_Ctx(run)))
+    assert [(f.code, f.subject) for f in findings] == [
+        ("IC802", "app.main"),
+        ("IC804", "app.other"),
+    ]
+    assert "app.main:app fails to import because fastapi does: " + why in findings[0].message
+    assert "2 more module(s) of the application fail with it" in findings[0].message
+    assert "IC501" in findings[0].hint
+
+
 def test_missing_settings_warn_with_the_image_env_and_fail_with_a_given_one() -> None:
     """The image's ENV alone: a healthy app waiting for deploy's settings (IC808,
     warning); an environment given that still lacks them: the crash (IC802, error)."""
