@@ -237,6 +237,8 @@ def _search_output(
     if read < len(paths):
         unread = f"{len(paths) - read} of {len(paths)} files of {root} could not be read here"
         note = "; ".join(filter(None, [note, unread + " (the engine's export stream keeps none)"]))
+    if not read:  # nothing searched: no evidence either way
+        return (), 0, note
     out = tuple((v, tuple(hits.get(n, [])[:5])) for v, n in wanted.items())
     return out, read, note
 
@@ -290,11 +292,15 @@ def baked_facts(
 
 def _evidence(facts: BakedFacts, value: str) -> str:
     files = facts.files_with(value)
-    if files is None:
+    if files is None and len(value) < MIN_SEARCHED:
         return "too short to search the build output for"
+    if files is None:
+        return f"the build output was not searched: {facts.note}"
+    note = f"; {facts.note}" if facts.note else ""
     if not files:
-        return f"in none of the {facts.searched} build output files searched"
-    return f"inlined in {', '.join(files[:3])}" + (" and more" if len(files) > 3 else "")
+        return f"in none of the {facts.searched} build output files searched{note}"
+    more = " and more" if len(files) > 3 else ""
+    return f"inlined in {', '.join(files[:3])}{more}{note}"
 
 
 def _passed_at_build(facts: BakedFacts, name: str, value: str) -> bool:
@@ -345,7 +351,8 @@ def _public(facts: BakedFacts) -> Iterator[Finding]:
                 message=(
                     f"{name} is {shown(name, value)} in {facts.environment_how}, but the "
                     f"image records no build-time value for it and the value is in none of "
-                    f"the {facts.searched} files of its Next.js build ({root}): "
+                    f"the {facts.searched} files of its Next.js build ({root}"
+                    f"{'; ' + facts.note if facts.note else ''}): "
                     "NEXT_PUBLIC_* values are inlined at build time, so the build did not "
                     "have it and setting it at run time has no effect on the inlined code"
                 ),

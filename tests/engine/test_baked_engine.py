@@ -103,3 +103,17 @@ def test_check_with_env_compares_the_given_environment(
     assert "--build-arg NEXT_PUBLIC_API_URL=" in inlined["hint"]
     results = {r["name"]: r["status"] for r in doc["checks"]}
     assert results["build-time values baked in"] == "failed"
+
+
+def test_read_from_the_export_stream_the_history_still_decides(
+    next_stack: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the export stream alone (no file read in place), nothing is searched: the
+    history's value decides, and the finding says the output was not searched."""
+    code = main(["web", "--format", "json", "--no-smoke", "--engine-read", "export"])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    found = [f for f in json.loads(out)["findings"] if f["code"] in ("IC930", "IC931")]
+    assert [(f["code"], f["severity"]) for f in found] == [("IC930", "error")]
+    assert "the build output was not searched" in found[0]["message"]
+    assert "could not be read here" in found[0]["message"]
