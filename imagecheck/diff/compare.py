@@ -28,13 +28,20 @@ from .files import FileState, compare_files
 # files would read as another command. BuildKit's "# buildkit" suffix is no command either.
 _CONTENT_DIGEST = re.compile(r"\b(file|dir|multi):[0-9a-f]{64}\b")
 _BUILDKIT = re.compile(r"\s*# buildkit$")
+_BUILD_ARGS = re.compile(r"\|(\d+) ")
 
 
 def command_key(created_by: str) -> str:
-    """A history command as layers are matched by it (content digests and spacing aside)."""
+    """A history command as layers are matched by it: content digests, build arguments
+    (``|2 A=1 B=2``: another value is the same step rebuilt) and spacing aside."""
     text = _BUILDKIT.sub("", _CONTENT_DIGEST.sub(r"\1:", created_by))
-    text = text.replace("/bin/sh -c #(nop) ", "").replace("|0 ", "")
-    return " ".join(text.split())
+    words = text.replace("/bin/sh -c #(nop) ", "").split()
+    for i, word in enumerate(words):
+        args = _BUILD_ARGS.fullmatch(word + " ")
+        if args:
+            del words[i : i + 1 + int(args.group(1))]
+            break
+    return " ".join(words)
 
 
 def compare_layers(old: Inventory, new: Inventory) -> tuple[LayerDiff, ...]:

@@ -45,7 +45,7 @@ def app_roots(images: Iterable[tuple[ImageInfo, ImageFS]]) -> tuple[str, ...]:
     folder, and every top-level folder that is not the system's (``/app``, ``/srv``, ``/opt``)."""
     roots: set[str] = set()
     for info, fs in images:
-        workdir = posixpath.normpath("/" + info.working_dir) if info.working_dir else "/"
+        workdir = posixpath.normpath("/" + info.working_dir.lstrip("/"))
         if workdir != "/":
             roots.add(workdir)
         roots.update("/" + name for name in fs.listdir("/") if name not in SYSTEM_TOP)
@@ -54,19 +54,29 @@ def app_roots(images: Iterable[tuple[ImageInfo, ImageFS]]) -> tuple[str, ...]:
     return tuple(r for r in ordered if not any(r.startswith(o + "/") for o in ordered if o != r))
 
 
-def _skipped(path: str, venvs: tuple[str, ...]) -> bool:
-    if any(part in path for part in _SKIP_PARTS) or path.endswith(".pyc"):
-        return True
-    return any(path == v or path.startswith(v + "/") for v in venvs)
+def venv_roots(
+    inventories: Iterable[Inventory], states: Iterable[Mapping[str, FileState]]
+) -> tuple[str, ...]:
+    """Virtual environments in either image: the catalog's, and any folder holding a
+    ``pyvenv.cfg`` (installed software, compared as distributions, not as files)."""
+    found = {e.venv for inv in inventories for e in inv.environments if e.venv}
+    for table in states:
+        found.update(p.rpartition("/")[0] for p in table if p.endswith("/pyvenv.cfg"))
+    return tuple(sorted(found))
 
 
-def file_states(fs: ImageFS, inv: Inventory, roots: tuple[str, ...]) -> dict[str, FileState]:
+def without(states: Mapping[str, FileState], folders: tuple[str, ...]) -> dict[str, FileState]:
+    """``states`` minus the files under ``folders``."""
+    prefixes = tuple(f.rstrip("/") + "/" for f in folders)
+    return {p: s for p, s in states.items() if not p.startswith(prefixes)}
+
+
+def file_states(fs: ImageFS, roots: tuple[str, ...]) -> dict[str, FileState]:
     """Each visible non-folder path under ``roots`` (absolute), minus installed
-    distributions, venvs and byte code."""
-    venvs = tuple(e.venv for e in inv.environments if e.venv)
+    distributions and byte code."""
     states: dict[str, FileState] = {}
     for path in fs.walk_files(roots):
-        if _skipped(path, venvs):
+        if any(part in path for part in _SKIP_PARTS) or path.endswith(".pyc"):
             continue
         node = fs.node(path)
         if node is None or node.layer < 0:

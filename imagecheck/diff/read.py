@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..image import ImageFS, ImageReader
 from ..model import ImageDiff, Inventory
 from .compare import diff_images
-from .files import app_roots, digests_wanted, file_states, with_digests
+from .files import app_roots, digests_wanted, file_states, venv_roots, with_digests, without
 
 
 def _fs(reader: ImageReader, inv: Inventory) -> ImageFS:
@@ -29,7 +29,9 @@ def diff_readers(
     """``old`` and ``new`` (each its reader's inventory) compared."""
     old_fs, new_fs = _fs(old_reader, old), _fs(new_reader, new)
     roots = app_roots([(old.image, old_fs), (new.image, new_fs)])
-    old_files, new_files = file_states(old_fs, old, roots), file_states(new_fs, new, roots)
+    old_files, new_files = file_states(old_fs, roots), file_states(new_fs, roots)
+    venvs = venv_roots((old, new), (old_files, new_files))
+    old_files, new_files = without(old_files, venvs), without(new_files, venvs)
     want_old, want_new = digests_wanted(old_files, new_files)
     if want_old:
         old_files = with_digests(old_files, _digests(old_reader, want_old))
