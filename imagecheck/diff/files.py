@@ -40,15 +40,16 @@ class FileState:
     digest_from: str = ""  # "bytes" (the index kept them) or "sha256" (read in place)
 
 
-def app_roots(images: Iterable[tuple[ImageInfo, ImageFS]]) -> tuple[str, ...]:
-    """The folders holding the application in either image: each WORKDIR below a system
-    folder, and every top-level folder that is not the system's (``/app``, ``/srv``, ``/opt``)."""
+def app_roots(images: Iterable[tuple[ImageInfo, Iterable[str]]]) -> tuple[str, ...]:
+    """The folders holding the application in either image (each given with the names at
+    the top of its layers): each WORKDIR, and every top-level folder that is not the
+    system's (``/app``, ``/srv``, ``/opt``)."""
     roots: set[str] = set()
-    for info, fs in images:
+    for info, top in images:
         workdir = posixpath.normpath("/" + info.working_dir.lstrip("/"))
         if workdir != "/":
             roots.add(workdir)
-        roots.update("/" + name for name in fs.listdir("/") if name not in SYSTEM_TOP)
+        roots.update("/" + name for name in top if name and name not in SYSTEM_TOP)
     # A root below another is walked with it.
     ordered = sorted(roots)
     return tuple(r for r in ordered if not any(r.startswith(o + "/") for o in ordered if o != r))
@@ -71,12 +72,17 @@ def without(states: Mapping[str, FileState], folders: tuple[str, ...]) -> dict[s
     return {p: s for p, s in states.items() if not p.startswith(prefixes)}
 
 
+def installed(path: str) -> bool:
+    """Byte code, or a file of an installed distribution: never the application's own."""
+    return path.endswith(".pyc") or any(part in path for part in _SKIP_PARTS)
+
+
 def file_states(fs: ImageFS, roots: tuple[str, ...]) -> dict[str, FileState]:
     """Each visible non-folder path under ``roots`` (absolute), minus installed
     distributions and byte code."""
     states: dict[str, FileState] = {}
     for path in fs.walk_files(roots):
-        if any(part in path for part in _SKIP_PARTS) or path.endswith(".pyc"):
+        if installed(path):
             continue
         node = fs.node(path)
         if node is None or node.layer < 0:

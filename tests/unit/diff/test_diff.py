@@ -15,7 +15,7 @@ from imagecheck.model import ImageDiff
 from imagecheck.report import diff_document, diff_markdown
 from tests.builders import SITE, BuiltImage, Empty, F, Layer, dist_info, make_image, under
 from tests.elfbuild import elf_so
-from tests.helpers import validate
+from tests.helpers import schema, validate
 
 BASE_CMD = "/bin/sh -c #(nop) ADD file:" + "a" * 64 + " in / "
 STATUS = """\
@@ -329,3 +329,15 @@ def test_commands_match_across_builders_and_copied_content() -> None:
     legacy = "/bin/sh -c #(nop) COPY file:" + "e" * 64 + " in /app/main.py "
     assert command_key(legacy) == "COPY file: in /app/main.py"
     assert command_key("RUN |1 V=2 /bin/sh -c make # buildkit") == "RUN /bin/sh -c make"
+
+
+def test_the_triage_reports_changes_are_the_diff_document() -> None:
+    """report.schema.json's ``triage.changes`` is diff.schema.json without its header: the
+    two copies cannot drift apart."""
+    diff_schema = schema("diff")
+    changes = schema("report")["properties"]["triage"]["properties"]["changes"]
+    header = {"schema_version", "tool"}
+    assert changes["properties"] == {
+        k: v for k, v in diff_schema["properties"].items() if k not in header
+    }
+    assert changes["required"] == [r for r in diff_schema["required"] if r not in header]
