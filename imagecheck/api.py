@@ -295,6 +295,10 @@ def triage(
         if image is not None:  # the user's own copy: an archive reads with no engine at all
             run = replace(run, image_ref=image, image_source="--image")
         if run.image_ref is None:
+            if since is not None:
+                run = replace(
+                    run, changes_why=f"--since {since}: no image of the service to compare"
+                )
             inv = Inventory.placeholder(svc.image_candidates[0], run.reason)
             found, results = run_checks(Context(inv, pins, unpinned, triage=run), select, ignore)
             findings = tuple(f for f in found if f.code.startswith("IC7"))

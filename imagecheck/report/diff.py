@@ -8,11 +8,13 @@ import re
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.text import Text
 
 from ..model import ImageDiff, VersionChange, short
 from .diffdata import KINDS, counts, diff_data, has_changes
 from .terminal import _line, _Table, human_bytes, step_text
 
+_MAX_FILES = 50  # rows of changed files shown without -v
 _DIGEST = re.compile(r"\b(file|dir|multi):([0-9a-f]{12})[0-9a-f]{52}\b")
 
 
@@ -123,7 +125,10 @@ def _libraries(table: _Table, d: ImageDiff, verbose: bool) -> None:
 def _files(table: _Table, d: ImageDiff, verbose: bool) -> None:
     for col in ("", "path", "old", "new", "by"):
         table.add_column(col, overflow="fold")
-    for c in d.files:
+    shown = d.files if verbose else d.files[:_MAX_FILES]
+    if len(shown) < len(d.files):
+        table.caption = Text(f"{len(d.files) - len(shown)} more: -v lists them", "table.caption")
+    for c in shown:
         old = "" if c.old_size is None else human_bytes(c.old_size)
         new = "" if c.new_size is None else human_bytes(c.new_size)
         table.add_row(c.change, c.path, old, new, c.basis)

@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from imagecheck.api import Options, diff
 from imagecheck.cli import main
 from imagecheck.diff import FileState, command_key, compare_debian, compare_files
-from imagecheck.model import ImageDiff
-from imagecheck.report import diff_document, diff_markdown
+from imagecheck.model import FileChange, ImageDiff
+from imagecheck.report import diff_document, diff_markdown, render_diff
 from tests.builders import SITE, BuiltImage, Empty, F, Layer, dist_info, make_image, under
 from tests.elfbuild import elf_so
 from tests.helpers import schema, validate
@@ -341,3 +342,16 @@ def test_the_triage_reports_changes_are_the_diff_document() -> None:
         k: v for k, v in diff_schema["properties"].items() if k not in header
     }
     assert changes["required"] == [r for r in diff_schema["required"] if r not in header]
+
+
+def test_a_long_file_list_is_cut_without_verbose() -> None:
+    files = tuple(FileChange(f"/app/f{n:02}.py", "added", "", None, 1) for n in range(60))
+    d = ImageDiff("a", "sha256:1", "b", "sha256:2", (), (), (), (), files, (), ())
+    console = Console(width=120, record=True, no_color=True)
+    render_diff(console, d)
+    text = console.export_text()
+    assert "/app/f49.py" in text
+    assert "/app/f50.py" not in text
+    assert "10 more: -v lists them" in text
+    render_diff(console, d, verbose=True)
+    assert "/app/f59.py" in console.export_text()
