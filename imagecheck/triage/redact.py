@@ -92,16 +92,19 @@ _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _URL = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'\"]*:)(?P<pw>[^\s@'\"]+)@")
 #: Authorization: Bearer X, authorization=Basic X, "Authorization": "token X"
 _AUTH = re.compile(
-    r"(?P<head>\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest"
-    r"|negotiate)\s+)?)(?P<pw>[^\s\"',;]+)",
+    r"(?P<head>\b(?:proxy-)?authorization\b[\"']?\s*[:=]\s*[\"']?"
+    r"(?:(?:bearer|basic|token|digest|negotiate)\s+|(?!(?:bearer|basic|token|digest|negotiate)\b)))"
+    r"(?P<pw>[^\s\"',;]+)",
     re.IGNORECASE,
 )
 #: An ``Authorization`` value's first word, which ``_AUTH`` keeps.
 _SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate"})
 _BEARER = re.compile(r"(?P<head>\bbearer\s+)(?P<pw>[A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
-#: KEY=value, KEY: value, "key": "value", --key=value
+#: KEY=value, KEY: value, "key": "value", "key":"value", --key=value; never ``name:tag``
+#: or ``host:port`` (a colon with neither a space after it nor a quote before it)
 _PAIR = re.compile(
-    r"(?<![A-Za-z0-9_.\-])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)(?P<sep>[\"']?\s*[=:]\s*[\"']?)"
+    r"(?<![A-Za-z0-9_.\-])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)"
+    r"(?P<sep>[\"']?\s*=\s*[\"']?|[\"']?:\s+[\"']?|[\"']:[\"']?)"
     r"(?P<pw>[^\s\"'&,;)\]}]+)"
 )
 #: --key value (a command line)
@@ -130,7 +133,7 @@ def _searchable(value: str) -> bool:
     return (
         len(value) >= MIN_SEARCHED
         and value.lower() not in _LITERALS
-        and value != MARK
+        and MARK[:-1] not in value
         and not (value.isdigit() and len(value) < 8)
     )
 
@@ -223,7 +226,7 @@ class Redactor:
 
     def _sub(self, pattern: re.Pattern[str], text: str, kind: str) -> str:
         def one(m: re.Match[str]) -> str:
-            if m["pw"] == MARK:
+            if m["pw"] == MARK or m["pw"].lower() in _SCHEMES:
                 return m[0]
             self.know(m["pw"])
             self._hit(kind)
@@ -237,8 +240,10 @@ class Redactor:
         out: list[str] = []
         done = start = 0
         while (m := _PAIR.search(text, start)) is not None:
-            if m["pw"] != MARK and m["pw"].lower() not in _SCHEMES and secret_key(m["key"]):
-                out += [text[done : m.start("pw")], self._value(m["key"], m["pw"])]
+            value = m["pw"]
+            done_already = text.startswith(MARK, m.start("pw"))
+            if not done_already and value.lower() not in _SCHEMES and secret_key(m["key"]):
+                out += [text[done : m.start("pw")], self._value(m["key"], value)]
                 done = start = m.end()
             else:
                 start = m.end("key")

@@ -192,6 +192,7 @@ def test_keys_that_are_no_secrets(key: str) -> None:
         ("app --db-password s3cr3tpw -v", "s3cr3tpw", "--db-password [REDACTED] -v"),
         ("msg=password=zzzz9999 ok", "zzzz9999", "msg=password=[REDACTED] ok"),
         ('{"password": "hunter22"}', "hunter22", '{"password": "[REDACTED]"}'),
+        ('{"api_key":"k-0123456"}', "k-0123456", '{"api_key":"[REDACTED]"}'),
         ("ENV SECRET_KEY=abc123 POSTGRES_DB=app", "abc123", "POSTGRES_DB=app"),
     ],
 )
@@ -201,9 +202,25 @@ def test_patterns_in_text(line: str, gone: str, kept: str) -> None:
     assert kept in out
 
 
-def test_a_log_line_about_passwords_is_kept() -> None:
-    line = 'FATAL:  password authentication failed for user "app"'
-    assert Redactor().text(line) == line
+@pytest.mark.parametrize(
+    "line",
+    [
+        'FATAL:  password authentication failed for user "app"',
+        'print("GET /me Authorization: Bearer " + token)',  # the scheme is no credential
+        "pulled docker:example/app-secret:7f06d203 from cache:5000",  # name:tag, host:port
+    ],
+)
+def test_lines_about_secrets_are_kept(line: str) -> None:
+    r = Redactor()
+    assert r.text(line) == line
+    assert r.known == 0
+
+
+def test_a_redacted_value_is_redacted_once() -> None:
+    r = Redactor()
+    assert r.text("authorization: abcdef123") == "authorization: [REDACTED]"
+    assert r.text("password: [REDACTED] x") == "password: [REDACTED] x"
+    assert r.known == 1
 
 
 def test_a_learnt_value_goes_everywhere_but_short_literals_do_not() -> None:
