@@ -109,6 +109,8 @@ _PAIR = re.compile(
 )
 #: --key value (a command line)
 _FLAG = re.compile(r"(?<![\w-])--?(?P<key>[A-Za-z][\w.-]*)\s+(?P<pw>[^\s\"'-][^\s\"']*)")
+#: What a ``(key, value)`` pair's key looks like: a variable's or a label's name, no path.
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _ENV_ITEM = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)=(?P<value>.*)$", re.DOTALL)
 
 
@@ -295,7 +297,7 @@ class Redactor:
 
     def _sequence(self, items: list[Any] | tuple[Any, ...]) -> Any:
         pair = len(items) == 2 and all(isinstance(i, str) for i in items)
-        if pair and isinstance(items, tuple) and secret_key(items[0]):
+        if pair and isinstance(items, tuple) and _KEY.fullmatch(items[0]) and secret_key(items[0]):
             return (items[0], self._value(items[0], items[1]))
         out: list[Any] = []
         flag: str | None = None

@@ -18,7 +18,14 @@ from imagecheck.errors import BadInput
 from imagecheck.model import Finding, Inventory, Report, TriageRun
 from imagecheck.triage import Member, Redactor, evidence, load_config, write_bundle
 from imagecheck.triage.bundle import MANIFEST, bounded
-from imagecheck.triage.redact import MARK, secret_key
+from imagecheck.triage.redact import (
+    DESCRIBING_WORDS,
+    MARK,
+    PUBLIC_KEYS,
+    SECRET_SUFFIXES,
+    SECRET_WORDS,
+    secret_key,
+)
 from tests.helpers import validate
 
 #: One secret per place it is planted; none may reach the bundle.
@@ -239,6 +246,14 @@ def test_a_report_dataclass_is_rebuilt_without_the_secret() -> None:
     assert "postgresql://app:[REDACTED]@db/app" in clean.findings[0].message
 
 
+def test_the_readme_lists_every_pattern() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("\n## Bug-report bundle\n", 1)[1].split("\n## ", 1)[0]
+    for word in {*SECRET_WORDS, *SECRET_SUFFIXES, *DESCRIBING_WORDS, *PUBLIC_KEYS}:
+        spelt = (f"`{word}`", f"`{word}(s)`", f"`{word.removesuffix('s')}(s)`")
+        assert any(s in section for s in spelt), word
+
+
 # --- the tarball -----------------------------------------------------------------------------
 
 
@@ -347,3 +362,32 @@ def test_the_cli_refuses_an_existing_bundle_before_it_runs(
     assert "exists; remove it or pass --force" in err
     assert len(err.strip().splitlines()) == 1
     assert out.read_text() == "mine"
+
+
+def test_with_the_engine_down_the_bundle_has_what_compose_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _project(tmp_path / "project")
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    for name in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "bug.tar.gz"
+    code = main(["backend", "--bundle", str(out), "--no-smoke", "--format", "json"])
+    stdout, err = capsys.readouterr()
+    assert code == 3  # as without --bundle: the engine is down
+    assert f"bundle written to {out}" in err
+    raw, files = _tarball(out)
+    _assert_clean(raw, files)
+    assert set(files) == {
+        MANIFEST,
+        "report.txt",
+        "report.json",
+        "compose/config.yaml",
+        "versions.json",
+    }
+    doc = json.loads(files[MANIFEST])
+    validate(doc, "bundle")
+    assert any("no Docker engine" in note for note in doc["notes"])
+    assert json.loads(files["report.json"])["findings"] == json.loads(stdout)["findings"]
+    assert json.loads(files["versions.json"])["engine"] is None
