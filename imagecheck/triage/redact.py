@@ -105,7 +105,7 @@ _BEARER = re.compile(r"(?P<head>\bbearer\s+)(?P<pw>[A-Za-z0-9._~+/=-]{8,})", re.
 _PAIR = re.compile(
     r"(?<![A-Za-z0-9_.\-])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)"
     r"(?P<sep>[\"']?\s*=\s*[\"']?|[\"']?:\s+[\"']?|[\"']:[\"']?)"
-    r"(?P<pw>[^\s\"'&,;)\]}]+)"
+    r"(?P<pw>(?<=[\"'])[^\"'\n]+|[^\s\"'&,;)\]}]+)"  # a quoted value whole, spaces and all
 )
 #: --key value (a command line)
 _FLAG = re.compile(r"(?<![\w-])--?(?P<key>[A-Za-z][\w.-]*)\s+(?P<pw>[^\s\"'-][^\s\"']*)")
@@ -243,7 +243,7 @@ class Redactor:
         done = start = 0
         while (m := _PAIR.search(text, start)) is not None:
             value = m["pw"]
-            done_already = text.startswith(MARK, m.start("pw"))
+            done_already = MARK in value or text.startswith(MARK, m.start("pw"))
             if not done_already and value.lower() not in _SCHEMES and secret_key(m["key"]):
                 out += [text[done : m.start("pw")], self._value(m["key"], value)]
                 done = start = m.end()

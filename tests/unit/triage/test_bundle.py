@@ -200,6 +200,8 @@ def test_keys_that_are_no_secrets(key: str) -> None:
         ("msg=password=zzzz9999 ok", "zzzz9999", "msg=password=[REDACTED] ok"),
         ('{"password": "hunter22"}', "hunter22", '{"password": "[REDACTED]"}'),
         ('{"api_key":"k-0123456"}', "k-0123456", '{"api_key":"[REDACTED]"}'),
+        ('export DB_PASSWORD="correct horse"', "horse", 'DB_PASSWORD="[REDACTED]"'),
+        ("{'SECRET_KEY': 'a b c d', 'DEBUG': '1'}", "a b c d", "'DEBUG': '1'"),
         ("ENV SECRET_KEY=abc123 POSTGRES_DB=app", "abc123", "POSTGRES_DB=app"),
     ],
 )
