@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .evidence import evidence
     from .failures import Failure, classify, load_failures
     from .redact import Redactor
+    from .runenv import RunEnvironment, building_service, given_environment
 
 __all__ = [
     "BundleResult",
@@ -35,6 +36,8 @@ __all__ = [
     "Failure",
     "Member",
     "Redactor",
+    "RunEnvironment",
+    "building_service",
     "check_dependencies",
     "check_triage",
     "classify",
@@ -44,6 +47,7 @@ __all__ = [
     "evidence",
     "find_files",
     "gather",
+    "given_environment",
     "load_config",
     "load_failures",
     "load_project",
