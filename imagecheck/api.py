@@ -404,14 +404,18 @@ def bundle(
     project_name: str | None = None,
     env_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    environment: tuple[tuple[str, str], ...] = (),
 ) -> BundleResult:
     """``--bundle PATH``: ``report`` (rendered by ``render``, after its secrets are
     redacted: name -> text, e.g. report.txt and report.json), with, for a service, the
     resolved compose config and its and its dependencies' containers' inspect and last
-    logs; ``image``'s inspect; the versions. One gzip tar, secrets redacted."""
+    logs; ``image``'s inspect; the versions. One gzip tar, secrets redacted.
+    ``environment``: what else the run gave containers (``--env``, ``--env-file``), whose
+    secret keys' values are searched for too."""
     from .triage import Member, Redactor, evidence, load_config, write_bundle
 
     redactor = Redactor()
+    redactor.know_pairs(environment)
     config = None
     if report.triage is not None:
         config = load_config(cwd or Path.cwd(), compose_files, project_name, env_file, environ)

@@ -727,7 +727,20 @@ def _bundle(
             "report.json": render_as("json", clean, args.fail_on),
         }
 
-    done = bundle(args.bundle, report, render, force=args.force, image=image, **compose)
+    from .triage import given_environment
+
+    given = given_environment(
+        tuple(getattr(args, "run_env_files", ())), tuple(getattr(args, "env", ()))
+    )
+    done = bundle(
+        args.bundle,
+        report,
+        render,
+        force=args.force,
+        image=image,
+        environment=given.pairs,
+        **compose,
+    )
     line = (
         f"bundle written to {done.path} ({len(done.members)} files, "
         f"{done.redacted} value(s) redacted; MANIFEST.json lists them)"
