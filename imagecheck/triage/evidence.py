@@ -85,8 +85,6 @@ def evidence(
         redactor.know_pairs(config.variables)
         for _, value in config.secrets:
             redactor.know(value)
-            for line in value.splitlines():
-                redactor.know(line)
         for svc in config.project.services:
             redactor.know_pairs(svc.environment)
         members.append(

@@ -81,9 +81,9 @@ DESCRIBING_WORDS = frozenset(
 )
 #: Keys of well-known public values: the shell's folders, python images' release key.
 PUBLIC_KEYS = frozenset({"PWD", "OLDPWD", "GPG_KEY"})
-#: Learnt values searched for everywhere must be this long and not a common literal:
-#: ``SECRET_ENABLED=true`` must not redact every "true" of the logs (they are still
-#: redacted at their keys).
+#: Learnt values searched for everywhere must be this long, not a common literal nor a
+#: reference (``$VAR``): ``SECRET_ENABLED=true`` must not redact every "true" of the logs
+#: (they are still redacted at their keys).
 MIN_SEARCHED = 4
 _LITERALS = frozenset({"true", "false", "none", "null", "yes", "no", "on", "off", "redacted"})
 
@@ -130,10 +130,15 @@ def secret_key(key: str) -> bool:
     return any(w in SECRET_WORDS or w.endswith(SECRET_SUFFIXES) for w in found)
 
 
+#: A shell's or compose's reference (``$VAR``, ``${VAR}``, ``$(command)``), not a value.
+_REFERENCE = re.compile(r"\$(?:[({]|[A-Za-z_][A-Za-z0-9_]*$)")
+
+
 def _searchable(value: str) -> bool:
     value = value.strip()
     return (
         len(value) >= MIN_SEARCHED
+        and not _REFERENCE.match(value)
         and value.lower() not in _LITERALS
         and MARK[:-1] not in value
         and not (value.isdigit() and len(value) < 8)
@@ -168,8 +173,9 @@ class Redactor:
     # --- learning ------------------------------------------------------------------------
 
     def know(self, value: str) -> None:
-        """``value`` is a secret: redacted wherever it appears (when long enough)."""
-        for candidate in {value, value.strip()}:
+        """``value`` is a secret: redacted wherever it appears (when long enough), and
+        each of its lines (a key file's, printed line by line)."""
+        for candidate in {value, value.strip(), *value.splitlines()}:
             if _searchable(candidate) and candidate not in self._known:
                 self._known.add(candidate)
                 self._pattern = None
@@ -212,13 +218,15 @@ class Redactor:
         self._hit("key", key)
         return MARK
 
-    def text(self, text: str) -> str:
-        """One string: its secrets by pattern, then every known value."""
+    def text(self, text: str, item: bool = False) -> str:
+        """One string: its secrets by pattern, then every known value. A one-line
+        ``KEY=value``, or any one ``item`` of a list (an environment's ``KEY=multi-line
+        value``), is a variable: a secret key's whole value goes."""
         if not text:
             return text
-        item = _ENV_ITEM.match(text)
-        if item is not None and secret_key(item["key"]):
-            return f"{item['key']}={self._value(item['key'], item['value'])}"
+        variable = _ENV_ITEM.match(text) if item or "\n" not in text else None
+        if variable is not None and secret_key(variable["key"]):
+            return f"{variable['key']}={self._value(variable['key'], variable['value'])}"
         text = self._sub(_URL, text, "url-password")
         text = self._sub(_AUTH, text, "authorization")
         text = self._sub(_BEARER, text, "authorization")
@@ -310,7 +318,7 @@ class Redactor:
             if isinstance(item, str) and item.startswith("-") and "=" not in item:
                 name = item.lstrip("-")
                 flag = name if name and secret_key(name) else None
-            out.append(self.scrub(item))
+            out.append(self.text(item, item=True) if isinstance(item, str) else self.scrub(item))
         return tuple(out) if isinstance(items, tuple) else out
 
 

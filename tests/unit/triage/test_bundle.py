@@ -239,6 +239,23 @@ def test_a_learnt_value_goes_everywhere_but_short_literals_do_not() -> None:
     assert r.scrub(("TOKEN", "abc")) == ("TOKEN", MARK)  # still redacted at its key
 
 
+def test_a_reference_is_no_value_to_search_for() -> None:
+    r = Redactor()
+    script = 'master_key=$(echo "$x")\nSECRET=${DB_PASSWORD}\napi_key=$master_key\n'
+    assert r.text(script).count(MARK) == 3
+    assert r.known == 0
+    assert r.text("echo $(date)") == "echo $(date)"
+
+
+def test_an_environment_item_goes_whole_a_text_line_by_line() -> None:
+    r = Redactor()
+    pem = "PRIVATE_KEY=-----BEGIN KEY-----\nMIIEvQ-0123\n-----END KEY-----"
+    assert r.scrub([pem, "A=1"]) == [f"PRIVATE_KEY={MARK}", "A=1"]
+    assert "MIIEvQ-0123" not in r.text("the key was MIIEvQ-0123")
+    script = "SECRET=Sc-01234567 ./run\necho done\n"
+    assert r.text(script) == f"SECRET={MARK} ./run\necho done\n"
+
+
 def test_a_report_dataclass_is_rebuilt_without_the_secret() -> None:
     report = _report("connect postgresql://app:Pw-0123456@db/app failed")
     clean = Redactor().scrub(report)
