@@ -211,8 +211,9 @@ class Redactor:
             self._keys.add(key)
 
     def _value(self, key: str, value: str) -> str:
-        """The value of a secret key: gone, and known from now on."""
-        if value in ("", MARK):
+        """The value of a secret key: gone, and known from now on; a substitution
+        (``${VAR}``, ``$(command)``: a script's) stays, it holds no value."""
+        if value in ("", MARK) or value.startswith(("${", "$(")):
             return value
         self.know(value)
         self._hit("key", key)

@@ -242,7 +242,7 @@ def test_a_learnt_value_goes_everywhere_but_short_literals_do_not() -> None:
 def test_a_reference_is_no_value_to_search_for() -> None:
     r = Redactor()
     script = 'master_key=$(echo "$x")\nSECRET=${DB_PASSWORD}\napi_key=$master_key\n'
-    assert r.text(script).count(MARK) == 3
+    assert r.text(script) == f'master_key=$(echo "$x")\nSECRET=${{DB_PASSWORD}}\napi_key={MARK}\n'
     assert r.known == 0
     assert r.text("echo $(date)") == "echo $(date)"
 
