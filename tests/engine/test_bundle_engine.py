@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
 import tarfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +20,10 @@ from imagecheck.cli import main
 from tests.helpers import validate
 
 from .conftest import Builder
+from .test_triage_engine import _compose, _up_until
 
 pytestmark = pytest.mark.engine
 
-COMPOSE_V1 = "/usr/bin/docker-compose"
 SECRETS = {
     "env_file": "EnvFileDbPw-5e21",  # the database's password, from its env_file
     "dot_env": "DotEnvUrlPw-03ad",  # .env, interpolated into the backend's DSN only
@@ -95,10 +93,6 @@ def _no_secret(raw: bytes, files: dict[str, bytes], secrets: dict[str, str]) -> 
         assert secret.encode() not in raw, f"the {where} secret reached the tarball"
 
 
-def _compose(project: str, folder: Path, *args: str) -> None:
-    subprocess.run([COMPOSE_V1, "-p", project, *args], cwd=folder, check=True, capture_output=True)
-
-
 @pytest.fixture
 def crashed_stack(
     client: Any,
@@ -125,17 +119,12 @@ def crashed_stack(
     monkeypatch.chdir(folder)
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
+
+    def crashed(backend: Any) -> bool:  # and its whole log written
+        return backend.status == "exited" and b"RuntimeError" in backend.logs()
+
     try:
-        _compose(project, folder, "up", "-d")
-        backend = client.containers.get(f"{project}_backend_1")
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            backend.reload()
-            if backend.status == "exited" and b"RuntimeError" in backend.logs():
-                break
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"backend never crashed: {backend.status} {backend.logs()!r}")
+        _up_until(client, project, folder, crashed, 120)
         yield project, folder
     finally:
         _compose(project, folder, "down", "-v")
