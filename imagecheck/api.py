@@ -349,8 +349,10 @@ def _service_smoke(opts: SmokeOptions, svc: ComposeService) -> SmokeOptions:
         entrypoint=svc.entrypoint,
         service_how=f"compose service {svc.name!r} command:",
         environment=(*svc.environment, *opts.environment),
+        # the service's environment is the one it runs with, even an empty one: a
+        # setting missing from it is the crash, not a value deploy will give later
         environment_from=(
-            *((f"compose service {svc.name!r}",) if svc.environment else ()),
+            f"compose service {svc.name!r}" + ("" if svc.environment else ", which sets none"),
             *opts.environment_from,
         ),
     )
