@@ -7,7 +7,7 @@ one image reader for all its steps, and never prints: progress goes to a callbac
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,13 +37,14 @@ if TYPE_CHECKING:
     from .checks import Context
     from .pins import Constraints
     from .stale import StaleFacts
-    from .triage import ComposeProject, ComposeService
+    from .triage import BundleResult, ComposeProject, ComposeService
 
 __all__ = [
     "BuildRequest",
     "Options",
     "Progress",
     "SmokeOptions",
+    "bundle",
     "check",
     "diff",
     "engine_has_image",
@@ -450,3 +451,49 @@ def _compose_environment(
         environment_from=(*env.sources, *opts.environment_from),
         environment_note=env.note,
     )
+
+
+def bundle(
+    path: Path,
+    report: Report,
+    render: Callable[[Report], Mapping[str, str]],
+    *,
+    force: bool = False,
+    image: str | None = None,
+    cwd: Path | None = None,
+    compose_files: tuple[str | Path, ...] = (),
+    project_name: str | None = None,
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    environment: tuple[tuple[str, str], ...] = (),
+) -> BundleResult:
+    """``--bundle PATH``: ``report`` (rendered by ``render``, after its secrets are
+    redacted: name -> text, e.g. report.txt and report.json), with, for a service, the
+    resolved compose config and its and its dependencies' containers' inspect and last
+    logs; ``image``'s inspect; the versions. One gzip tar, secrets redacted.
+    ``environment``: what else the run gave containers (``--env``, ``--env-file``), whose
+    secret keys' values are searched for too."""
+    from .triage import Member, Redactor, evidence, load_config, write_bundle
+
+    redactor = Redactor()
+    redactor.know_pairs(environment)
+    config = None
+    if report.triage is not None:
+        config = load_config(cwd or Path.cwd(), compose_files, project_name, env_file, environ)
+    service = report.triage.service if report.triage is not None else None
+    with contextlib.closing(Shared()) as engine:
+        try:
+            connected, error = engine.get(), None
+        except EngineUnavailable as exc:
+            connected, error = None, str(exc)
+        members, notes = evidence(connected, config, service, image, redactor, engine_error=error)
+    for member in members:
+        redactor.learn(member.content)
+    redactor.learn(report)
+    clean = redactor.scrub(report)  # rendered from: no line wrap can split a secret
+    before = redactor.take()
+    texts = [
+        Member(name, f"the report ({name.rpartition('.')[2]})", text, redacted=before)
+        for name, text in render(clean).items()
+    ]
+    return write_bundle(path, (*texts, *members), redactor, force=force, notes=notes)

@@ -189,6 +189,16 @@ def _parser() -> argparse.ArgumentParser:
         default=300.0,
         help="seconds the upgrade and comparison may take (default: 300)",
     )
+    grp = chk.add_argument_group("bug report")
+    grp.add_argument(
+        "--bundle",
+        type=Path,
+        metavar="FILE.tar.gz",
+        help="also write one gzip tar for a bug report: the report (text and JSON), and for a "
+        "service its and its dependencies' inspect output and last logs, the resolved "
+        "compose config; secrets redacted (README, 'Bug-report bundle')",
+    )
+    grp.add_argument("--force", action="store_true", help="--bundle may replace an existing file")
     _triage_parser(sub, chk)
     sub.add_parser(
         "smoke",
@@ -423,6 +433,10 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         insecure_registries=tuple(args.insecure_registry),
         registry_timeout=args.registry_timeout,
     )
+    if getattr(args, "bundle", None) is not None:  # before the run, not after minutes of it
+        from .triage import destination
+
+        destination(args.bundle, args.force)
     bar = _Bar(err)
     if args.command == "diff":
         return _diff(args, options, out, bar)
@@ -566,6 +580,11 @@ def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> i
     finally:
         bar.stop()
     code = _emit(args, out, report)
+    if getattr(args, "bundle", None) is not None:
+        from .target import parse_target
+
+        target = parse_target(args.target)
+        _bundle(args, report, target.location if target.is_engine else None, {})
     if args.command == "stale" and args.prune:
         _prune(args, report)
     return code
@@ -720,6 +739,16 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
     finally:
         bar.stop()
     code = _emit(args, out, report)
+    if args.bundle is not None:
+        run = report.triage
+        image = run.image_ref if run is not None and run.image_source != "--image" else None
+        compose = {
+            "cwd": Path.cwd(),
+            "compose_files": tuple(args.file),
+            "project_name": args.project_name,
+            "env_file": args.env_file,
+        }
+        _bundle(args, report, image, compose)
     if report.triage is not None and report.triage.engine_error is not None:
         from rich.text import Text
 
@@ -728,6 +757,49 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
         err.print(Text.assemble(("imagecheck: ", "bold red"), line), soft_wrap=True)
         return max(code, ExitCode.ENVIRONMENT)
     return code
+
+
+def _bundle(
+    args: argparse.Namespace, report: Report, image: str | None, compose: dict[str, Any]
+) -> None:
+    """``--bundle FILE``: the report as text (no colour) and JSON, and what a bug report
+    needs besides, secrets redacted; one line on stderr says where it went."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from .api import bundle
+    from .report import render_as, render_report
+
+    def render(clean: Report) -> dict[str, str]:
+        text = io.StringIO()
+        console = Console(file=text, no_color=True, color_system=None, width=120)
+        render_report(console, _for_host(clean), args.fail_on, verbose=True)
+        return {
+            "report.txt": text.getvalue(),
+            "report.json": render_as("json", clean, args.fail_on),
+        }
+
+    from .triage import given_environment
+
+    given = given_environment(
+        tuple(getattr(args, "run_env_files", ())), tuple(getattr(args, "env", ()))
+    )
+    done = bundle(
+        args.bundle,
+        report,
+        render,
+        force=args.force,
+        image=image,
+        environment=given.pairs,
+        **compose,
+    )
+    line = (
+        f"bundle written to {done.path} ({len(done.members)} files, "
+        f"{done.redacted} value(s) redacted; MANIFEST.json lists them)"
+    )
+    Console(stderr=True).print(Text.assemble(("imagecheck: ", "green"), line), soft_wrap=True)
 
 
 def _lint(args: argparse.Namespace, out: Console) -> int:

@@ -436,6 +436,21 @@ def _compose(project: str, folder: Path, *args: str) -> None:
     subprocess.run([COMPOSE_V1, "-p", project, *args], cwd=folder, check=True, capture_output=True)
 
 
+def _up_until(
+    client: Any, project: str, folder: Path, ready: Callable[[Any], bool], seconds: float
+) -> None:
+    """``up -d`` the stack; return once ``ready(backend container)``, else fail."""
+    _compose(project, folder, "up", "-d")
+    backend = client.containers.get(f"{project}_backend_1")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        backend.reload()
+        if ready(backend):
+            return
+        time.sleep(0.3)
+    pytest.fail(f"backend never got ready: {backend.status} {backend.logs()!r}")
+
+
 def _stack(
     client: Any,
     compose_project: tuple[str, Path],
@@ -451,18 +466,13 @@ def _stack(
         STACK.format(postgres=images[0], app=images[1], bad_query=bad_query)
     )
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
+
+    def ready(backend: Any) -> bool:
+        healthy = backend.attrs["State"].get("Health", {}).get("Status") == "healthy"
+        return healthy and (not bad_query or b"LINE 1:" in backend.logs())
+
     try:
-        _compose(project, folder, "up", "-d")
-        backend = client.containers.get(f"{project}_backend_1")
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            backend.reload()
-            healthy = backend.attrs["State"].get("Health", {}).get("Status") == "healthy"
-            if healthy and (not bad_query or b"LINE 1:" in backend.logs()):
-                break
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"backend never became healthy: {backend.logs()!r}")
+        _up_until(client, project, folder, ready, 90)
         yield project, folder
     finally:
         _compose(project, folder, "down", "-v")
