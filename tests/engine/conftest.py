@@ -170,6 +170,13 @@ def postgres_image(build_dir: Callable[[Path, str], str]) -> str:
 
 
 @pytest.fixture(scope="session")
+def mariadb_image(build_dir: Callable[[Path, str], str]) -> str:
+    """MariaDB 10.11 from Debian's package (stacks/mariadb), configured like the official
+    image: MARIADB_/MYSQL_ROOT_PASSWORD, _DATABASE, _USER, _PASSWORD; ``mariadb-admin ping``."""
+    return build_dir(STACKS / "mariadb", "mariadb")
+
+
+@pytest.fixture(scope="session")
 def build(
     base_image: str,
     tmp_path_factory: pytest.TempPathFactory,
