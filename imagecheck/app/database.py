@@ -343,15 +343,24 @@ def read_database(engine: Engine, candidates: Sequence[tuple[str, str]]) -> Data
     return fallback
 
 
-def schema_tables(rows: Iterable[tuple[str, ...]]) -> Tables:
+def schema_tables(rows: Iterable[tuple[str, ...]]) -> Tables | str:
     """information_schema's (schema, table, column, current schema) rows as table ->
-    columns; the current schema's tables unqualified, as SQLAlchemy names them."""
+    columns; the current schema's tables unqualified, as SQLAlchemy names them. With no
+    current schema (MySQL's root, no database named) the one schema there is stands for
+    it; among several, which one the application uses is unknown: the reason, not a
+    guess (every model table would look missing)."""
+    found = [row for row in rows if len(row) == 4]
+    current = {row[3] for row in found} - {"NULL", ""}
+    schemas = sorted({row[0] for row in found})
+    if not current and len(schemas) > 1:
+        return (
+            f"no database is named in its environment (MYSQL_DATABASE) and it has "
+            f"{len(schemas)}: {', '.join(schemas)}"
+        )
+    default = next(iter(current), schemas[0] if schemas else "")
     tables: dict[str, list[str]] = {}
-    for row in rows:
-        if len(row) != 4:
-            continue
-        schema, table, column, current = row
-        name = table if schema == current else f"{schema}.{table}"
+    for schema, table, column, _ in found:
+        name = table if schema == default else f"{schema}.{table}"
         tables.setdefault(name, []).append(column)
     return tuple((t, tuple(c)) for t, c in sorted(tables.items()))
 
@@ -370,7 +379,10 @@ def read_live_schema(
     answer = query(engine, running[0], dialect, dialect.schema_sql(), timeout)
     if answer.status != "read":
         return f"{dialect.client} in {service} failed: {answer.detail}"
-    return schema_tables(answer.rows)
+    tables = schema_tables(answer.rows)
+    return (
+        f"the schema of {service} is not compared: {tables}" if isinstance(tables, str) else tables
+    )
 
 
 __all__ = [

@@ -143,8 +143,14 @@ def test_the_default_schema_s_tables_are_unqualified() -> None:
     assert schema_tables(rows) == (("audit.event", ("id",)), ("user", ("id", "email")))
     pg = [("public", "item", "id", "public"), ("billing", "invoice", "id", "public")]
     assert schema_tables(pg) == (("billing.invoice", ("id",)), ("item", ("id",)))
-    # no database selected (DATABASE() is NULL): every table keeps its schema
-    assert schema_tables([("app", "user", "id", "NULL")]) == (("app.user", ("id",)),)
+    # no database selected (DATABASE() is NULL): the one schema there is is the default
+    assert schema_tables([("app", "user", "id", "NULL")]) == (("user", ("id",)),)
+    # among several, which one the application uses is unknown: said, not guessed
+    several = [("app", "user", "id", "NULL"), ("crm", "lead", "id", "NULL")]
+    assert schema_tables(several) == (
+        "no database is named in its environment (MYSQL_DATABASE) and it has 2: app, crm"
+    )
+    assert schema_tables([]) == ()
 
 
 def test_what_the_client_said_is_an_answer() -> None:
