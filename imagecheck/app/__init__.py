@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         run_migrations,
     )
     from .plan import image_scripts, plan_entry, runner_config
-    from .schema import check_schema, live_findings, migration_findings
+    from .schema import check_schema, live_findings, migration_findings, schema_detail
 
 __all__ = [
     "DIALECTS",
@@ -93,6 +93,7 @@ __all__ = [
     "read_scripts",
     "run_migrations",
     "runner_config",
+    "schema_detail",
     "schema_tables",
     "split_shell",
 ]

@@ -14,7 +14,7 @@ def check_database() -> None:
 
 
 class Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         check_database()
         self.send_response(200)
         self.end_headers()

@@ -1,10 +1,9 @@
 """Alembic's environment: the database from the service's variables, the models' metadata."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool
-
 from app.db import url
 from app.models import Base
+from sqlalchemy import create_engine, pool
 
 target_metadata = Base.metadata
 
