@@ -116,7 +116,7 @@ def build_dir(client: Any) -> Iterator[Callable[[Path, str], str]]:
                 # The engine is shared: another session's finaliser can prune a dangling
                 # intermediate this build's cache had just picked or made ("unknown parent
                 # image ID", "No such image: sha256:..."); building again rebuilds that step.
-                gone = ("unknown parent image ID", "No such image: sha256:")
+                gone = ("unknown parent image ID", "No such image: sha256:", "unable to find image")
                 if attempt == 3 or not any(message in str(exc) for message in gone):
                     raise
         tags.append(tag)
