@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from imagecheck.app import LABEL as RUN_LABEL
 
 from .conftest import STACKS, WHEEL_CACHE, download_wheels
 from .test_fullstack_engine import (
@@ -32,6 +31,7 @@ from .test_fullstack_engine import (
     _state,
     build_backend_image,
 )
+from .test_migrations_engine import left_behind
 from .test_stack_engine import _enter, _wait
 
 pytestmark = pytest.mark.engine
@@ -129,12 +129,9 @@ def _revision(client: Any, stack: Stack) -> str:
     return str(done.output.decode().strip())
 
 
-def _nothing_left(client: Any, stack: Stack) -> None:
-    """No container of this stack's images from a migration run is left (other sessions'
-    runs share the engine and the label, so they are told apart by image)."""
-    for image in (stack.backend_image, dict(stack.env)["MARIADB_IMAGE"]):
-        filters = {"label": RUN_LABEL, "ancestor": image}
-        assert client.containers.list(all=True, filters=filters) == []
+def _nothing_left(client: Any, stack: Stack, since: int) -> None:
+    images = (stack.backend_image, dict(stack.env)["MARIADB_IMAGE"])
+    assert left_behind(client, images, since) == []
 
 
 def test_the_mariadb_stack_behind_and_a_column_no_migration_creates(
@@ -143,6 +140,7 @@ def test_the_mariadb_stack_behind_and_a_column_no_migration_creates(
     """``imagecheck backend``: the revision read (1 behind), the live schema against the
     models (user.role: migrated but not applied; user.score: no migration), and the
     image's migrations on a throwaway MariaDB (user.score again, before deploy)."""
+    since = int(time.time()) - 1
     code, doc = _json_run(["backend", "--no-smoke"], capsys)
     database = doc["triage"]["database"]
     assert database["engine"] == "mysql"
@@ -162,7 +160,7 @@ def test_the_mariadb_stack_behind_and_a_column_no_migration_creates(
         "3 revision(s) applied and compared; the live database: 3 table(s) read"
     )
     assert code == 1
-    _nothing_left(client, in_shop)
+    _nothing_left(client, in_shop, since)
     assert _revision(client, in_shop) == PREVIOUS  # read, never written
 
 
@@ -173,12 +171,13 @@ def test_the_migration_check_on_a_mariadb_image(
     (PyMySQL) upgrades a fresh MariaDB; only the column no migration creates differs."""
     mariadb = dict(in_shop.env)["MARIADB_IMAGE"]
     args = ["check", f"docker:{in_shop.backend_image}", "--migrations", "--db-image", mariadb]
+    since = int(time.time()) - 1
     code, doc = _json_run([*args, "--no-smoke", "--select", "IC9"], capsys)
     [score] = doc["findings"]
     assert (score["code"], score["subject"]) == ("IC901", "User.score")
     assert "app.models" in score["message"]
     assert code == 1
-    _nothing_left(client, in_shop)
+    _nothing_left(client, in_shop, since)
 
 
 def _as_root(client: Any, stack: Stack, sql: str) -> None:
