@@ -264,7 +264,8 @@ def test_a_container_older_than_its_tag(
     crashlooping: tuple[str, Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The tag was rebuilt (here: points to the base image) but the container not recreated."""
+    """The tag was rebuilt (here: points to the base image) but the container not recreated;
+    the report says what changed between the two."""
     project, folder = crashlooping
     tag = tag_base(f"{project}-backend")
     (folder / "compose.yaml").write_text(
@@ -274,6 +275,15 @@ def test_a_container_older_than_its_tag(
     doc = json.loads(capsys.readouterr().out)
     assert doc["triage"]["newer_image"] == tag
     assert doc["triage"]["image_source"] == "container"  # what crashes is what is checked
+    # what changed from what runs to what the tag names: passlib and bcrypt gone
+    validate(doc, "report")
+    changes = doc["triage"]["changes"]
+    assert tag in doc["triage"]["changes_why"]
+    assert changes["new"]["ref"] == tag
+    assert {(c["name"], c["change"]) for c in changes["python"]} == {
+        ("bcrypt", "removed"),
+        ("passlib", "removed"),
+    }
     assert "IC709" in {f["code"] for f in doc["findings"]}
     assert "docker compose up -d --force-recreate backend" in doc["triage"]["commands"]
 
@@ -426,6 +436,21 @@ def _compose(project: str, folder: Path, *args: str) -> None:
     subprocess.run([COMPOSE_V1, "-p", project, *args], cwd=folder, check=True, capture_output=True)
 
 
+def _up_until(
+    client: Any, project: str, folder: Path, ready: Callable[[Any], bool], seconds: float
+) -> None:
+    """``up -d`` the stack; return once ``ready(backend container)``, else fail."""
+    _compose(project, folder, "up", "-d")
+    backend = client.containers.get(f"{project}_backend_1")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        backend.reload()
+        if ready(backend):
+            return
+        time.sleep(0.3)
+    pytest.fail(f"backend never got ready: {backend.status} {backend.logs()!r}")
+
+
 def _stack(
     client: Any,
     compose_project: tuple[str, Path],
@@ -441,18 +466,13 @@ def _stack(
         STACK.format(postgres=images[0], app=images[1], bad_query=bad_query)
     )
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
+
+    def ready(backend: Any) -> bool:
+        healthy = backend.attrs["State"].get("Health", {}).get("Status") == "healthy"
+        return healthy and (not bad_query or b"LINE 1:" in backend.logs())
+
     try:
-        _compose(project, folder, "up", "-d")
-        backend = client.containers.get(f"{project}_backend_1")
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            backend.reload()
-            healthy = backend.attrs["State"].get("Health", {}).get("Status") == "healthy"
-            if healthy and (not bad_query or b"LINE 1:" in backend.logs()):
-                break
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"backend never became healthy: {backend.logs()!r}")
+        _up_until(client, project, folder, ready, 90)
         yield project, folder
     finally:
         _compose(project, folder, "down", "-v")
@@ -670,3 +690,31 @@ def test_fastapi_runs_rich_traceback_is_quoted_whole(
     assert crash["code"] == "IC701"
     assert crash["message"].endswith("reserved when using the Declarative API.")
     assert code == 1
+
+
+def test_what_changed_since_the_image_that_worked(
+    build: Builder,
+    crashlooping: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--since`` the passlib image with bcrypt 4.3 (which worked): bcrypt went to 5, CMD
+    and the app's file came; the triage report's data carries it, the text says it."""
+    worked = build("triage-worked", HARMLESS, ["passlib", "bcrypt43"])
+    args = ["backend", "--since", f"docker:{worked}", "--no-smoke", "--no-cache"]
+    main([*args, "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    validate(doc, "report")
+    triage_doc = doc["triage"]
+    assert triage_doc["changes_why"] == f"--since docker:{worked}"
+    changes = triage_doc["changes"]
+    validate({"schema_version": 1, "tool": doc["tool"]} | changes, "diff")
+    assert [(c["name"], c["change"], c["new_version"]) for c in changes["python"]] == [
+        ("bcrypt", "upgraded", "5.0.0"),
+    ]
+    assert changes["config"][0]["field"] == "cmd"
+    assert [f["path"] for f in changes["files"]] == ["/app/app.py"]
+    main(args)
+    text = capsys.readouterr().out
+    assert f"changed: --since docker:{worked}" in text
+    assert "Python: bcrypt 4.3.0 → 5.0.0" in text
+    assert main(["backend", "--since", "docker:imagecheck-test/none:gone", "--no-smoke"]) == 2

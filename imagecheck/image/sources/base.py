@@ -138,4 +138,11 @@ def image_info(
         history=tuple(history),
         diff_ids=diff_ids,
         repo_tags=repo_tags,
+        exposed_ports=tuple(sorted(map(str, _mapping(cfg.get("ExposedPorts"))))),
+        labels=tuple(sorted((str(k), str(v)) for k, v in _mapping(cfg.get("Labels")).items())),
     )
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    """A config object field (ExposedPorts, Labels), or nothing when it is not one."""
+    return value if isinstance(value, dict) else {}
