@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .app import MigrationOptions
     from .checks import Context
     from .pins import Constraints
-    from .stale import StaleFacts
+    from .stale import BakedFacts, StaleFacts
     from .triage import BundleResult, ComposeProject, ComposeService
 
 __all__ = [
@@ -163,15 +163,37 @@ def check(
         if smoke is not None:
             context = req.context_folder(facts)
             smoke = _compose_environment(smoke, context or cwd or Path.cwd(), context, tgt, inv)
+        baked = _baked(r, inv, req, smoke)
         run = smoke_image(tgt, inv, smoke, progress, engine) if smoke is not None else None
         schema = None
         if migrations is not None:
             from .app import migration_run, project_here
 
             schema = migration_run(tgt, inv, migrations, project_here(cwd), engine)
-    ctx = Context(inv, pins, unpinned, run, facts, skip, migrations=schema)
+    ctx = Context(inv, pins, unpinned, run, facts, skip, migrations=schema, baked=baked)
     findings, results = run_checks(ctx, select, ignore)
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
+
+
+def _baked(
+    reader: ImageReader, inv: Inventory, req: BuildRequest, smoke: SmokeOptions | None
+) -> BakedFacts | None:
+    """``check``'s environment (``--env``, ``--env-file``, the building compose service's)
+    and ``--build-arg``s against the values the build baked in (IC93x)."""
+    env = smoke.environment if smoke is not None else ()
+    if not req.args and not env:
+        return None
+    from .stale import baked_facts, rebuild_for
+
+    return baked_facts(
+        reader,
+        inv,
+        rebuild=rebuild_for(None, inv, dict(req.args)),
+        environment=env,
+        environment_how=", ".join(smoke.environment_from) if smoke else "",
+        build_args=req.args,
+        build_args_how="--build-arg",
+    )
 
 
 def _only(
@@ -284,7 +306,7 @@ def triage(
     from .smoke import smoke_image
     from .stale import stale_facts
     from .suite import run_checks
-    from .triage import commands, gather, load_failures, load_project, service_build
+    from .triage import commands, gather, load_failures, load_project, service_baked, service_build
 
     cwd = cwd or Path.cwd()
     smoke = _given_environment(smoke) if smoke else None
@@ -334,6 +356,7 @@ def triage(
                     facts, skip = stale_facts(reader, inv, req, engine)
                 except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
                     facts, skip = None, f"the service's build cannot be read: {exc}"
+                baked = service_baked(reader, inv, svc)
             try:
                 pins = _pins_for(pins, req, facts)
             except BadInput as exc:  # a broken lock file must not hide why it crashes either
@@ -341,7 +364,7 @@ def triage(
             inv = _marked(inv, pins)
             if smoke is not None:
                 smoke_ran = smoke_image(tgt, inv, _service_smoke(smoke, svc), progress, engine)
-            ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
+            ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run, baked=baked)
             if migrations is not None:
                 from .app import database_service, migration_run
 
@@ -350,8 +373,8 @@ def triage(
                     opts = replace(migrations, service=svc.name)
                     ctx.migrations = migration_run(tgt, inv, opts, project, engine, live=True)
             findings, results = run_checks(ctx, select, ignore)
-    run = replace(run, commands=commands(run, findings, svc.build is not None))
     verdict = _verdict(facts, skip, findings, inv)
+    run = replace(run, commands=commands(run, findings, svc.build is not None, verdict))
     return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)
 
 

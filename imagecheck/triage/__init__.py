@@ -22,7 +22,13 @@ if TYPE_CHECKING:
         load_config,
         load_project,
     )
-    from .diagnose import commands, database_candidates, gather, service_build
+    from .diagnose import (
+        commands,
+        database_candidates,
+        gather,
+        service_baked,
+        service_build,
+    )
     from .evidence import evidence
     from .failures import Failure, classify, load_failures
     from .redact import Redactor
@@ -51,6 +57,7 @@ __all__ = [
     "load_config",
     "load_failures",
     "load_project",
+    "service_baked",
     "service_build",
     "write_bundle",
 ]

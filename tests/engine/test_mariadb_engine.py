@@ -151,7 +151,7 @@ def test_the_mariadb_stack_behind_and_a_column_no_migration_creates(
         f"database at {PREVIOUS} (Create the item table, owned by a user), image head {HEAD} "
         "(Add user.role): 1 migration(s) behind"
     )
-    found = {(f["code"], f["subject"]) for f in doc["findings"] if f["code"].startswith("IC9")}
+    found = {(f["code"], f["subject"]) for f in doc["findings"] if f["code"].startswith("IC90")}
     assert found == {("IC901", "User.score"), ("IC907", "User.role"), ("IC908", "User.score")}
     migrations = next(c for c in doc["checks"] if c["name"] == "models against migrations")
     assert migrations["status"] == "failed"
@@ -171,7 +171,7 @@ def test_the_migration_check_on_a_mariadb_image(
     mariadb = dict(in_shop.env)["MARIADB_IMAGE"]
     args = ["check", f"docker:{in_shop.backend_image}", "--migrations", "--db-image", mariadb]
     since = int(time.time()) - 1
-    code, doc = _json_run([*args, "--no-smoke", "--select", "IC9"], capsys)
+    code, doc = _json_run([*args, "--no-smoke", "--select", "IC90"], capsys)
     [score] = doc["findings"]
     assert (score["code"], score["subject"]) == ("IC901", "User.score")
     assert "app.models" in score["message"]

@@ -17,6 +17,7 @@ import pytest
 
 from imagecheck.api import Options, triage
 from imagecheck.cli import main
+from imagecheck.engine import connect
 from imagecheck.host import compose_command
 from imagecheck.smoke.run import SmokeOptions
 from tests.helpers import validate
@@ -297,25 +298,39 @@ RUN pip install --no-index --find-links /wheels --break-system-packages python-m
 COPY app.py /app/app.py
 CMD ["python3", "/app/app.py"]
 """
+
+
+def _cache_records() -> tuple[Any, ...]:
+    engine = connect()
+    try:
+        return engine.build_cache()
+    finally:
+        engine.close()
+
+
 STORY_APP = 'import magic\n\nprint(magic.from_buffer(b"%PDF-1.4"))\n'
 
 
 def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
     client: Any,
     base_image: str,
-    build_dir: Callable[[Path, str], str],
+    any_builder: Callable[[Path, str], str],
     compose_project: tuple[str, Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The Dockerfile lists libmagic1, the image lacks it (built before the line changed,
     as a stale cached layer leaves it): the logs say why it crashes, the staleness
-    checks say why the image is like that, and the commands prune and rebuild."""
+    checks say why the image is like that, and the commands rebuild, the way the image's
+    own builder wants it: a legacy image only without the cache (a BuildKit prune does
+    nothing for it), a BuildKit image after the exact prune of its own apt record, with
+    DOCKER_BUILDKIT=1 (this engine's default builder is the legacy one)."""
     project, folder = compose_project
     (folder / "wheels").mkdir()
     shutil.copy(_wheel(WHEELS["magic"]), folder / "wheels")
     (folder / "app.py").write_text(STORY_APP)
     (folder / "Dockerfile").write_text(STORY.replace("BASE", base_image))
-    tag = build_dir(folder, "triage-story")
+    tag = any_builder(folder, "triage-story")
+    builder = "buildkit" if "-kit:" in tag else "legacy"
     dockerfile = (folder / "Dockerfile").read_text()
     (folder / "Dockerfile").write_text(dockerfile.replace("libexpat1 ", "libexpat1 libmagic1 "))
     (folder / "compose.yaml").write_text(
@@ -325,6 +340,8 @@ def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
     try:
         code = main(["backend", "--format", "json", "--no-smoke"])
         out, err = capsys.readouterr()
+        main(["backend", "--no-smoke"])  # the terminal: the commands as this host runs them
+        terminal = " ".join(capsys.readouterr().out.split())
     finally:
         container.remove(force=True)
     assert code == 1, err
@@ -338,11 +355,25 @@ def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
     assert "libmagic1" in codes["IC601"]["message"]
     assert doc["stale"]["status"] == "stale"
     assert doc["stale"]["how"].startswith("compose service 'backend'")
-    assert "docker compose build --no-cache backend" in doc["stale"]["commands"]
+    rebuild = "docker compose build --no-cache backend"  # JSON: every host's spelling
+    assert doc["stale"]["commands"][-1] == rebuild
     commands = doc["triage"]["commands"]
-    assert commands.index("docker builder prune -af") < commands.index(
-        "docker compose build --no-cache backend"
-    )
+    here = f"{compose_command()} build --no-cache backend"
+    if builder == "legacy":
+        assert commands[0] == rebuild
+        assert "builder prune" not in " ".join(commands)
+        assert f"$ {here}" in terminal
+        assert "DOCKER_BUILDKIT" not in terminal
+        return
+    prune = commands[0]
+    assert prune.startswith("docker builder prune -af --filter id=")
+    assert commands.index(prune) < commands.index(rebuild)
+    assert prune in codes["IC603"]["hint"]
+    # the id is of the record that holds this image's apt layer, and no other's
+    apt = next(r for r in _cache_records() if r.id == prune.rpartition("id=")[2].split()[0])
+    assert "libexpat1" in apt.description
+    # this engine (20.10) builds with the legacy builder by default: the rebuild says BuildKit
+    assert f"$ DOCKER_BUILDKIT=1 {here}" in terminal
 
 
 def test_a_running_but_unhealthy_service(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 from ...errors import CorruptArchive
 from ...model import HistoryEntry, ImageInfo, Platform
 from ..layerindex import LayerIndex
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,13 @@ class Source(Protocol):
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         """The sha256 of regular files (index paths) of one layer, streamed, where the
         source can read them; others are left out."""
+        ...
+
+    def read_files(
+        self, diff_id: str, paths: set[str], read: Callable[[IO[bytes]], _T]
+    ) -> dict[str, _T]:
+        """``read`` of each regular file (index paths) of one layer, given as a stream of
+        its bytes, where the source can read them; others are left out."""
         ...
 
     def close(self) -> None: ...
