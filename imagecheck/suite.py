@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from . import codes
-from .app import check_alembic, check_app, check_database, check_schema
+from .app import check_alembic, check_app, check_database, check_schema, schema_detail
 from .checks import Check, Context, run_selected
 from .model import CheckResult, Finding
 from .native import (
@@ -48,7 +48,13 @@ CHECKS: tuple[Check[Context], ...] = (
     Check(codes.family("IC85")[:5], "alembic revisions", check_alembic),
     Check(codes.family("IC85")[5:], "database revision", check_database, needs_triage=True),
     Check(codes.family("IC86"), "the stack's dependencies", check_dependencies, needs_triage=True),
-    Check(codes.family("IC90"), "models against migrations", check_schema, needs_migrations=True),
+    Check(
+        codes.family("IC90"),
+        "models against migrations",
+        check_schema,
+        needs_migrations=True,
+        detail=schema_detail,
+    ),
     Check(codes.family("IC93"), "build-time values baked in", check_baked),
 )
 
