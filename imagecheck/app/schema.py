@@ -126,7 +126,10 @@ def _difference(diff: Difference) -> Iterator[Finding]:
 
 
 def live_findings(
-    run: MigrationRun, live: tuple[tuple[str, tuple[str, ...]], ...], log: str
+    run: MigrationRun,
+    live: tuple[tuple[str, tuple[str, ...]], ...],
+    log: str,
+    service: str = "SERVICE",
 ) -> Iterator[Finding]:
     """The live database against the models and a fresh database at head: for each model
     column or table it lacks, whether a migration in the image creates it."""
@@ -152,7 +155,7 @@ def live_findings(
                     subject=subject,
                     message=f"the live database lacks {what} that {model} needs; a migration in "
                     f"the image creates it: the database is behind{said}",
-                    hint=f"run {_UPGRADE} (docker compose run --rm SERVICE {_UPGRADE}), or fix "
+                    hint=f"run {_UPGRADE} (docker compose run --rm {service} {_UPGRADE}), or fix "
                     "the step that should run it (a prestart service that failed)",
                 )
             else:
@@ -221,4 +224,6 @@ def check_schema(ctx: _Context) -> Iterator[Finding]:
         return
     yield from migration_findings(run)
     if run.live is not None and run.failure is None:
-        yield from live_findings(run, run.live, ctx.triage.log_tail if ctx.triage else "")
+        triage = ctx.triage
+        log, service = (triage.log_tail, triage.service) if triage else ("", "SERVICE")
+        yield from live_findings(run, run.live, log, service)
