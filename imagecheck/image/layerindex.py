@@ -401,6 +401,7 @@ def _walk_tar(
     ``data`` is only valid until the next item is requested.
     """
     pos = stream.tell() if seekable else 0
+    sink = None if seekable else memoryview(bytearray(1 << 20))  # data passed over lands here
     pax_global: dict[str, str] = {}
     pax: dict[str, str] = {}
     long_name: str | None = None
@@ -478,11 +479,11 @@ def _walk_tar(
         if not seekable:
             done = data_obj.pos if data_obj is not None else 0
             left = padded - done
-            while left > 0:
-                chunk = stream.read(min(left, 1 << 20))
-                if not chunk:
+            while left > 0 and sink is not None:
+                got = stream.readinto(sink[: min(left, len(sink))])  # type: ignore[attr-defined]
+                if not got:
                     raise EOFError("the tar ends inside a file's data")
-                left -= len(chunk)
+                left -= got
         pos += padded
 
 

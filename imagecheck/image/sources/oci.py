@@ -452,10 +452,13 @@ def _index_blob(store: BlobStore, blob: LayerBlob) -> LayerIndex:
             raw, blob.diff_id, digest=blob.digest, size=blob.size if blob.digest else None
         )
         try:
-            index = index_tar(layer.stream, blob.diff_id)
-        except CorruptArchive as exc:
-            raise (layer.blob_mismatch() or exc) from exc
-        layer.finish()
+            try:
+                index = index_tar(layer.stream, blob.diff_id)
+            except CorruptArchive as exc:
+                raise (layer.blob_mismatch() or exc) from exc
+            layer.finish()
+        finally:
+            layer.close()  # the read-ahead thread ends with the layer, however it ends
     return index
 
 
