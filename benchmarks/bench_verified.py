@@ -12,6 +12,10 @@ Prints figures; it is not a test. One run:
 3. prints the medians, the peak RSS of each (its process and any worker), the ratios,
    and how fast gzip inflates here with ISA-L and with zlib.
 
+With ``--engine`` the engine source (``docker:IMAGE``, its overlay2 folders read in
+place, and ``--engine-read export``) is timed too, against syft ``docker:``. The CUDA
+torch image (``--image imagecheck-ml/torch-cuda:latest``, 6 GB) is the issue-14 case.
+
 Run: ``python benchmarks/bench_verified.py --baseline /tmp/base [--image REF] [--repeat 3]``.
 """
 
@@ -145,6 +149,8 @@ def main() -> int:
     ap.add_argument("--baseline", type=Path, required=True, help="a checkout to compare with")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--syft", help="the syft binary (default: syft on PATH)")
+    ap.add_argument("--engine", action="store_true", help="time the engine source too")
+    ap.add_argument("--export", action="store_true", help="and --engine-read export (slow)")
     ap.add_argument(
         "--tmp-dir", type=Path, default=Path(tempfile.gettempdir()) / "imagecheck-bench-verified"
     )
@@ -159,6 +165,9 @@ def main() -> int:
         "docker archive": f"docker-archive:{archive}",
         "OCI gzip layout": f"oci-dir:{layout}",
     }
+    if args.engine:
+        targets["engine"] = f"docker:{args.image}"
+    extra = {"engine export": ["--engine-read", "export"]} if args.engine and args.export else {}
     runs: dict[str, list[tuple[float, int]]] = {}
     for n in range(args.repeat):
         for what, target in targets.items():
@@ -175,9 +184,15 @@ def main() -> int:
                     target,
                 ]
                 runs.setdefault(f"{who} {what}", []).append(timed(cmd, env))
+                if what == "engine":
+                    for name, flags in extra.items():
+                        runs.setdefault(f"{who} {name}", []).append(timed([*cmd, *flags], env))
             if syft:
                 runs.setdefault(f"syft {what}", []).append(
-                    timed([syft, "scan", target, "-o", "json", "-q"], dict(os.environ))
+                    timed(
+                        [syft, "scan", target, "-o", "json", "-q"],
+                        {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"},
+                    )
                 )
         log(f"round {n + 1}/{args.repeat} done")
     size = sum(p.stat().st_size for p in (layout / "blobs" / "sha256").iterdir())
@@ -187,7 +202,11 @@ def main() -> int:
     for key, values in runs.items():
         peak = max(r for _, r in values) / 1024
         print(f"  {key:28s} median {medians[key]:7.2f} s   peak RSS {peak:6.0f} MiB")
-    for what in targets:
+    if "syft engine" in medians:
+        for key in ("engine export",):
+            if f"this {key}" in medians:
+                medians[f"syft {key}"] = medians["syft engine"]
+    for what in [*targets, *extra]:
         this, base = medians[f"this {what}"], medians[f"baseline {what}"]
         line = f"  {what}: this / baseline {this / base:5.2f}"
         if f"syft {what}" in medians:
