@@ -118,6 +118,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     start = time.perf_counter()
     proc = subprocess.run(wrapped, capture_output=True, env=env, check=False)
     wall = time.perf_counter() - start
+    log(f"  {wall:7.2f} s  {' '.join(cmd[-3:])}")
     if proc.returncode not in (0, 1):
         sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.decode()[-600:]}")
     rss = int(proc.stderr.decode().strip().splitlines()[-1])
