@@ -131,12 +131,16 @@ def check(
     from .suite import run_checks
 
     pins = load_constraints(constraints or [])  # bad constraints fail before any image read
+    smoke = _given_environment(smoke) if smoke else None  # and a missing --env-file
     tgt, req = _target(target), build or BuildRequest()
     with contextlib.closing(Shared()) as engine, ImageReader(tgt, options, progress, engine) as r:
         inv = _inventory(r, progress)
         facts, skip = stale_facts(r, inv, req, engine)
         pins = _pins_for(pins, req, facts)
         inv = _marked(inv, pins)
+        if smoke is not None:
+            context = req.context_folder(facts)
+            smoke = _compose_environment(smoke, context or cwd or Path.cwd(), context, tgt, inv)
         run = smoke_image(tgt, inv, smoke, progress, engine) if smoke is not None else None
         schema = None
         if migrations is not None:
@@ -172,10 +176,13 @@ def smoke(
     from .checks import Context
     from .smoke import smoke_image
 
-    tgt = _target(target)
+    tgt, opts = _target(target), _given_environment(opts or SmokeOptions())
+    here = Path.cwd()
+    context = here if (here / "Dockerfile").is_file() else None
     with contextlib.closing(Shared()) as engine, ImageReader(tgt, options, progress, engine) as r:
         inv = _inventory(r, progress)
-        run = smoke_image(tgt, inv, opts or SmokeOptions(), progress, engine)
+        opts = _compose_environment(opts, here, context, tgt, inv)
+        run = smoke_image(tgt, inv, opts, progress, engine)
     findings, results = _only(("IC50", "IC80"), Context(inv, smoke=run), select, ignore)
     return Report(inv, findings, results, (), run)
 
@@ -255,6 +262,7 @@ def triage(
     from .triage import commands, gather, load_failures, load_project, service_build
 
     cwd = cwd or Path.cwd()
+    smoke = _given_environment(smoke) if smoke else None
     project = load_project(cwd, compose_files, project_name, env_file, environ)
     svc = project.service(service)
     pins = load_constraints(constraints or [], cwd=cwd)
@@ -340,4 +348,46 @@ def _service_smoke(opts: SmokeOptions, svc: ComposeService) -> SmokeOptions:
         entrypoint=svc.entrypoint,
         service_how=f"compose service {svc.name!r} command:",
         environment=(*svc.environment, *opts.environment),
+        # the service's environment is the one it runs with, even an empty one: a
+        # setting missing from it is the crash, not a value deploy will give later
+        environment_from=(
+            f"compose service {svc.name!r}" + ("" if svc.environment else ", which sets none"),
+            *opts.environment_from,
+        ),
+    )
+
+
+def _given_environment(opts: SmokeOptions) -> SmokeOptions:
+    """``--env-file``/``--env`` read once, before any image is (a missing file fails
+    first); they come after any compose service's environment, so they win."""
+    if not (opts.env_files or opts.env):
+        return opts
+    from .triage import given_environment
+
+    env = given_environment(opts.env_files, opts.env)
+    return replace(
+        opts,
+        environment=(*opts.environment, *env.pairs),
+        environment_from=(*opts.environment_from, *env.sources),
+        env_files=(),
+        env=(),
+    )
+
+
+def _compose_environment(
+    opts: SmokeOptions, folder: Path, context: Path | None, tgt: Target, inv: Inventory
+) -> SmokeOptions:
+    """``check IMAGE``/``smoke IMAGE`` beside a compose project: the environment of the
+    service that builds the image, as the container runs under compose."""
+    if not opts.compose_environment or not opts.app_step:
+        return opts
+    from .triage import building_service
+
+    references = (tgt.location, *inv.image.repo_tags) if tgt.is_engine else inv.image.repo_tags
+    env, _ = building_service(folder, context, references)
+    return replace(
+        opts,
+        environment=(*env.pairs, *opts.environment),
+        environment_from=(*env.sources, *opts.environment_from),
+        environment_note=env.note,
     )

@@ -139,6 +139,29 @@ def _parser() -> argparse.ArgumentParser:
     grp.add_argument(
         "--no-app", action="store_true", help="do not import the application's own modules"
     )
+    grp.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="set this in the container (NAME alone: this shell's value; repeatable)",
+    )
+    grp.add_argument(
+        "--env-file",
+        dest="run_env_files",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="set the variables of this .env file in the container (repeatable; with "
+        "imagecheck SERVICE, --env-file is compose's own)",
+    )
+    grp.add_argument(
+        "--no-compose-env",
+        action="store_true",
+        help="check/smoke: do not take the environment of the compose service that builds "
+        "the image",
+    )
     build = argparse.ArgumentParser(add_help=False)
     grp = build.add_argument_group("staleness (the Dockerfile and context the image should match)")
     grp.add_argument(
@@ -257,6 +280,7 @@ def _triage_parser(sub: Any, chk: argparse.ArgumentParser) -> None:
         "triage",
         parents=[chk],
         add_help=False,
+        conflict_handler="resolve",  # its --env-file is compose's, not the container's
         help="a compose service: why its containers crash, then its image as check does "
         "(what a bare 'imagecheck SERVICE' runs when a compose file names that service)",
     )
@@ -420,6 +444,9 @@ def _smoke_options(args: argparse.Namespace) -> Any:
         app=args.app,
         app_how="--app" if args.app else None,
         app_step=False if args.no_app else None,
+        env=tuple(args.env),
+        env_files=tuple(getattr(args, "run_env_files", ())),
+        compose_environment=False if args.no_compose_env else None,
     )
 
 
@@ -611,6 +638,8 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
 
     if not _is_service(args, err):
         args.command = "check"
+        if args.env_file is not None:  # not a compose project: the container's env file
+            args.run_env_files = [*getattr(args, "run_env_files", ()), args.env_file]
         return _check(args, options, out, bar)
     if args.tail < 1:
         raise BadInput("--tail must be at least 1")

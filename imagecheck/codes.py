@@ -502,3 +502,10 @@ IC807 = _code(
     "application warns at import",
     "importing the application raises a warning (SAWarning: a reserved 'metadata' column)",
 )
+IC808 = _code(
+    "IC808",
+    "warning",
+    "application needs its settings",
+    "the application's import stops at settings the image's ENV lacks (pydantic settings, "
+    "os.environ[...]); give them with --env-file/--env or a compose service",
+)

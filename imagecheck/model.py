@@ -298,6 +298,7 @@ class ModuleResult:
     alone: str | None = None  # a failure imported again in a fresh process: its status
     location: str | None = None  # "app/models.py:12": the last traceback frame in the app
     close_names: tuple[str, ...] = ()  # a failed ``from X import Y``: X's names close to Y
+    missing_env: tuple[str, ...] = ()  # the environment variables a failure asks for
     role: str | None = None  # kind "app": "entry" or "module"
 
 
@@ -343,6 +344,8 @@ class SmokeRun:
     stderr_tail: str = ""
     app: AppEntry | None = None  # the application imported too; None: that step was off
     app_modules: tuple[str, ...] = ()  # the modules of its package the runner found
+    environment_from: tuple[str, ...] = ()  # where the container's extra environment came from
+    environment_note: str = ""  # why a compose file nearby was not used
 
 
 @dataclass(frozen=True, slots=True)

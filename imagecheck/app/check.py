@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Protocol
 
-from ..codes import IC801, IC802, IC803, IC804, IC805, IC806, IC807
+from ..codes import IC801, IC802, IC803, IC804, IC805, IC806, IC807, IC808
 from ..model import AppEntry, Finding, ModuleResult, SmokeRun
 
 _RELATIONSHIP = re.compile(r"relationship '?([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
@@ -57,7 +57,59 @@ def _where(result: ModuleResult) -> str:
     return f" at {result.location}" if result.location else ""
 
 
-def _failure(result: ModuleResult, entry: AppEntry, same: list[ModuleResult]) -> Finding:
+def _unconfigured(
+    result: ModuleResult, entry: AppEntry, same: list[ModuleResult], run: SmokeRun
+) -> Finding:
+    """A failure that asks only for environment variables: with the image's ENV alone
+    that is how a healthy application behaves before deploy gives it its settings
+    (IC808, a warning); with the environment it runs with, it is the crash (IC802)."""
+    names = ", ".join(result.missing_env)
+    subject = entry.spec if result.role == "entry" else result.name
+    stopped = f"; {len(same)} more module(s) stop there, so they were not checked" if same else ""
+    if run.environment_from:
+        given = "; ".join(run.environment_from)
+        return IC802.finding(
+            subject=result.name,
+            message=f"the application {subject} fails to import: the environment it ran with "
+            f"({given}) lacks {names}{_where(result)}{stopped}",
+            hint=f"set {names} in the service's environment: or env_file:, or give the "
+            "settings class defaults; " + _reproduce(result),
+            location=result.location,
+        )
+    note = f"; {run.environment_note}" if run.environment_note else ""
+    return IC808.finding(
+        subject=subject,
+        message=f"{subject} needs settings the image does not set: {names}{_where(result)} "
+        f"(the image's ENV was all it had){stopped}",
+        hint="import it with the values it runs with: --env-file FILE or --env NAME=VALUE, "
+        "or imagecheck SERVICE (a compose file beside the build is used by itself)" + note,
+        location=result.location,
+    )
+
+
+def _dependency_failure(
+    result: ModuleResult, entry: AppEntry, same: list[ModuleResult], module: str
+) -> Finding:
+    """The application fails because a distribution it imports fails (IC501 says why):
+    one finding for all its modules, so the cause is not buried under twenty."""
+    what = f"the application {entry.spec}" if result.role == "entry" else result.name
+    also = f"; {len(same)} more module(s) of the application fail with it" if same else ""
+    code = IC802 if result.role == "entry" else IC804
+    return code.finding(
+        subject=result.name,
+        message=f"{what} fails to import because {module} does: {result.last_line} "
+        f"(first at {result.location or result.name}){also}",
+        hint=f"fix the import of {module} first (its own finding, IC501, says what "
+        "fails); the application's modules are then checked again",
+        location=result.location,
+    )
+
+
+def _failure(
+    result: ModuleResult, entry: AppEntry, same: list[ModuleResult], run: SmokeRun
+) -> Finding:
+    if result.missing_env and result.status == "error":
+        return _unconfigured(result, entry, same, run)
     also = ""
     if same:
         shown = ", ".join(r.name for r in same[:5]) + (" ..." if len(same) > 5 else "")
@@ -113,6 +165,7 @@ def _failure(result: ModuleResult, entry: AppEntry, same: list[ModuleResult]) ->
 
 def check_app(ctx: _HasSmoke) -> Iterator[Finding]:
     """IC801 no application found; IC802 its entry fails; IC803 no such attribute;
+    IC808 it needs environment variables the run did not have;
     IC804 another module fails; IC805 an import hangs or exits; IC806 the mappers;
     IC807 a warning at import (each message once)."""
     run = ctx.smoke
@@ -132,12 +185,26 @@ def check_app(ctx: _HasSmoke) -> Iterator[Finding]:
     failed = [
         r for r in run.results if r.kind == "app" and r.status in ("error", "timeout", "crash")
     ]
+    # A distribution that fails to import (IC501) fails every module importing it, each
+    # at its own import line: one finding for them, naming the distribution.
+    broken = {
+        r.last_line: r.name
+        for r in run.results
+        if r.kind == "import" and r.status == "error" and r.last_line
+    }
     groups: dict[tuple[str | None, str | None, str], list[ModuleResult]] = {}
     for result in failed:
-        groups.setdefault((result.last_line, result.location, result.status), []).append(result)
-    for members in groups.values():
+        cause = broken.get(result.last_line or "") if result.status == "error" else None
+        where = f"import {cause}" if cause else result.location
+        key = (result.last_line, where, result.status)
+        groups.setdefault(key, []).append(result)
+    for (_, where, _), members in groups.items():
         first = next((r for r in members if r.role == "entry"), members[0])
-        yield _failure(first, entry, [r for r in members if r is not first])
+        rest = [r for r in members if r is not first]
+        if where and where.startswith("import "):
+            yield _dependency_failure(first, entry, rest, where.removeprefix("import "))
+        else:
+            yield _failure(first, entry, rest, run)
     for result in run.results:
         if result.kind == "mappers" and result.status in ("error", "timeout", "crash"):
             model, relationship = mapper_subject(result.last_line or "")

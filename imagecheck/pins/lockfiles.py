@@ -184,19 +184,94 @@ def read_poetry_lock(path: Path) -> Locked:
     data = load_toml_file(path)
     if "metadata" not in data:
         raise BadInput(f"{path}: not a Poetry lock file (no [metadata] table)")
+    packages = _tables(data, "package", path, "Poetry lock file")
+    sibling = path.parent / "pyproject.toml"
+    project = load_toml_file(sibling) if sibling.is_file() else {}
+    # Poetry before 1.5 (lock 1.x) writes a marker on each dependency edge, not on the
+    # package: loguru's win32-setctime is "main" but needed on Windows only.
+    walked = None
+    if project and not any("markers" in pkg for pkg in packages):
+        walked = _poetry_markers(packages, project, path)
     pins: list[Pin] = []
-    for pkg in _tables(data, "package", path, "Poetry lock file"):
+    for pkg in packages:
         groups = pkg.get("groups") or [pkg.get("category", "main")]
         marker = pkg.get("markers")
         if isinstance(marker, dict):
             marker = marker.get("main")
+        if walked is not None and canonical(pkg["name"]) in walked:
+            marker = _either(walked[canonical(pkg["name"])])
         main = "main" in groups and not pkg.get("optional", False)
         where = f"[[package]] {pkg['name']}"
         version = _str(pkg.get("version"))
         pins.append(_pin(path, where, pkg["name"], version, _str(marker), optional=not main))
-    sibling = path.parent / "pyproject.toml"
-    projects = project_names(load_toml_file(sibling)) if sibling.is_file() else ()
-    return Locked(tuple(pins), projects)
+    return Locked(tuple(pins), project_names(project) if project else ())
+
+
+_Edge = tuple[str, str | None, tuple[str, ...]]  # (canonical name, marker, extras asked)
+
+
+def _poetry_roots(project: dict[str, Any]) -> list[_Edge]:
+    """The application's main dependencies, each with its marker and extras."""
+    roots: list[_Edge] = []
+    for text in project.get("project", {}).get("dependencies", []) or []:
+        pin = requirement(str(text), "[project.dependencies]", False)
+        roots.append((canonical(pin.name), pin.marker, tuple(sorted(pin.extras))))
+    deps = project.get("tool", {}).get("poetry", {}).get("dependencies", {})
+    for name, value in deps.items() if isinstance(deps, dict) else ():
+        if canonical(name) == "python":
+            continue
+        for alt in value if isinstance(value, list) else [value]:
+            table = alt if isinstance(alt, dict) else {}
+            if not table.get("optional", False):
+                extras = tuple(sorted(str(e) for e in table.get("extras", [])))
+                roots.append((canonical(name), _str(table.get("markers")), extras))
+    return roots
+
+
+def _poetry_markers(
+    packages: list[dict[str, Any]], project: dict[str, Any], path: Path
+) -> dict[str, list[str | None]]:
+    """Each package reached from the project's main dependencies, with the markers of
+    the paths that reach it (an edge's ``markers`` and'ed along the path), the extras an
+    edge asks for bringing in the package's optional dependencies they list."""
+    by_name = {canonical(p["name"]): p for p in packages}
+    markers: dict[str, list[str | None]] = {}
+    work = _poetry_roots(project)
+    seen: set[_Edge] = set()
+    while work:
+        name, marker, extras = work.pop()
+        alts = markers.setdefault(name, [])
+        if None in alts:
+            marker = None  # always needed: every further path is too
+        elif marker not in alts:
+            alts.append(marker)
+            if len(alts) > _MAX_ALTERNATIVES:  # too many paths to spell: always
+                alts[:] = [None]
+                marker = None
+        if (name, marker, extras) in seen:  # at most a few expansions per package
+            continue
+        seen.add((name, marker, extras))
+        pkg = by_name.get(name)
+        if pkg is None:
+            continue
+        listed = pkg.get("extras", {})
+        wanted = {
+            canonical(re.split(r"[\s(\[;<>=!~]", str(item), maxsplit=1)[0])
+            for extra in extras
+            for item in (listed.get(extra, []) if isinstance(listed, dict) else [])
+        }
+        deps = pkg.get("dependencies", {})
+        if not isinstance(deps, dict):
+            raise BadInput(f"{path}: [package.dependencies] of {pkg['name']} is not a table")
+        for dep, value in deps.items():
+            for alt in value if isinstance(value, list) else [value]:
+                table = alt if isinstance(alt, dict) else {}
+                if table.get("optional", False) and canonical(dep) not in wanted:
+                    continue
+                step = _and(marker, _str(table.get("markers")))
+                asked = tuple(sorted(str(e) for e in table.get("extras", [])))
+                work.append((canonical(dep), step, asked))
+    return markers
 
 
 # -- pylock.toml (PEP 751) -------------------------------------------------------------

@@ -65,6 +65,7 @@ def _module(r: ModuleResult) -> dict[str, Any]:
         "alone": r.alone,
         "location": r.location,
         "close_names": list(r.close_names),
+        "missing_env": list(r.missing_env),
         "role": r.role,
     }
 
@@ -87,6 +88,7 @@ def smoke_document(run: SmokeRun) -> dict[str, Any]:
             "how": run.app.how,
             "modules": list(run.app_modules),
         },
+        "environment_from": list(run.environment_from),
     }
 
 

@@ -413,6 +413,9 @@ def render_app(console: Console, run: SmokeRun, verbose: bool = False) -> None:
         (f" (found from {entry.how})" if verbose else "", "dim"),
         soft_wrap=True,
     )
+    given = "; ".join(run.environment_from) or "the image's ENV only"
+    note = f" ({run.environment_note})" if run.environment_note else ""
+    _line(console, (f"environment: {given}{note}", "dim"), soft_wrap=True)
 
 
 def render_lint(console: Console, report: LintReport, fail_on: str, verbose: bool = False) -> None:

@@ -50,6 +50,15 @@ class SmokeOptions:
     entrypoint: tuple[str, ...] | None = None
     service_how: str = ""  # "compose service 'backend' command:"
     environment: tuple[tuple[str, str], ...] = ()
+    # Where ``environment`` came from ("--env-file .env", "compose service 'backend' ...");
+    # with none, the image's own ENV is all the application gets (IC808 is a warning then).
+    environment_from: tuple[str, ...] = ()
+    environment_note: str = ""  # why a compose file nearby was not used
+    compose_environment: bool = True  # check: use the compose service that builds the image
+    # As typed: ``--env-file`` paths and ``--env NAME[=VALUE]``; the pipeline resolves them
+    # into ``environment`` once (api), after the compose service's.
+    env_files: tuple[Path, ...] = ()
+    env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +175,7 @@ def _result(record: dict[str, Any], owner: dict[str, str]) -> ModuleResult:
         reason=str(record.get("reason") or ""),
         location=record.get("location"),
         close_names=tuple(str(n) for n in record.get("close_names") or ()),
+        missing_env=tuple(str(n) for n in record.get("missing_env") or ()),
         role=record.get("role"),
     )
 
@@ -284,6 +294,8 @@ def run_smoke(
         outcome.stderr_tail,
         app=entry,
         app_modules=app_modules,
+        environment_from=opts.environment_from,
+        environment_note=opts.environment_note,
     )
 
 

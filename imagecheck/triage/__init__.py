@@ -16,11 +16,14 @@ if TYPE_CHECKING:
     from .compose import ComposeProject, ComposeService, find_files, load_project
     from .diagnose import commands, database_candidates, gather, service_build
     from .failures import Failure, classify, load_failures
+    from .runenv import RunEnvironment, building_service, given_environment
 
 __all__ = [
     "ComposeProject",
     "ComposeService",
     "Failure",
+    "RunEnvironment",
+    "building_service",
     "check_dependencies",
     "check_triage",
     "classify",
@@ -28,6 +31,7 @@ __all__ = [
     "database_candidates",
     "find_files",
     "gather",
+    "given_environment",
     "load_failures",
     "load_project",
     "service_build",

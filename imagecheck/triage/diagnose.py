@@ -501,6 +501,18 @@ def _reason(status: str, state: ContainerState | None, count: int) -> str:
 # --- what to run ---------------------------------------------------------------------------
 
 
+def _code_only(errors: list[Finding], stale: list[Finding], failure: str | None) -> bool:
+    """The image is what its source builds, and the source is wrong (the application's
+    import, its mappers, its migrations): a rebuild after the fix, no cache to drop."""
+    own = ("IC8", "IC9")
+    return (
+        bool(errors)
+        and not stale
+        and failure is None
+        and all(f.code.startswith(own) for f in errors)
+    )
+
+
 def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> tuple[str, ...]:
     """The commands of the verdict, in the order to run them."""
     name = run.service
@@ -520,8 +532,8 @@ def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> 
     if failure in IMAGE_FAILURES or image_errors or stale or never_built:
         if not has_build:
             out.append(f"docker compose pull {name}")
-        elif never_built:
-            out.append(f"docker compose build {name}")
+        elif never_built or _code_only(image_errors, stale, failure):
+            out.append(f"docker compose build {name}")  # after the fix the findings name
         else:
             if stale_cache:
                 out.append("docker builder prune -af")

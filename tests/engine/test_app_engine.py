@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from imagecheck.api import Options, smoke
+from imagecheck.api import BuildRequest, Options, check, smoke
 from imagecheck.model import Finding, ModuleResult, Report
 from imagecheck.smoke import SmokeOptions
 from imagecheck.triage import load_project
@@ -108,17 +108,69 @@ def test_the_healthy_app_imports_every_module(build_backend: Build, tmp_path: Pa
     assert [f for f in report.findings if f.code.startswith("IC8") or f.severity != "info"] == []
 
 
-def test_without_the_service_environment_the_settings_fail(
+def test_without_the_service_environment_the_settings_are_named(
     build_backend: Build, tmp_path: Path
 ) -> None:
-    """The image alone lacks POSTGRES_SERVER: the entry fails where the settings are made."""
+    """The image alone lacks POSTGRES_SERVER: a healthy app before deploy, so a warning
+    naming the variables, where the settings are made, and what was left unchecked."""
     tag, _ = build_backend({})
     report = smoke(f"docker:{tag}", Options(cache_dir=tmp_path), SmokeOptions(probes=False))
     assert [r.name for r in report.checks] == ["smoke tests", "the application's import"]
-    finding = _one(report, "IC802")
-    assert finding.subject == "app.main"
-    assert "ValidationError" in finding.message
+    assert report.smoke is not None
+    assert report.smoke.environment_from == ()
+    assert _app(report)["app.main"].missing_env == ("POSTGRES_SERVER", "POSTGRES_USER")
+    finding = _one(report, "IC808")
+    assert (finding.subject, finding.severity) == ("app.main:app", "warning")
+    assert "POSTGRES_SERVER, POSTGRES_USER" in finding.message
+    assert "7 more module(s) stop there" in finding.message
     assert finding.location == "app/core/config.py:37"
+    assert [f for f in report.findings if f.severity == "error"] == []
+
+
+def test_an_environment_that_still_lacks_a_setting_is_the_crash(
+    build_backend: Build, tmp_path: Path
+) -> None:
+    """Given an environment (here --env) that lacks POSTGRES_USER: what that deploy does."""
+    tag, _ = build_backend({})
+    opts = SmokeOptions(probes=False, env=("POSTGRES_SERVER=db",))
+    report = smoke(f"docker:{tag}", Options(cache_dir=tmp_path), opts)
+    assert report.smoke is not None
+    assert report.smoke.environment_from == ("--env POSTGRES_SERVER",)
+    finding = _one(report, "IC802")
+    assert finding.severity == "error"
+    assert "(--env POSTGRES_SERVER) lacks POSTGRES_USER" in finding.message
+    assert finding.location == "app/core/config.py:37"
+
+
+def test_check_beside_the_compose_file_imports_with_the_service_environment(
+    build_backend: Build, tmp_path: Path
+) -> None:
+    """``imagecheck check IMAGE`` in the backend's folder, as after ``docker compose build``:
+    the compose file a folder up builds this context, so its backend service's
+    env_file: and environment: are the container's (not prestart's, a one-shot with its
+    own command), and the healthy app passes."""
+    tag, root = build_backend({})
+    report = check(
+        f"docker:{tag}",
+        Options(cache_dir=tmp_path),
+        smoke=SmokeOptions(probes=False),
+        build=BuildRequest(cwd=root / "backend"),
+        select=("IC5", "IC8"),
+    )
+    assert report.smoke is not None
+    assert report.smoke.environment_from == (
+        f"compose service 'backend' ({root / 'compose.yaml'}, by its build context)",
+    )
+    assert [f for f in report.findings if f.severity != "info"] == []
+    assert _app(report)["app.main"].status == "ok"
+    off = check(
+        f"docker:{tag}",
+        Options(cache_dir=tmp_path),
+        smoke=SmokeOptions(probes=False, compose_environment=False),
+        build=BuildRequest(cwd=root / "backend"),
+        select=("IC8",),
+    )
+    assert [f.code for f in off.findings if f.code != "IC854"] == ["IC808"]
 
 
 STALE_USERS = USERS.read_text().replace(

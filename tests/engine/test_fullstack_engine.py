@@ -311,6 +311,8 @@ def test_each_service_is_clean(
     if service != "db":  # the container runs what its tag names: the report says the tag
         assert doc["triage"]["image_ref"] == in_stack.backend_image
         assert doc["triage"]["image_source"] == "container"
+        # the application was imported with the service's own env_file: and environment:
+        assert doc["smoke"]["environment_from"] == [f"compose service {service!r}"]
 
 
 @pytest.mark.parametrize("service", ["backend", "prestart", "db"])

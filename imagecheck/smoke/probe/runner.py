@@ -132,6 +132,7 @@ def attempt(item: Record, handler: Collect) -> Record:
             if item["kind"] in ("app", "mappers"):
                 result["location"] = app_location(exc, item.get("root") or os.getcwd())
                 result["close_names"] = close_names(exc, item)
+                result["missing_env"] = missing_environment(exc)
                 if item["kind"] == "mappers":
                     result["location"] = model_location(str(exc), item) or result["location"]
     result["seconds"] = round(time.perf_counter() - started, 4)
@@ -213,6 +214,66 @@ def close_names(exc: BaseException, item: Record) -> list[str]:
         wanted = (item.get("attribute") or "app").split(".")[0]
         return difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
     return []
+
+
+def missing_environment(exc: BaseException) -> list[str]:
+    """The environment variables a failure asks for, when that is all it asks for:
+    ``os.environ["X"]`` (a KeyError raised by ``os.environ``) or a pydantic settings
+    class whose every error is a missing field (pydantic-settings, pydantic 1's
+    BaseSettings). Their names as the settings class reads them (``env_prefix``,
+    aliases); empty for any other failure, which stays the application's bug."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, KeyError) and frames and frames[-1].name == "__getitem__":
+        where = frames[-1].filename  # "<frozen os>" since Python 3.11
+        if (where.endswith(os.sep + "os.py") or where == "<frozen os>") and exc.args:
+            return [str(exc.args[0])]
+        return []
+    errors = getattr(exc, "errors", None)
+    if type(exc).__name__ != "ValidationError" or not callable(errors):
+        return []
+    try:
+        found = list(errors())
+    except Exception:  # noqa: BLE001 - a foreign errors(): not ours to understand
+        return []
+    if not found or any(e.get("type") not in ("missing", "value_error.missing") for e in found):
+        return []
+    settings = _settings_class(exc)
+    if settings is None:
+        return []
+    return [_env_name(settings, str(e.get("loc", ("?",))[0])) for e in found]
+
+
+def _settings_class(exc: BaseException) -> Any:
+    """The settings class the error's title names, from the failing frames' globals
+    (the module itself is gone from sys.modules once its import failed)."""
+    title = getattr(exc, "title", None) or getattr(getattr(exc, "model", None), "__name__", "")
+    tb = exc.__traceback__
+    while tb is not None:
+        cls = tb.tb_frame.f_globals.get(title) if title else None
+        bases = [c.__name__ for c in getattr(cls, "__mro__", ())]
+        if "BaseSettings" in bases:
+            return cls
+        tb = tb.tb_next
+    return None
+
+
+def _env_name(settings: Any, field: str) -> str:
+    """The variable pydantic-settings reads for ``field``: its alias, else
+    ``env_prefix`` + its name; shown upper-case unless the class is case-sensitive."""
+    config = getattr(settings, "model_config", None)
+    aliases = set()
+    if isinstance(config, dict):
+        prefix, sensitive = config.get("env_prefix", ""), config.get("case_sensitive", False)
+        for info in getattr(settings, "model_fields", {}).values():
+            alias = getattr(info, "validation_alias", None) or getattr(info, "alias", None)
+            if isinstance(alias, str):
+                aliases.add(alias)
+    else:  # pydantic 1: class Config
+        old = getattr(settings, "__config__", None)
+        prefix = getattr(old, "env_prefix", "")
+        sensitive = getattr(old, "case_sensitive", False)
+    name = field if field in aliases else str(prefix) + field  # an alias is read as it is
+    return name if sensitive else name.upper()
 
 
 def model_location(text: str, item: Record) -> Any:

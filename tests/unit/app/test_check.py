@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,47 @@ def test_mappers_are_skipped_when_the_app_does_not_use_the_orm(tmp_path: Path) -
     assert mappers["reason"] == "the application does not import sqlalchemy.orm"
 
 
+SETTINGS = """from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APP_")
+    POSTGRES_SERVER: str
+    user: str
+    secret: str = Field(validation_alias="SECRET_KEY")
+    debug: bool = False
+
+
+settings = Settings()
+"""
+
+
+def test_missing_settings_are_named_as_the_settings_class_reads_them(tmp_path: Path) -> None:
+    """pydantic-settings (real, with env_prefix and an alias) and os.environ[...]; any
+    other failure, a wrong value included, names no variable."""
+    _tree(
+        tmp_path,
+        {
+            "svc/__init__.py": "",
+            "svc/config.py": SETTINGS,
+            "svc/main.py": "from svc.config import settings\n\napp = 1\n",
+            "svc/keys.py": "import os\n\nKEY = os.environ['IMAGECHECK_TEST_KEY']\n",
+            "svc/other.py": "raise KeyError('not from the environment')\n",
+            "svc/wrong.py": "from pydantic_settings import BaseSettings\n\n\n"
+            "class Mixed(BaseSettings):\n    need: str\n    debug: bool\n\n\n"
+            "Mixed(debug='maybe')\n",
+        },
+    )
+    results = _by_name(_run(tmp_path, {"module": "svc.main", "attribute": "app"}, timeout=20))
+    main = results["svc.main"]
+    assert (main["status"], main["location"]) == ("error", "svc/config.py:13")
+    assert main["missing_env"] == ["APP_POSTGRES_SERVER", "APP_USER", "SECRET_KEY"]
+    assert results["svc.keys"]["missing_env"] == ["IMAGECHECK_TEST_KEY"]
+    assert results["svc.other"]["missing_env"] == []
+    assert results["svc.wrong"]["missing_env"] == []  # missing ones and a bad bool
+
+
 ENTRY = AppEntry("app.main", "app", 'CMD ["uvicorn", "app.main:app"]: uvicorn')
 
 
@@ -152,6 +194,78 @@ def test_failures_with_the_same_cause_are_one_finding() -> None:
     ]
     assert "1 other module(s) fail the same way (app.routers)" in findings[0].message
     assert findings[0].hint.startswith("app.models.user defines UserRoles, not UserRole")
+
+
+def test_a_failing_distribution_is_one_finding_for_every_module_it_fails() -> None:
+    """fastapi 0.79 on Python 3.11 (a real project's image): each module that imports it
+    fails at its own line; one finding names fastapi, not twenty at twenty lines."""
+    why = "ValueError: 'not' is not a valid parameter name"
+    run = _run_of(
+        ModuleResult("import", "fastapi", "error", exc_type="builtins.ValueError", last_line=why),
+        ModuleResult(
+            "app", "app.main", "error", role="entry", last_line=why, location="app/main.py:1"
+        ),
+        ModuleResult(
+            "app",
+            "app.api.routes.users",
+            "error",
+            role="module",
+            last_line=why,
+            location="app/api/routes/users.py:1",
+        ),
+        ModuleResult(
+            "app",
+            "app.db.events",
+            "error",
+            role="module",
+            last_line=why,
+            location="app/db/events.py:2",
+        ),
+        ModuleResult(
+            "app",
+            "app.other",
+            "error",
+            role="module",
+            last_line="KeyError: 'x'",
+            location="app/other.py:3",
+        ),
+    )
+    findings = list(check_app(_Ctx(run)))
+    assert [(f.code, f.subject) for f in findings] == [
+        ("IC802", "app.main"),
+        ("IC804", "app.other"),
+    ]
+    assert "app.main:app fails to import because fastapi does: " + why in findings[0].message
+    assert "2 more module(s) of the application fail with it" in findings[0].message
+    assert "IC501" in findings[0].hint
+
+
+def test_missing_settings_warn_with_the_image_env_and_fail_with_a_given_one() -> None:
+    """The image's ENV alone: a healthy app waiting for deploy's settings (IC808,
+    warning); an environment given that still lacks them: the crash (IC802, error)."""
+    common: dict[str, Any] = {
+        "exc_type": "pydantic_core._pydantic_core.ValidationError",
+        "last_line": "ValidationError: 1 validation error for Settings",
+        "location": "app/core/config.py:37",
+        "missing_env": ("POSTGRES_SERVER",),
+    }
+    results = (
+        ModuleResult("app", "app.main", "error", role="entry", **common),
+        ModuleResult("app", "app.api", "error", role="module", **common),
+    )
+    alone = list(check_app(_Ctx(_run_of(*results))))
+    assert [(f.code, f.severity, f.subject) for f in alone] == [
+        ("IC808", "warning", "app.main:app")
+    ]
+    assert "needs settings the image does not set: POSTGRES_SERVER" in alone[0].message
+    assert "1 more module(s) stop there" in alone[0].message
+    assert "--env-file" in alone[0].hint
+    given = replace(_run_of(*results), environment_from=("--env-file prod.env",))
+    crash = list(check_app(_Ctx(given)))
+    assert [(f.code, f.severity) for f in crash] == [("IC802", "error")]
+    assert "(--env-file prod.env) lacks POSTGRES_SERVER" in crash[0].message
+    noted = replace(_run_of(*results), environment_note="the compose file was not read: x")
+    assert "the compose file was not read: x" in next(iter(check_app(_Ctx(noted)))).hint
 
 
 def test_each_code() -> None:

@@ -324,3 +324,113 @@ def test_a_broken_lock_in_the_context_does_not_hide_the_triage(
     assert "uv.lock: not a uv lock file" in result.reason
     assert report.triage is not None
     assert report.triage.service == "backend"
+
+
+OLD_POETRY_LOCK = """[[package]]
+name = "loguru"
+version = "0.6.0"
+category = "main"
+optional = false
+python-versions = ">=3.5"
+
+[package.dependencies]
+colorama = {version = ">=0.3.4", markers = "sys_platform == \\"win32\\""}
+win32-setctime = {version = ">=1.0.0", markers = "sys_platform == \\"win32\\""}
+
+[[package]]
+name = "colorama"
+version = "0.4.4"
+category = "main"
+optional = false
+python-versions = "*"
+
+[[package]]
+name = "win32-setctime"
+version = "1.1.0"
+category = "main"
+optional = false
+python-versions = ">=3.5"
+
+[[package]]
+name = "pydantic"
+version = "1.10.13"
+category = "main"
+optional = false
+python-versions = ">=3.7"
+
+[package.dependencies]
+email-validator = {version = ">=1.0.3", optional = true, markers = "python_version >= \\"3.7\\""}
+python-dotenv = {version = ">=0.10.4", optional = true}
+typing-extensions = ">=4.2.0"
+
+[package.extras]
+dotenv = ["python-dotenv (>=0.10.4)"]
+email = ["email-validator (>=1.0.3)"]
+
+[[package]]
+name = "email-validator"
+version = "1.1.3"
+category = "main"
+optional = false
+python-versions = "*"
+
+[[package]]
+name = "python-dotenv"
+version = "0.19.2"
+category = "main"
+optional = false
+python-versions = "*"
+
+[[package]]
+name = "typing-extensions"
+version = "4.8.0"
+category = "main"
+optional = false
+python-versions = "*"
+
+[[package]]
+name = "pytest"
+version = "7.1.0"
+category = "dev"
+optional = false
+python-versions = "*"
+
+[package.dependencies]
+colorama = {version = "*", markers = "sys_platform == \\"win32\\""}
+
+[metadata]
+lock-version = "1.1"
+python-versions = "^3.9"
+content-hash = "0"
+"""
+
+OLD_POETRY_PROJECT = """[tool.poetry]
+name = "realworld"
+version = "0.0.0"
+
+[tool.poetry.dependencies]
+python = "^3.9"
+loguru = "^0.6.0"
+pydantic = { version = "^1.9", extras = ["email"] }
+
+[tool.poetry.dev-dependencies]
+pytest = "^7.1"
+"""
+
+
+def test_an_old_poetry_lock_takes_its_markers_from_the_edges(tmp_path: Path) -> None:
+    """Poetry < 1.5 (lock 1.1) writes markers on dependency edges only: loguru needs
+    win32-setctime on Windows only, pydantic's email extra brings email-validator (with
+    the edge's own marker), its dotenv extra is not asked for, as a real
+    fastapi-realworld-example-app lock has it."""
+    (tmp_path / "poetry.lock").write_text(OLD_POETRY_LOCK)
+    (tmp_path / "pyproject.toml").write_text(OLD_POETRY_PROJECT)
+    pins = by_name(load_constraints([tmp_path / "poetry.lock"]))
+    assert pins["win32-setctime"].marker == 'sys_platform == "win32"'
+    assert pins["colorama"].marker == 'sys_platform == "win32"'  # pytest's edge is dev
+    assert pins["loguru"].marker is None
+    assert pins["typing-extensions"].marker is None
+    assert pins["email-validator"].marker == 'python_version >= "3.7"'
+    assert pins["python-dotenv"].marker is None  # unreached: kept as the lock says
+    assert pins["pytest"].constraint_only
+    assert not pins["win32-setctime"].constraint_only

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from imagecheck.checks.context import Context
+from imagecheck.codes import IC102, IC804, IC850
 from imagecheck.engine import container_state
 from imagecheck.model import ContainerState, Diagnosis, Finding, Inventory, TriageRun
 from imagecheck.suite import run_checks
@@ -283,6 +284,24 @@ def test_commands_rebuild_for_image_failures_and_migrate_for_the_database() -> N
         "docker compose build --no-cache backend",
     )
     assert commands(libmagic, (), has_build=False)[0] == "docker compose pull backend"
+
+
+def test_a_bug_in_the_application_is_rebuilt_after_the_fix_with_the_cache() -> None:
+    """Its own code (IC80x, IC85x, IC9xx) is what the source builds: no cache to drop;
+    one image error elsewhere still asks for the clean rebuild."""
+    run = run_of("no-container", None, None)
+    own = (
+        IC804.finding(subject="app.routers.reports", message="stale import", hint=""),
+        IC850.finding(subject="alembic", message="2 heads", hint=""),
+    )
+    assert commands(run, own, has_build=True) == (
+        "docker compose build backend",
+        "docker compose up -d backend",
+    )
+    pins = IC102.finding(subject="numpy", message="numpy 2 is installed", hint="")
+    assert commands(run, (*own, pins), has_build=True)[0] == (
+        "docker compose build --no-cache backend"
+    )
 
 
 def test_the_triage_check_is_skipped_without_a_service() -> None:
