@@ -112,18 +112,20 @@ def to_oci_gzip(archive: Path, dest: Path) -> Path:
     return layout
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one run, its workers included."""
-    wrapped = ["/usr/bin/time", "-f", "%M", *cmd]
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (KiB) and CPU seconds (user+sys) of one run, its workers
+    included: on a loaded machine the wall waits for a core, the CPU does not."""
+    wrapped = ["/usr/bin/time", "-f", "%M %U %S", *cmd]
     start = time.perf_counter()
     proc = subprocess.run(wrapped, capture_output=True, env=env, check=False)
     wall = time.perf_counter() - start
-    log(f"  {wall:7.2f} s  {' '.join(cmd[-3:])}")
     if proc.returncode not in (0, 1):
         sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.decode()[-600:]}")
-    rss = int(proc.stderr.decode().strip().splitlines()[-1])
+    rss_text, user, system = proc.stderr.decode().strip().splitlines()[-1].split()
+    cpu = float(user) + float(system)
+    log(f"  {wall:7.2f} s wall {cpu:7.2f} s cpu  {' '.join(cmd[-3:])}")
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(rss, 0) or kids
+    return wall, max(int(rss_text), 0) or kids, cpu
 
 
 def inflate_rates(layout: Path) -> dict[str, float]:
@@ -169,7 +171,7 @@ def main() -> int:
     if args.engine:
         targets["engine"] = f"docker:{args.image}"
     extra = {"engine export": ["--engine-read", "export"]} if args.engine and args.export else {}
-    runs: dict[str, list[tuple[float, int]]] = {}
+    runs: dict[str, list[tuple[float, int, float]]] = {}
     for n in range(args.repeat):
         for what, target in targets.items():
             for who, code in (("this", ROOT), ("baseline", args.baseline)):
@@ -199,10 +201,14 @@ def main() -> int:
     size = sum(p.stat().st_size for p in (layout / "blobs" / "sha256").iterdir())
     archive_mb = archive.stat().st_size / 1e6
     print(f"{args.image}: archive {archive_mb:.0f} MB, gzip layout {size / 1e6:.0f} MB")
-    medians = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
+    medians = {k: statistics.median(w for w, _, _ in v) for k, v in runs.items()}
     for key, values in runs.items():
-        peak = max(r for _, r in values) / 1024
-        print(f"  {key:28s} median {medians[key]:7.2f} s   peak RSS {peak:6.0f} MiB")
+        peak = max(r for _, r, _ in values) / 1024
+        cpu = statistics.median(c for _, _, c in values)
+        print(
+            f"  {key:28s} median {medians[key]:7.2f} s   cpu {cpu:7.2f} s   "
+            f"peak RSS {peak:6.0f} MiB"
+        )
     if "syft engine" in medians:
         for key in ("engine export",):
             if f"this {key}" in medians:
