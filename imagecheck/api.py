@@ -7,7 +7,7 @@ one image reader for all its steps, and never prints: progress goes to a callbac
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING
 from .engine import Shared
 from .engine import has_image as engine_has_image
 from .engine import prune_cache as prune_build_cache
-from .errors import BadInput, EngineUnavailable
+from .errors import BadInput, EngineUnavailable, ImagecheckError
 from .image import ImageReader, Options, Progress, ProgressFn, no_progress
 from .model import (
     CheckResult,
     DatabaseRevision,
     Finding,
+    ImageDiff,
     Inventory,
     LintReport,
     Report,
     StaleVerdict,
+    TriageRun,
 )
 from .smoke import SmokeOptions
 from .stale import BuildRequest
@@ -34,15 +36,17 @@ if TYPE_CHECKING:
     from .app import MigrationOptions
     from .checks import Context
     from .pins import Constraints
-    from .stale import StaleFacts
-    from .triage import ComposeProject, ComposeService
+    from .stale import BakedFacts, StaleFacts
+    from .triage import BundleResult, ComposeProject, ComposeService
 
 __all__ = [
     "BuildRequest",
     "Options",
     "Progress",
     "SmokeOptions",
+    "bundle",
     "check",
+    "diff",
     "engine_has_image",
     "inventory",
     "lint",
@@ -82,6 +86,24 @@ def inventory(
     """Read ``target`` layer by layer and catalog what it installs."""
     with ImageReader(_target(target), options, progress) as reader:
         return _inventory(reader, progress)
+
+
+def diff(
+    old: str | Target,
+    new: str | Target,
+    options: Options | None = None,
+    progress: ProgressFn = no_progress,
+) -> ImageDiff:
+    """What changed from ``old`` to ``new`` (any two targets), each read once as
+    ``inventory`` reads it."""
+    from .diff import diff_readers
+
+    with (
+        contextlib.closing(Shared()) as engine,
+        ImageReader(_target(old), options, progress, engine) as a,
+        ImageReader(_target(new), options, progress, engine) as b,
+    ):
+        return diff_readers(a, _inventory(a, progress), b, _inventory(b, progress))
 
 
 def _pins_for(pins: Constraints, req: BuildRequest, facts: StaleFacts | None) -> Constraints:
@@ -141,15 +163,37 @@ def check(
         if smoke is not None:
             context = req.context_folder(facts)
             smoke = _compose_environment(smoke, context or cwd or Path.cwd(), context, tgt, inv)
+        baked = _baked(r, inv, req, smoke)
         run = smoke_image(tgt, inv, smoke, progress, engine) if smoke is not None else None
         schema = None
         if migrations is not None:
             from .app import migration_run, project_here
 
             schema = migration_run(tgt, inv, migrations, project_here(cwd), engine)
-    ctx = Context(inv, pins, unpinned, run, facts, skip, migrations=schema)
+    ctx = Context(inv, pins, unpinned, run, facts, skip, migrations=schema, baked=baked)
     findings, results = run_checks(ctx, select, ignore)
     return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
+
+
+def _baked(
+    reader: ImageReader, inv: Inventory, req: BuildRequest, smoke: SmokeOptions | None
+) -> BakedFacts | None:
+    """``check``'s environment (``--env``, ``--env-file``, the building compose service's)
+    and ``--build-arg``s against the values the build baked in (IC93x)."""
+    env = smoke.environment if smoke is not None else ()
+    if not req.args and not env:
+        return None
+    from .stale import baked_facts, rebuild_for
+
+    return baked_facts(
+        reader,
+        inv,
+        rebuild=rebuild_for(None, inv, dict(req.args)),
+        environment=env,
+        environment_how=", ".join(smoke.environment_from) if smoke else "",
+        build_args=req.args,
+        build_args_how="--build-arg",
+    )
 
 
 def _only(
@@ -246,6 +290,7 @@ def triage(
     image: str | None = None,
     build: BuildRequest | None = None,
     migrations: MigrationOptions | None = None,
+    since: str | None = None,
     progress: ProgressFn = no_progress,
 ) -> Report:
     """``imagecheck SERVICE``: the compose service's containers (state, logs, diagnosis),
@@ -253,13 +298,15 @@ def triage(
 
     With the engine down the report still says what the compose file says (IC707); an
     image never built or pulled is IC708, and the image checks are skipped with the reason.
+    With ``since`` (an image that worked), or when the container runs an older image than
+    its tag names, ``report.triage.changes`` says what changed between the two.
     """
     from .checks import Context
     from .pins import load_constraints
     from .smoke import smoke_image
     from .stale import stale_facts
     from .suite import run_checks
-    from .triage import commands, gather, load_failures, load_project, service_build
+    from .triage import commands, gather, load_failures, load_project, service_baked, service_build
 
     cwd = cwd or Path.cwd()
     smoke = _given_environment(smoke) if smoke else None
@@ -279,6 +326,10 @@ def triage(
         if image is not None:  # the user's own copy: an archive reads with no engine at all
             run = replace(run, image_ref=image, image_source="--image")
         if run.image_ref is None:
+            if since is not None:
+                run = replace(
+                    run, changes_why=f"--since {since}: no image of the service to compare"
+                )
             inv = Inventory.placeholder(svc.image_candidates[0], run.reason)
             found, results = run_checks(Context(inv, pins, unpinned, triage=run), select, ignore)
             findings = tuple(f for f in found if f.code.startswith("IC7"))
@@ -298,12 +349,14 @@ def triage(
             req = build or service_build(svc, project.folder)
             with ImageReader(tgt, options, progress, engine) as reader:
                 inv = _inventory(reader, progress)
+                run = _changes(run, reader, inv, engine, since=since, progress=progress)
                 if inv.alembic and run.engine_error is None:
                     run = replace(run, database=_live_database(engine, project, svc))
                 try:
                     facts, skip = stale_facts(reader, inv, req, engine)
                 except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
                     facts, skip = None, f"the service's build cannot be read: {exc}"
+                baked = service_baked(reader, inv, svc)
             try:
                 pins = _pins_for(pins, req, facts)
             except BadInput as exc:  # a broken lock file must not hide why it crashes either
@@ -311,7 +364,7 @@ def triage(
             inv = _marked(inv, pins)
             if smoke is not None:
                 smoke_ran = smoke_image(tgt, inv, _service_smoke(smoke, svc), progress, engine)
-            ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run)
+            ctx = Context(inv, pins, unpinned, smoke_ran, facts, skip, triage=run, baked=baked)
             if migrations is not None:
                 from .app import database_service, migration_run
 
@@ -320,9 +373,39 @@ def triage(
                     opts = replace(migrations, service=svc.name)
                     ctx.migrations = migration_run(tgt, inv, opts, project, engine, live=True)
             findings, results = run_checks(ctx, select, ignore)
-    run = replace(run, commands=commands(run, findings, svc.build is not None))
     verdict = _verdict(facts, skip, findings, inv)
+    run = replace(run, commands=commands(run, findings, svc.build is not None, verdict))
     return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)
+
+
+def _changes(
+    run: TriageRun,
+    reader: ImageReader,
+    inv: Inventory,
+    engine: Shared,
+    *,
+    since: str | None,
+    progress: ProgressFn,
+) -> TriageRun:
+    """What changed since ``since`` (to the image checked), else from the image the
+    container runs to the one its tag now names; the triage goes on when that tag
+    cannot be read (the reason is kept), not when ``--since`` names no image."""
+    from .diff import diff_readers
+
+    if since is not None:
+        with ImageReader(parse_target(since), reader.options, progress, engine) as old:
+            changes = diff_readers(old, _inventory(old, progress), reader, inv)
+        return replace(run, changes=changes, changes_why=f"--since {since}")
+    if run.newer_image is None or run.image_source != "container":
+        return run
+    why = f"the running image against {run.newer_image}, the tag's current image"
+    try:
+        tag = Target(ENGINE, run.newer_image, None, run.newer_image)
+        with ImageReader(tag, reader.options, progress, engine) as new:
+            changes = diff_readers(reader, inv, new, _inventory(new, progress))
+    except ImagecheckError as exc:  # the tag's image gone or unreadable: triage goes on
+        return replace(run, changes_why=f"{why}: not compared ({exc})")
+    return replace(run, changes=changes, changes_why=why)
 
 
 def _live_database(
@@ -391,3 +474,49 @@ def _compose_environment(
         environment_from=(*env.sources, *opts.environment_from),
         environment_note=env.note,
     )
+
+
+def bundle(
+    path: Path,
+    report: Report,
+    render: Callable[[Report], Mapping[str, str]],
+    *,
+    force: bool = False,
+    image: str | None = None,
+    cwd: Path | None = None,
+    compose_files: tuple[str | Path, ...] = (),
+    project_name: str | None = None,
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    environment: tuple[tuple[str, str], ...] = (),
+) -> BundleResult:
+    """``--bundle PATH``: ``report`` (rendered by ``render``, after its secrets are
+    redacted: name -> text, e.g. report.txt and report.json), with, for a service, the
+    resolved compose config and its and its dependencies' containers' inspect and last
+    logs; ``image``'s inspect; the versions. One gzip tar, secrets redacted.
+    ``environment``: what else the run gave containers (``--env``, ``--env-file``), whose
+    secret keys' values are searched for too."""
+    from .triage import Member, Redactor, evidence, load_config, write_bundle
+
+    redactor = Redactor()
+    redactor.know_pairs(environment)
+    config = None
+    if report.triage is not None:
+        config = load_config(cwd or Path.cwd(), compose_files, project_name, env_file, environ)
+    service = report.triage.service if report.triage is not None else None
+    with contextlib.closing(Shared()) as engine:
+        try:
+            connected, error = engine.get(), None
+        except EngineUnavailable as exc:
+            connected, error = None, str(exc)
+        members, notes = evidence(connected, config, service, image, redactor, engine_error=error)
+    for member in members:
+        redactor.learn(member.content)
+    redactor.learn(report)
+    clean = redactor.scrub(report)  # rendered from: no line wrap can split a secret
+    before = redactor.take()
+    texts = [
+        Member(name, f"the report ({name.rpartition('.')[2]})", text, redacted=before)
+        for name, text in render(clean).items()
+    ]
+    return write_bundle(path, (*texts, *members), redactor, force=force, notes=notes)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .image import Progress
 
-COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint", "triage")
+COMMANDS = ("check", "smoke", "stale", "layers", "inventory", "lint", "triage", "diff")
 # What a check, smoke, stale, lint or service report can be written as (besides table).
 REPORT_FORMATS = ("json", "junit", "sarif", "github", "markdown", "gitlab")
 _PROGRESS_DELAY = 0.4  # seconds: quick reads show no bar at all
@@ -78,40 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         help="requirements file, system-needs TOML or folder (repeatable; default: "
         "[tool.imagecheck] constraints in pyproject.toml, else ./constraints/)",
     )
-    common = argparse.ArgumentParser(add_help=False, parents=[output])
-    common.add_argument(
-        "target",
-        help="docker:NAME[:TAG], an image ID, docker-archive:PATH, oci-dir:PATH, oci-archive:PATH, "
-        "registry:HOST/REPO[:TAG|@DIGEST], or a path or engine name without a prefix",
-    )
-    common.add_argument("--platform", help="os/arch[/variant] for multi-platform images")
-    common.add_argument(
-        "--no-cache", action="store_true", help="do not read or write the layer cache"
-    )
-    common.add_argument("--cache-dir", type=Path, help="layer cache folder (default: XDG cache)")
-    common.add_argument(
-        "--engine-read",
-        choices=("auto", "export"),
-        default="auto",
-        help="engine images: read overlay2 folders in place when possible (auto) or always "
-        "read the export stream",
-    )
-    common.add_argument(
-        "--insecure-registry",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="registry: targets: read HOST over plain HTTP or unverified TLS (loopback always "
-        "may be; repeatable)",
-    )
-    common.add_argument(
-        "--registry-timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="registry: targets: how long the registry may stay silent (default: 30)",
-    )
-    common.add_argument("-v", "--verbose", action="store_true", help="say how the image was read")
+    common = argparse.ArgumentParser(add_help=False, parents=[output, _reading_parser()])
+    common.add_argument("target", help=_TARGET_HELP)
     smoke = argparse.ArgumentParser(add_help=False)
     grp = smoke.add_argument_group("smoke tests (imports in one throwaway container)")
     grp.add_argument(
@@ -221,6 +189,16 @@ def _parser() -> argparse.ArgumentParser:
         default=300.0,
         help="seconds the upgrade and comparison may take (default: 300)",
     )
+    grp = chk.add_argument_group("bug report")
+    grp.add_argument(
+        "--bundle",
+        type=Path,
+        metavar="FILE.tar.gz",
+        help="also write one gzip tar for a bug report: the report (text and JSON), and for a "
+        "service its and its dependencies' inspect output and last logs, the resolved "
+        "compose config; secrets redacted (README, 'Bug-report bundle')",
+    )
+    grp.add_argument("--force", action="store_true", help="--bundle may replace an existing file")
     _triage_parser(sub, chk)
     sub.add_parser(
         "smoke",
@@ -271,7 +249,60 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument(
         "--all", action="store_true", help="list base-layer packages and system libraries"
     )
+    _diff_parser(sub, output)
     return parser
+
+
+_TARGET_HELP = (
+    "docker:NAME[:TAG], an image ID, docker-archive:PATH, oci-dir:PATH, oci-archive:PATH, "
+    "registry:HOST/REPO[:TAG|@DIGEST], or a path or engine name without a prefix"
+)
+
+
+def _reading_parser() -> argparse.ArgumentParser:
+    """How images are read: every command that reads one (or two: ``diff``) takes these."""
+    reading = argparse.ArgumentParser(add_help=False)
+    reading.add_argument("--platform", help="os/arch[/variant] for multi-platform images")
+    reading.add_argument(
+        "--no-cache", action="store_true", help="do not read or write the layer cache"
+    )
+    reading.add_argument("--cache-dir", type=Path, help="layer cache folder (default: XDG cache)")
+    reading.add_argument(
+        "--engine-read",
+        choices=("auto", "export"),
+        default="auto",
+        help="engine images: read overlay2 folders in place when possible (auto) or always "
+        "read the export stream",
+    )
+    reading.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="registry: targets: read HOST over plain HTTP or unverified TLS (loopback always "
+        "may be; repeatable)",
+    )
+    reading.add_argument(
+        "--registry-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="registry: targets: how long the registry may stay silent (default: 30)",
+    )
+    reading.add_argument("-v", "--verbose", action="store_true", help="say how the image was read")
+    return reading
+
+
+def _diff_parser(sub: Any, output: argparse.ArgumentParser) -> None:
+    """``diff OLD NEW``: two targets, read as every command reads one."""
+    diff = sub.add_parser(
+        "diff",
+        parents=[output, _reading_parser()],
+        help="what changed between two images: layers, distributions, packages, libraries, "
+        "the application's files, config, alembic head",
+    )
+    diff.add_argument("old", metavar="OLD", help="the image before: " + _TARGET_HELP)
+    diff.add_argument("new", metavar="NEW", help="the image after (any kind of target)")
 
 
 def _triage_parser(sub: Any, chk: argparse.ArgumentParser) -> None:
@@ -312,6 +343,11 @@ def _triage_parser(sub: Any, chk: argparse.ArgumentParser) -> None:
         metavar="TARGET",
         help="check this image instead of the service's (e.g. a docker save archive of it, "
         "which works with the engine down)",
+    )
+    grp.add_argument(
+        "--since",
+        metavar="IMAGE",
+        help="also show what changed since IMAGE (the last image that worked; any target)",
     )
 
 
@@ -397,7 +433,13 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         insecure_registries=tuple(args.insecure_registry),
         registry_timeout=args.registry_timeout,
     )
+    if getattr(args, "bundle", None) is not None:  # before the run, not after minutes of it
+        from .triage import destination
+
+        destination(args.bundle, args.force)
     bar = _Bar(err)
+    if args.command == "diff":
+        return _diff(args, options, out, bar)
     if args.command == "triage":
         return _triage(args, options, out, err, bar)
     if args.command in ("check", "smoke", "stale"):
@@ -425,6 +467,31 @@ def _run(args: argparse.Namespace, out: Console, err: Console) -> int:
         render_layers(out, inv, verbose=args.verbose)
     else:
         render_inventory(out, inv, verbose=args.verbose, show_all=args.all)
+    return ExitCode.OK
+
+
+def _diff(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> int:
+    """``imagecheck diff OLD NEW``: a diff is no failure, so it exits 0."""
+    from .api import diff
+
+    if args.format not in ("table", "json", "markdown") or args.report:
+        raise BadInput("imagecheck diff writes --format table, json or markdown")
+    try:
+        changes = diff(args.old, args.new, options, bar)
+    finally:
+        bar.stop()
+    if args.format == "json":
+        from .report import diff_document, dumps
+
+        _write(out, dumps(diff_document(changes)))
+    elif args.format == "markdown":
+        from .report import diff_markdown
+
+        _write(out, diff_markdown(changes))
+    else:
+        from .report import render_diff
+
+        render_diff(out, changes, verbose=args.verbose)
     return ExitCode.OK
 
 
@@ -513,6 +580,11 @@ def _check(args: argparse.Namespace, options: Any, out: Console, bar: _Bar) -> i
     finally:
         bar.stop()
     code = _emit(args, out, report)
+    if getattr(args, "bundle", None) is not None:
+        from .target import parse_target
+
+        target = parse_target(args.target)
+        _bundle(args, report, target.location if target.is_engine else None, {})
     if args.command == "stale" and args.prune:
         _prune(args, report)
     return code
@@ -661,11 +733,22 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
             image=args.image,
             build=_build_request(args) if args.dockerfile or args.context else None,
             migrations=_migration_options(args, not args.no_migrations),
+            since=args.since,
             progress=bar,
         )
     finally:
         bar.stop()
     code = _emit(args, out, report)
+    if args.bundle is not None:
+        run = report.triage
+        image = run.image_ref if run is not None and run.image_source != "--image" else None
+        compose = {
+            "cwd": Path.cwd(),
+            "compose_files": tuple(args.file),
+            "project_name": args.project_name,
+            "env_file": args.env_file,
+        }
+        _bundle(args, report, image, compose)
     if report.triage is not None and report.triage.engine_error is not None:
         from rich.text import Text
 
@@ -674,6 +757,49 @@ def _triage(args: argparse.Namespace, options: Any, out: Console, err: Console, 
         err.print(Text.assemble(("imagecheck: ", "bold red"), line), soft_wrap=True)
         return max(code, ExitCode.ENVIRONMENT)
     return code
+
+
+def _bundle(
+    args: argparse.Namespace, report: Report, image: str | None, compose: dict[str, Any]
+) -> None:
+    """``--bundle FILE``: the report as text (no colour) and JSON, and what a bug report
+    needs besides, secrets redacted; one line on stderr says where it went."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from .api import bundle
+    from .report import render_as, render_report
+
+    def render(clean: Report) -> dict[str, str]:
+        text = io.StringIO()
+        console = Console(file=text, no_color=True, color_system=None, width=120)
+        render_report(console, _for_host(clean), args.fail_on, verbose=True)
+        return {
+            "report.txt": text.getvalue(),
+            "report.json": render_as("json", clean, args.fail_on),
+        }
+
+    from .triage import given_environment
+
+    given = given_environment(
+        tuple(getattr(args, "run_env_files", ())), tuple(getattr(args, "env", ()))
+    )
+    done = bundle(
+        args.bundle,
+        report,
+        render,
+        force=args.force,
+        image=image,
+        environment=given.pairs,
+        **compose,
+    )
+    line = (
+        f"bundle written to {done.path} ({len(done.members)} files, "
+        f"{done.redacted} value(s) redacted; MANIFEST.json lists them)"
+    )
+    Console(stderr=True).print(Text.assemble(("imagecheck: ", "green"), line), soft_wrap=True)
 
 
 def _lint(args: argparse.Namespace, out: Console) -> int:

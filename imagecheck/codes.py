@@ -459,6 +459,27 @@ IC909 = _code(
     "an index, constraint, default or comment differs between the models and the migrations",
 )
 
+# IC93x: values the build baked into the image, against today's configuration
+IC930 = _code(
+    "IC930",
+    "error",
+    "NEXT_PUBLIC_* value baked in differs",
+    "a NEXT_PUBLIC_* value the configuration sets differs from the one the Next.js build inlined",
+    varies="warning when the built value is in none of the .next/ files searched",
+)
+IC931 = _code(
+    "IC931",
+    "warning",
+    "NEXT_PUBLIC_* value not in the build",
+    "a NEXT_PUBLIC_* value the configuration sets is in no .next/ file and the build had none",
+)
+IC932 = _code(
+    "IC932",
+    "warning",
+    "build arg differs from the history",
+    "a build arg the compose file (or --build-arg) gives differs from the one the history records",
+)
+
 # IC80x: the application itself (its entry point, its modules, its mappers)
 IC801 = _code(
     "IC801",

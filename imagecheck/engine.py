@@ -453,6 +453,13 @@ class Engine:
             return _image(self._get(f"/images/{urllib.parse.quote(ref, safe='')}/json", repr(ref)))
         return _image(_dict(self._call(repr(ref), self._client.api.inspect_image, ref)))
 
+    def raw_image(self, ref: str) -> dict[str, Any]:
+        """``docker image inspect`` as the engine answers it, for a bug-report bundle: an
+        opaque mapping, written as it is (its keys are read here only)."""
+        if self._sock is not None:
+            return self._get(f"/images/{urllib.parse.quote(ref, safe='')}/json", repr(ref))
+        return _dict(self._call(repr(ref), self._client.api.inspect_image, ref))
+
     def _api(self, method: str, url: str, what: str) -> Any:
         """One engine API call returning JSON, over the socket or docker-py's session."""
         if self._sock is None:  # a TCP engine: docker-py's session and error types
@@ -519,6 +526,10 @@ class Engine:
 
     def _inspect_container(self, cid: str) -> dict[str, Any]:
         return _dict(self._api("GET", f"/containers/{cid}/json", f"container {cid[:12]}"))
+
+    def raw_container(self, cid: str) -> dict[str, Any]:
+        """``docker inspect`` of a container as the engine answers it (see ``raw_image``)."""
+        return self._inspect_container(cid)
 
     def inspect_container(self, cid: str) -> ContainerState:
         return container_state(self._inspect_container(cid))

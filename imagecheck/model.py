@@ -66,6 +66,8 @@ class ImageInfo:
     history: tuple[HistoryEntry, ...]
     diff_ids: tuple[str, ...]
     repo_tags: tuple[str, ...] = ()
+    exposed_ports: tuple[str, ...] = ()  # "8000/tcp", sorted
+    labels: tuple[tuple[str, str], ...] = ()  # (key, value), sorted by key
 
     def env_value(self, name: str) -> str | None:
         for item in self.env:
@@ -436,6 +438,9 @@ class TriageRun:
     #: the state of each ``depends_on`` service, and whether the service waits for it
     dependencies: tuple[DependencyState, ...] = ()
     database: DatabaseRevision | None = None  # the stack's database's alembic_version, if read
+    #: what changed between the image that ran (or worked: --since) and the one checked
+    changes: ImageDiff | None = None
+    changes_why: str = ""  # "the tag's current image", "--since IMAGE"; or why not compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,3 +485,97 @@ def short(digest: str) -> str:
     """``sha256:0123456789ab``: enough of a digest to name it in one line."""
     algo, _, hexpart = digest.partition(":")
     return f"{algo}:{hexpart[:12]}" if hexpart else digest[:19]
+
+
+@dataclass(frozen=True, slots=True)
+class LayerDiff:
+    """One layer of either image, matched to the other's by its command."""
+
+    status: (
+        str  # "kept" (same content), "rebuilt" (same command, other content), "added", "removed"
+    )
+    created_by: str
+    old_diff_id: str | None
+    new_diff_id: str | None
+    old_size: int = 0
+    new_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VersionChange:
+    """A Python distribution (per environment) or Debian package that changed."""
+
+    kind: str  # "python" or "debian"
+    name: str
+    change: str  # "added", "removed", "upgraded", "downgraded", "changed" (not comparable)
+    old_version: str | None
+    new_version: str | None
+    where: str  # the site folder, or "dpkg"
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryChange:
+    """A shared library by SONAME: added, removed, or found at other paths."""
+
+    soname: str
+    change: str  # "added", "removed", "moved"
+    old_paths: tuple[str, ...]
+    new_paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One of the application's files, and what its change was judged by."""
+
+    path: str
+    change: str  # "added", "removed", "changed"
+    basis: str  # "bytes" (kept by the index), "sha256" (read in place), "size", "link", "kind"
+    old_size: int | None
+    new_size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """One setting of the image config: an env variable, a label, a port, CMD..."""
+
+    field: str  # "entrypoint", "cmd", "working_dir", "user", "env", "labels", "exposed_ports"
+    key: str  # the variable, label or port; "" for a whole-value field
+    old: str | None  # None: not set in OLD
+    new: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlembicChange:
+    """One alembic.ini's revisions: the head(s) and the revisions each image alone has."""
+
+    config: str
+    old_heads: tuple[str, ...]  # "9c1d (add role column)"
+    new_heads: tuple[str, ...]
+    added: tuple[str, ...]  # revisions NEW has and OLD does not
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDiff:
+    """What changed from OLD to NEW; an empty tuple means that kind did not change."""
+
+    old_ref: str
+    old_id: str
+    new_ref: str
+    new_id: str
+    layers: tuple[LayerDiff, ...]
+    python: tuple[VersionChange, ...]
+    debian: tuple[VersionChange, ...]
+    libraries: tuple[LibraryChange, ...]
+    files: tuple[FileChange, ...]
+    config: tuple[ConfigChange, ...]
+    alembic: tuple[AlembicChange, ...]
+    file_roots: tuple[str, ...] = ()  # the folders whose files were compared
+    files_compared: int = 0  # files present in both images
+    files_unverified: int = 0  # equal in size, other layers, content not readable
+    notes: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        kinds = (self.python, self.debian, self.libraries, self.files, self.config, self.alembic)
+        return any(kinds) or any(x.status != "kept" for x in self.layers)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from . import codes
-from .app import check_alembic, check_app, check_database, check_schema
+from .app import check_alembic, check_app, check_database, check_schema, schema_detail
 from .catalog import check_unread
 from .checks import Check, Context, run_selected
 from .model import CheckResult, Finding
@@ -23,7 +23,7 @@ from .native import (
 )
 from .pins import check_duplicates, check_known, check_pins, check_requires, pin_sources
 from .smoke import check_smoke
-from .stale import check_stale
+from .stale import check_baked, check_stale
 from .triage import check_dependencies, check_triage
 
 CHECKS: tuple[Check[Context], ...] = (
@@ -50,13 +50,25 @@ CHECKS: tuple[Check[Context], ...] = (
     Check(codes.family("IC85")[:5], "alembic revisions", check_alembic),
     Check(codes.family("IC85")[5:], "database revision", check_database, needs_triage=True),
     Check(codes.family("IC86"), "the stack's dependencies", check_dependencies, needs_triage=True),
-    Check(codes.family("IC9"), "models against migrations", check_schema, needs_migrations=True),
+    Check(
+        codes.family("IC90"),
+        "models against migrations",
+        check_schema,
+        needs_migrations=True,
+        detail=schema_detail,
+    ),
+    Check(codes.family("IC93"), "build-time values baked in", check_baked),
 )
+
+
+_NOTHING_BAKED = "no configuration to compare the build with (imagecheck SERVICE, --build-arg)"
 
 
 def _skip(check: Check[Context], ctx: Context) -> str | None:
     if check.codes[0] is codes.IC850:  # read from the files: no interpreter needed
         return None if ctx.inventory.alembic else "no alembic.ini in the image"
+    if check.codes[0] is codes.IC930:  # any image: a Next.js one has no Python
+        return None if ctx.baked is not None else _NOTHING_BAKED
     if check.codes[0] is codes.IC855 and ctx.triage is not None and ctx.triage.database is None:
         return "no database read (no database service running, or no alembic in the image)"
     if check.needs_migrations:

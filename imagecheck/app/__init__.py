@@ -16,7 +16,18 @@ if TYPE_CHECKING:
     from .alembic import Folder, Graph, catalog_alembic, describe, parse_revision, read_scripts
     from .check import check_app, mapper_subject
     from .checks import alembic_findings, check_alembic, check_database, database_findings
-    from .database import database_kind, mysql_command, postgres_command, read_database
+    from .database import (
+        DIALECTS,
+        MYSQL,
+        POSTGRES,
+        Dialect,
+        database_kind,
+        detect,
+        outcome,
+        read_database,
+        read_live_schema,
+        schema_tables,
+    )
     from .entry import FASTAPI_DEFAULT_PATHS, expand, find_entry, split_shell
     from .migrations import (
         LABEL,
@@ -31,16 +42,19 @@ if TYPE_CHECKING:
         migration_run,
         plan_migrations,
         project_here,
-        read_live_schema,
         read_records,
         run_migrations,
     )
     from .plan import image_scripts, plan_entry, runner_config
-    from .schema import check_schema, live_findings, migration_findings
+    from .schema import check_schema, live_findings, migration_findings, schema_detail
 
 __all__ = [
+    "DIALECTS",
     "FASTAPI_DEFAULT_PATHS",
     "LABEL",
+    "MYSQL",
+    "POSTGRES",
+    "Dialect",
     "Difference",
     "Folder",
     "Graph",
@@ -59,6 +73,7 @@ __all__ = [
     "database_kind",
     "database_service",
     "describe",
+    "detect",
     "expand",
     "find_entry",
     "has_alembic",
@@ -67,11 +82,10 @@ __all__ = [
     "mapper_subject",
     "migration_findings",
     "migration_run",
-    "mysql_command",
+    "outcome",
     "parse_revision",
     "plan_entry",
     "plan_migrations",
-    "postgres_command",
     "project_here",
     "read_database",
     "read_live_schema",
@@ -79,6 +93,8 @@ __all__ = [
     "read_scripts",
     "run_migrations",
     "runner_config",
+    "schema_detail",
+    "schema_tables",
     "split_shell",
 ]
 

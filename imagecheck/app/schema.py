@@ -203,6 +203,19 @@ class _Context(Protocol):
     def triage(self) -> TriageRun | None: ...
 
 
+def schema_detail(ctx: _Context) -> str:
+    """The check's result: what the run did, and whether the live database was compared
+    (a live read that failed is said here, where ``-v`` and the JSON show it)."""
+    run = ctx.migrations
+    if run is None:
+        return ""
+    if run.live is not None:
+        return f"{run.reason}; the live database: {len(run.live)} table(s) read"
+    if run.live_reason:
+        return f"{run.reason}; the live database not compared: {run.live_reason}"
+    return run.reason
+
+
 def check_schema(ctx: _Context) -> Iterator[Finding]:
     """The check: the fresh database's findings, then the live one's when it was read."""
     run = ctx.migrations

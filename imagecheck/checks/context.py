@@ -12,7 +12,7 @@ from ..pins import Constraints
 
 if TYPE_CHECKING:
     from ..app import MigrationRun
-    from ..stale import StaleFacts
+    from ..stale import BakedFacts, StaleFacts
 
 _ARCH = {
     "amd64": "x86_64",
@@ -36,6 +36,7 @@ class Context:
     stale_skip: str = "no Dockerfile given (--dockerfile, or a compose service's build:)"
     triage: TriageRun | None = None  # the compose service's containers (imagecheck SERVICE)
     migrations: MigrationRun | None = None  # the migrations on a throwaway database, if run
+    baked: BakedFacts | None = None  # build-time values against today's configuration
 
     @cached_property
     def machine(self) -> str:

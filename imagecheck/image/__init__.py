@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .cache import Cache, default_cache_dir
     from .elf import MARKERS
     from .imagefs import ImageFS
-    from .layerindex import FILE, LayerIndex, sha256_of
+    from .layerindex import FILE, LayerIndex, search_stream, sha256_of
     from .reader import ImageReader, Options
     from .sources.archive import open_docker_archive
     from .sources.base import Progress, ProgressFn, Source, no_progress
@@ -43,6 +43,7 @@ __all__ = [
     "open_oci",
     "open_podman",
     "parse_platform",
+    "search_stream",
     "sha256_of",
 ]
 

@@ -9,6 +9,7 @@ by diff_id (see ``cache.py``) and nothing is ever extracted onto the host.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -16,12 +17,14 @@ import re
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import IO, Any, TypeVar, cast
 
 from ..errors import CorruptArchive
 from ..model import short
 from .elf import ElfInfo, read_elf, read_elf_stream
 from .streams import READ_ERRORS, Window
+
+_T = TypeVar("_T")
 
 # Bump when what an index records changes: old cache entries are then never read.
 INDEX_FORMAT = 5
@@ -100,7 +103,23 @@ def keep_rule(path: str) -> int:
         return KEEP_BYTES
     if _alembic_file(path, parent, base):
         return KEEP_BYTES
+    if _build_output_file(path, parent, base):
+        return KEEP_BYTES
     return KEEP_NONE
+
+
+_NEXT_FILES = frozenset({"BUILD_ID", "required-server-files.json"})
+_DOT_ENV = re.compile(r"\.env(\.(production|local|production\.local))?$")
+
+
+def _build_output_file(path: str, parent: str, base: str) -> bool:
+    """A Next.js build's marker files (``.next/BUILD_ID``, ``required-server-files.json``)
+    and the ``.env`` files beside an application: read by ``stale.baked``."""
+    if path.startswith(_SYSTEM_DIRS) or _in_site_dir(path) or "/node_modules/" in path:
+        return False
+    if base in _NEXT_FILES:
+        return parent == ".next" or parent.endswith("/.next")
+    return _DOT_ENV.fullmatch(base) is not None
 
 
 def _alembic_file(path: str, parent: str, base: str) -> bool:
@@ -547,23 +566,62 @@ def sha256_of(fh: IO[bytes], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def digest_members(
-    stream: IO[bytes], diff_id: str, wanted: set[str], *, seekable: bool = False
-) -> dict[str, str]:
-    """The sha256 of the regular files ``wanted`` (index paths) of one layer tar, each
-    streamed through the digest: a file of any size, never held whole nor written to disk."""
-    found: dict[str, str] = {}
+def read_members(
+    stream: IO[bytes],
+    diff_id: str,
+    wanted: set[str],
+    read: Callable[[IO[bytes]], _T],
+    *,
+    seekable: bool = False,
+) -> dict[str, _T]:
+    """``read`` of each regular file ``wanted`` (index paths) of one layer tar, the file
+    given as a stream of its bytes (a digest, a bounded search: a file of any size, never
+    held whole nor written to disk); the tar is read once, up to the last file wanted."""
+    found: dict[str, _T] = {}
     try:
         for name, kind, _, _, _, data in _walk_tar(stream, seekable):
             path = normalize(name)
             if kind == FILE and path in wanted and data is not None:
-                found[path] = sha256_of(_rewound(data))
+                found[path] = read(_rewound(data))
                 if len(found) == len(wanted):
                     break
     except _BadTar as exc:
         raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
     except READ_ERRORS as exc:
         raise CorruptArchive(f"layer {short(diff_id)} cannot be read: {exc}") from exc
+    return found
+
+
+def read_folder(folder: str, wanted: set[str], read: Callable[[IO[bytes]], _T]) -> dict[str, _T]:
+    """``read_members`` for a layer's diff folder, read in place (symlinks left out)."""
+    found: dict[str, _T] = {}
+    for path in wanted:
+        full = os.path.join(folder, path)
+        if os.path.isfile(full) and not os.path.islink(full):
+            with contextlib.suppress(OSError), open(full, "rb") as fh:
+                found[path] = read(fh)
+    return found
+
+
+MAX_SEARCH = 16 << 20  # bytes of one file searched for values (a big chunk is ~2 MB)
+
+
+def search_stream(fh: IO[bytes], needles: frozenset[bytes], limit: int = MAX_SEARCH) -> set[bytes]:
+    """The ``needles`` found in the first ``limit`` bytes of ``fh``, read a chunk at a
+    time (a needle across two chunks is found too): never the whole file in memory."""
+    if not needles:
+        return set()
+    overlap = max(len(n) for n in needles) - 1
+    found: set[bytes] = set()
+    tail, done = b"", 0
+    while done < limit and len(found) < len(needles):
+        chunk = fh.read(min(1 << 20, limit - done))
+        if not chunk:
+            break
+        done += len(chunk)
+        window = tail + chunk
+        found.update(n for n in needles if n not in found and n in window)
+        tail = window[-overlap:] if overlap else b""
     return found
 
 

@@ -4,9 +4,10 @@ indexed once: from the cache by diff_id, the rest read from the source and cache
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TypeVar
 
 from ..engine import Shared
 from ..errors import BadInput
@@ -15,6 +16,8 @@ from ..target import CONTAINERD, DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, PODMAN, R
 from .cache import Cache, default_cache_dir
 from .layerindex import LayerIndex
 from .sources.base import ProgressFn, Source, no_progress
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,12 @@ class ImageReader:
     def digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         """The sha256 of some files of one layer, where the source can read them in place."""
         return self.source().file_digests(diff_id, paths)
+
+    def read_files(
+        self, diff_id: str, paths: set[str], read: Callable[[IO[bytes]], _T]
+    ) -> dict[str, _T]:
+        """``read`` of some files of one layer, each a stream, where the source can read them."""
+        return self.source().read_files(diff_id, paths, read)
 
     def close(self) -> None:
         if self._source is not None:

@@ -13,6 +13,8 @@ from .. import lazy
 
 if TYPE_CHECKING:
     from .cyclonedx import cyclonedx_json
+    from .diff import diff_markdown, render_diff, summary_lines
+    from .diffdata import diff_data, diff_document
     from .findings import failing, junit, lint_document, report_document
     from .formats import render_as
     from .json import dumps, inventory_document
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "cyclonedx_json",
+    "diff_data",
+    "diff_document",
+    "diff_markdown",
     "dumps",
     "failing",
     "inventory_document",
@@ -28,11 +33,13 @@ __all__ = [
     "lint_document",
     "markdown_summary",
     "render_as",
+    "render_diff",
     "render_inventory",
     "render_layers",
     "render_lint",
     "render_report",
     "report_document",
+    "summary_lines",
 ]
 
 __getattr__ = lazy.interface(__name__, __file__)

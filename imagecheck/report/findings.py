@@ -18,6 +18,7 @@ from ..model import (
     TriageRun,
     severity_rank,
 )
+from .diffdata import diff_data
 from .json import header, layer_ref, tool_header
 
 
@@ -117,6 +118,8 @@ def triage_document(run: TriageRun) -> dict[str, Any]:
         "engine_error": run.engine_error,
         "dependencies": [asdict(dep) for dep in run.dependencies],
         "database": None if run.database is None else asdict(run.database),
+        "changes": None if run.changes is None else diff_data(run.changes),
+        "changes_why": run.changes_why,
     }
 
 

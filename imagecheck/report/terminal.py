@@ -472,6 +472,16 @@ _TRIAGE_STYLE = {
 }
 
 
+def _render_changes(console: Console, run: TriageRun) -> None:
+    """What changed between the image that ran (or worked) and the one checked: a few lines."""
+    from .diff import summary_lines
+
+    _line(console, ("  changed: ", "bold"), run.changes_why, soft_wrap=True)
+    if run.changes is not None:
+        for line in summary_lines(run.changes):
+            _line(console, f"    {line}", soft_wrap=True)
+
+
 def render_triage(
     console: Console, run: TriageRun, bad: list[Finding], verbose: bool = False
 ) -> None:
@@ -516,6 +526,8 @@ def render_triage(
     )
     for warning in run.warnings:
         _line(console, (f"compose: {warning}", "yellow"))
+    if run.changes is not None or run.changes_why:
+        _render_changes(console, run)
     if run.containers:
         table = _Table("Containers")
         for col in ("name", "status", "restarts", "exit", "OOM", "health", "started", "finished"):

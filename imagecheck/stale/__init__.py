@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .. import lazy
 
 if TYPE_CHECKING:
+    from .baked import BakedFacts, FileReader, baked_facts, check_baked, rebuild_for
     from .build import BuildRequest, LayerReader, stale_facts
     from .check import check_stale
     from .facts import (
@@ -32,19 +33,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CACHE_AGE_DAYS",
+    "BakedFacts",
     "BuildInput",
     "BuildRequest",
+    "FileReader",
     "HistoryMatch",
     "LayerReader",
     "StaleFacts",
+    "baked_facts",
     "build_state",
     "builder_of",
+    "check_baked",
     "check_stale",
     "copied_files",
     "copy_hashes",
     "declared_packages",
     "match_history",
     "read_dockerfile",
+    "rebuild_for",
     "requirement_files",
     "stale_facts",
     "stale_verdict",

@@ -8,6 +8,7 @@ result again, the prune.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from ..errors import BadInput
 from ..model import Finding, LayerRef, canonical
 from ..pins import applies, read_requirements, satisfies
 from ..timestamps import parse_timestamp
+from .baked import redact, used_args
 from .buildcache import prune_command, stacked_on
 from .facts import StaleFacts, chain_record, fetches, rebuild_command
 from .history import Aligned
@@ -61,11 +63,14 @@ def _history(ctx: Context, facts: StaleFacts) -> Iterator[Finding]:
         if diff.detail:
             message += f" ({diff.detail})"
     step = next((s for s in facts.match.steps if s.line == diff.line and s.entry), None)
+    args = [*facts.build.args, *((a.name, a.value) for a in used_args(ctx.inventory.image.history))]
+    layer = _layer(ctx, step) if step else None
     yield IC601.finding(
         subject=str(facts.build.dockerfile),
-        message=message + "; the image was built from another version of the Dockerfile",
+        message=redact(message, args) + "; the image was built from another version of the "
+        "Dockerfile",
         hint=f"rebuild: {_rebuild(ctx, facts)}",
-        layer=_layer(ctx, step) if step else None,
+        layer=replace(layer, created_by=redact(layer.created_by, args)) if layer else None,
         location=_where(facts, diff.line),
     )
 

@@ -644,14 +644,14 @@ def stale_verdict(
 
 
 def _chain_prune(facts: StaleFacts, bad: Sequence[Finding]) -> str:
-    """For a BuildKit image whose cached layers are old (IC605, IC607): the prune of the
-    first such layer's record, which takes the later ones stacked on it along."""
+    """For a BuildKit image whose cached layers are old or stale (IC603, IC605, IC607):
+    the prune of the first such layer's record, which takes the later ones stacked on it
+    along. A legacy image has no such record: its advice is the ``--no-cache`` rebuild."""
     state = facts.state
     if state is None or state.chain is None:
         return ""
-    lines = {
-        f.location.rpartition(":")[2] for f in bad if f.code in ("IC605", "IC607") and f.location
-    }
+    cached = ("IC603", "IC605", "IC607")
+    lines = {f.location.rpartition(":")[2] for f in bad if f.code in cached and f.location}
     for step in state.chain.steps:  # base first: the first old one covers the rest
         aligned = next((s for s in facts.match.steps if s.entry == step.entry), None)
         if aligned is not None and str(aligned.line) in lines:

@@ -31,6 +31,7 @@ from ..dockerfile import (
     UNKNOWN,
     BuildStage,
     Instruction,
+    arg_pairs,
     clean,
     exec_form,
     flags,
@@ -577,3 +578,16 @@ def differing_words(expected: str, recorded: str) -> str:
     if not theirs:
         return f"the image lacks '{ours}'"
     return f"'{ours}' where the image has '{theirs}'"
+
+
+def recorded_args(entry: HistoryEntry) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The build args a history entry records, with values, and what they are: "used"
+    for a RUN's ``|N K=V`` prefix (both builders: the values the build had), "default"
+    for an ARG's ``K=V`` (BuildKit's ``ARG K=V``, the legacy ``#(nop)  ARG K=V``: the
+    Dockerfile's default, whatever was passed); ("", ()) for any other entry."""
+    got = _read(entry.created_by, entry.comment)
+    if got.keyword == "RUN" and got.args:
+        return "used", got.args
+    if got.keyword == "ARG":
+        return "default", tuple((k, v) for k, v in arg_pairs(got.body) if v is not None)
+    return "", ()

@@ -594,6 +594,30 @@ def load_project(
 ) -> ComposeProject:
     """Read the project compose would run from ``cwd`` with these ``-f``, ``-p`` and
     ``--env-file`` values; ``environ`` stands for the process environment (default: ours)."""
+    return load_config(cwd, files, project_name, env_file, environ).project
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeConfig:
+    """The project as ``docker compose config`` resolves it, for a bug report: the files
+    merged and interpolated (``include:`` and ``extends:`` applied), the variables they
+    were interpolated with, and each top-level ``secrets:`` entry's value (its ``file:``,
+    ``environment:`` or ``content:``), so that a redaction knows what to look for."""
+
+    project: ComposeProject
+    document: Mapping[str, Any]
+    variables: tuple[tuple[str, str], ...]
+    secrets: tuple[tuple[str, str], ...]
+
+
+def load_config(
+    cwd: Path,
+    files: Sequence[str | Path] = (),
+    project_name: str | None = None,
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ComposeConfig:
+    """``load_project``'s project, with the resolved files it was read from."""
     env = dict(os.environ if environ is None else environ)
     cwd = _absolute(cwd, Path.cwd())
     if files:
@@ -638,7 +662,42 @@ def load_project(
         for k, v in services.items()
     )
     warnings = [f'The "{var}" variable is not set. Defaulting to a blank string.' for var in unset]
-    return ComposeProject(name, folder, paths, built, tuple(warnings))
+    project = ComposeProject(name, folder, paths, built, tuple(warnings))
+    top: dict[str, Any] = {}
+    for document in documents:
+        for key, value in document.items():
+            if key not in ("services", "include", "name"):
+                top[key] = _merge(top.get(key), value)
+    resolved = {"name": name, **_untag(top), "services": services}
+    secrets = _secret_values(resolved.get("secrets"), folder, env)
+    return ComposeConfig(project, resolved, tuple(sorted(env.items())), secrets)
+
+
+#: A secret's file read for its value: at most this many bytes.
+_SECRET_BYTES = 1 << 16
+
+
+def _secret_values(
+    secrets: Any, folder: Path, env: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """(name, value) of each top-level secret whose value can be read here."""
+    out: list[tuple[str, str]] = []
+    for name, spec in (secrets or {}).items() if isinstance(secrets, dict) else ():
+        if not isinstance(spec, dict):
+            continue
+        if isinstance(spec.get("content"), str):
+            out.append((str(name), spec["content"]))
+        if isinstance(spec.get("environment"), str) and spec["environment"] in env:
+            out.append((str(name), env[spec["environment"]]))
+        if isinstance(spec.get("file"), str):
+            path = _absolute(Path(spec["file"]).expanduser(), folder)
+            try:
+                with path.open("rb") as handle:
+                    data = handle.read(_SECRET_BYTES)
+            except OSError:
+                continue  # compose refuses to start; the bundle has what it has
+            out.append((str(name), data.decode("utf-8", "replace")))
+    return tuple(out)
 
 
 class _Reader:
@@ -899,10 +958,12 @@ __all__ = [
     "DEFAULT_FILES",
     "OVERRIDE_FILES",
     "BuildSpec",
+    "ComposeConfig",
     "ComposeProject",
     "ComposeService",
     "find_files",
     "interpolate",
+    "load_config",
     "load_project",
     "normalize_project_name",
     "read_env_file",

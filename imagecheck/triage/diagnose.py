@@ -16,14 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import EngineUnavailable, ImageNotFound
-from ..model import ContainerState, DependencyState, Diagnosis, Finding, TriageRun
-from ..stale import BuildRequest
+from ..model import (
+    ContainerState,
+    DependencyState,
+    Diagnosis,
+    Finding,
+    Inventory,
+    StaleVerdict,
+    TriageRun,
+)
+from ..stale import BakedFacts, BuildRequest, baked_facts, rebuild_for
 from ..timestamps import parse_timestamp
 from .failures import Failure, classify
 from .logs import Level, level_of, looks_like_error, unwrap
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..stale import FileReader
     from .compose import ComposeProject, ComposeService
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -513,8 +522,17 @@ def _code_only(errors: list[Finding], stale: list[Finding], failure: str | None)
     )
 
 
-def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> tuple[str, ...]:
-    """The commands of the verdict, in the order to run them."""
+def commands(
+    run: TriageRun,
+    findings: tuple[Finding, ...],
+    has_build: bool,
+    verdict: StaleVerdict | None = None,
+) -> tuple[str, ...]:
+    """The commands of the verdict, in the order to run them. The build cache advice is
+    the staleness verdict's, for the builder that made the image: a BuildKit image's exact
+    ``docker builder prune --filter id=`` (none when no record holds its stale layers), a
+    legacy image's ``--no-cache`` rebuild only (BuildKit's prune does nothing for it).
+    ``host.spell`` adds ``DOCKER_BUILDKIT=1`` for the terminal where it is needed."""
     name = run.service
     out: list[str] = []
     failure = run.diagnosis.failure_id if run.diagnosis else None
@@ -535,8 +553,8 @@ def commands(run: TriageRun, findings: tuple[Finding, ...], has_build: bool) -> 
         elif never_built or _code_only(image_errors, stale, failure):
             out.append(f"docker compose build {name}")  # after the fix the findings name
         else:
-            if stale_cache:
-                out.append("docker builder prune -af")
+            if stale_cache and verdict is not None:
+                out.extend(c for c in verdict.commands if " prune " in c)
             out.append(f"docker compose build --no-cache {name}")
     if failure is None and run.diagnosis is not None:
         out.append(f"docker compose logs --tail 200 {name}")
@@ -562,10 +580,27 @@ __all__ = [
     "gather",
     "image_drift",
     "resolve_image",
+    "service_baked",
     "service_containers",
     "tag_images",
     "worst_container",
 ]
+
+
+def service_baked(reader: FileReader, inv: Inventory, svc: ComposeService) -> BakedFacts:
+    """What the service's configuration gives its image now (``environment:``/``env_file:``,
+    ``build.args``), beside what the image's build baked in (IC93x)."""
+    args = tuple((k, v) for k, v in (svc.build.args if svc.build else ()) if v is not None)
+    return baked_facts(
+        reader,
+        inv,
+        rebuild=rebuild_for(svc.name, inv, {}),
+        service=svc.name,
+        environment=svc.environment,
+        environment_how=f"compose service {svc.name!r} environment:/env_file:",
+        build_args=args,
+        build_args_how=f"compose service {svc.name!r} build.args",
+    )
 
 
 def service_build(svc: ComposeService, folder: Path) -> BuildRequest:

@@ -17,6 +17,7 @@ import pytest
 
 from imagecheck.api import Options, triage
 from imagecheck.cli import main
+from imagecheck.engine import connect
 from imagecheck.host import compose_command
 from imagecheck.smoke.run import SmokeOptions
 from tests.helpers import validate
@@ -264,7 +265,8 @@ def test_a_container_older_than_its_tag(
     crashlooping: tuple[str, Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The tag was rebuilt (here: points to the base image) but the container not recreated."""
+    """The tag was rebuilt (here: points to the base image) but the container not recreated;
+    the report says what changed between the two."""
     project, folder = crashlooping
     tag = tag_base(f"{project}-backend")
     (folder / "compose.yaml").write_text(
@@ -274,6 +276,15 @@ def test_a_container_older_than_its_tag(
     doc = json.loads(capsys.readouterr().out)
     assert doc["triage"]["newer_image"] == tag
     assert doc["triage"]["image_source"] == "container"  # what crashes is what is checked
+    # what changed from what runs to what the tag names: passlib and bcrypt gone
+    validate(doc, "report")
+    changes = doc["triage"]["changes"]
+    assert tag in doc["triage"]["changes_why"]
+    assert changes["new"]["ref"] == tag
+    assert {(c["name"], c["change"]) for c in changes["python"]} == {
+        ("bcrypt", "removed"),
+        ("passlib", "removed"),
+    }
     assert "IC709" in {f["code"] for f in doc["findings"]}
     assert "docker compose up -d --force-recreate backend" in doc["triage"]["commands"]
 
@@ -287,25 +298,39 @@ RUN pip install --no-index --find-links /wheels --break-system-packages python-m
 COPY app.py /app/app.py
 CMD ["python3", "/app/app.py"]
 """
+
+
+def _cache_records() -> tuple[Any, ...]:
+    engine = connect()
+    try:
+        return engine.build_cache()
+    finally:
+        engine.close()
+
+
 STORY_APP = 'import magic\n\nprint(magic.from_buffer(b"%PDF-1.4"))\n'
 
 
 def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
     client: Any,
     base_image: str,
-    build_dir: Callable[[Path, str], str],
+    any_builder: Callable[[Path, str], str],
     compose_project: tuple[str, Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The Dockerfile lists libmagic1, the image lacks it (built before the line changed,
     as a stale cached layer leaves it): the logs say why it crashes, the staleness
-    checks say why the image is like that, and the commands prune and rebuild."""
+    checks say why the image is like that, and the commands rebuild, the way the image's
+    own builder wants it: a legacy image only without the cache (a BuildKit prune does
+    nothing for it), a BuildKit image after the exact prune of its own apt record, with
+    DOCKER_BUILDKIT=1 (this engine's default builder is the legacy one)."""
     project, folder = compose_project
     (folder / "wheels").mkdir()
     shutil.copy(_wheel(WHEELS["magic"]), folder / "wheels")
     (folder / "app.py").write_text(STORY_APP)
     (folder / "Dockerfile").write_text(STORY.replace("BASE", base_image))
-    tag = build_dir(folder, "triage-story")
+    tag = any_builder(folder, "triage-story")
+    builder = "buildkit" if "-kit:" in tag else "legacy"
     dockerfile = (folder / "Dockerfile").read_text()
     (folder / "Dockerfile").write_text(dockerfile.replace("libexpat1 ", "libexpat1 libmagic1 "))
     (folder / "compose.yaml").write_text(
@@ -315,6 +340,8 @@ def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
     try:
         code = main(["backend", "--format", "json", "--no-smoke"])
         out, err = capsys.readouterr()
+        main(["backend", "--no-smoke"])  # the terminal: the commands as this host runs them
+        terminal = " ".join(capsys.readouterr().out.split())
     finally:
         container.remove(force=True)
     assert code == 1, err
@@ -328,11 +355,25 @@ def test_the_founding_crashloop_libmagic_and_a_stale_apt_layer(
     assert "libmagic1" in codes["IC601"]["message"]
     assert doc["stale"]["status"] == "stale"
     assert doc["stale"]["how"].startswith("compose service 'backend'")
-    assert "docker compose build --no-cache backend" in doc["stale"]["commands"]
+    rebuild = "docker compose build --no-cache backend"  # JSON: every host's spelling
+    assert doc["stale"]["commands"][-1] == rebuild
     commands = doc["triage"]["commands"]
-    assert commands.index("docker builder prune -af") < commands.index(
-        "docker compose build --no-cache backend"
-    )
+    here = f"{compose_command()} build --no-cache backend"
+    if builder == "legacy":
+        assert commands[0] == rebuild
+        assert "builder prune" not in " ".join(commands)
+        assert f"$ {here}" in terminal
+        assert "DOCKER_BUILDKIT" not in terminal
+        return
+    prune = commands[0]
+    assert prune.startswith("docker builder prune -af --filter id=")
+    assert commands.index(prune) < commands.index(rebuild)
+    assert prune in codes["IC603"]["hint"]
+    # the id is of the record that holds this image's apt layer, and no other's
+    apt = next(r for r in _cache_records() if r.id == prune.rpartition("id=")[2].split()[0])
+    assert "libexpat1" in apt.description
+    # this engine (20.10) builds with the legacy builder by default: the rebuild says BuildKit
+    assert f"$ DOCKER_BUILDKIT=1 {here}" in terminal
 
 
 def test_a_running_but_unhealthy_service(
@@ -426,6 +467,21 @@ def _compose(project: str, folder: Path, *args: str) -> None:
     subprocess.run([COMPOSE_V1, "-p", project, *args], cwd=folder, check=True, capture_output=True)
 
 
+def _up_until(
+    client: Any, project: str, folder: Path, ready: Callable[[Any], bool], seconds: float
+) -> None:
+    """``up -d`` the stack; return once ``ready(backend container)``, else fail."""
+    _compose(project, folder, "up", "-d")
+    backend = client.containers.get(f"{project}_backend_1")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        backend.reload()
+        if ready(backend):
+            return
+        time.sleep(0.3)
+    pytest.fail(f"backend never got ready: {backend.status} {backend.logs()!r}")
+
+
 def _stack(
     client: Any,
     compose_project: tuple[str, Path],
@@ -441,18 +497,13 @@ def _stack(
         STACK.format(postgres=images[0], app=images[1], bad_query=bad_query)
     )
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
+
+    def ready(backend: Any) -> bool:
+        healthy = backend.attrs["State"].get("Health", {}).get("Status") == "healthy"
+        return healthy and (not bad_query or b"LINE 1:" in backend.logs())
+
     try:
-        _compose(project, folder, "up", "-d")
-        backend = client.containers.get(f"{project}_backend_1")
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            backend.reload()
-            healthy = backend.attrs["State"].get("Health", {}).get("Status") == "healthy"
-            if healthy and (not bad_query or b"LINE 1:" in backend.logs()):
-                break
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"backend never became healthy: {backend.logs()!r}")
+        _up_until(client, project, folder, ready, 90)
         yield project, folder
     finally:
         _compose(project, folder, "down", "-v")
@@ -670,3 +721,31 @@ def test_fastapi_runs_rich_traceback_is_quoted_whole(
     assert crash["code"] == "IC701"
     assert crash["message"].endswith("reserved when using the Declarative API.")
     assert code == 1
+
+
+def test_what_changed_since_the_image_that_worked(
+    build: Builder,
+    crashlooping: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--since`` the passlib image with bcrypt 4.3 (which worked): bcrypt went to 5, CMD
+    and the app's file came; the triage report's data carries it, the text says it."""
+    worked = build("triage-worked", HARMLESS, ["passlib", "bcrypt43"])
+    args = ["backend", "--since", f"docker:{worked}", "--no-smoke", "--no-cache"]
+    main([*args, "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    validate(doc, "report")
+    triage_doc = doc["triage"]
+    assert triage_doc["changes_why"] == f"--since docker:{worked}"
+    changes = triage_doc["changes"]
+    validate({"schema_version": 1, "tool": doc["tool"]} | changes, "diff")
+    assert [(c["name"], c["change"], c["new_version"]) for c in changes["python"]] == [
+        ("bcrypt", "upgraded", "5.0.0"),
+    ]
+    assert changes["config"][0]["field"] == "cmd"
+    assert [f["path"] for f in changes["files"]] == ["/app/app.py"]
+    main(args)
+    text = capsys.readouterr().out
+    assert f"changed: --since docker:{worked}" in text
+    assert "Python: bcrypt 4.3.0 → 5.0.0" in text
+    assert main(["backend", "--since", "docker:imagecheck-test/none:gone", "--no-smoke"]) == 2

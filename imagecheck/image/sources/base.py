@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 from ...errors import CorruptArchive
 from ...model import HistoryEntry, ImageInfo, Platform
 from ..layerindex import LayerIndex
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,13 @@ class Source(Protocol):
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         """The sha256 of regular files (index paths) of one layer, streamed, where the
         source can read them; others are left out."""
+        ...
+
+    def read_files(
+        self, diff_id: str, paths: set[str], read: Callable[[IO[bytes]], _T]
+    ) -> dict[str, _T]:
+        """``read`` of each regular file (index paths) of one layer, given as a stream of
+        its bytes, where the source can read them; others are left out."""
         ...
 
     def close(self) -> None: ...
@@ -138,4 +147,11 @@ def image_info(
         history=tuple(history),
         diff_ids=diff_ids,
         repo_tags=repo_tags,
+        exposed_ports=tuple(sorted(map(str, _mapping(cfg.get("ExposedPorts"))))),
+        labels=tuple(sorted((str(k), str(v)) for k, v in _mapping(cfg.get("Labels")).items())),
     )
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    """A config object field (ExposedPorts, Labels), or nothing when it is not one."""
+    return value if isinstance(value, dict) else {}

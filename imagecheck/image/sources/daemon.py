@@ -10,23 +10,25 @@ one stream and each layer's diff_id is computed while it is indexed.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import IO, TypeVar
 
 from ...engine import Engine, EngineImage
 from ...errors import CorruptArchive, EngineUnavailable
 from ...model import ImageInfo, short
 from ..cache import Cache
-from ..layerindex import LayerIndex, index_directory, index_tar, sha256_of
+from ..layerindex import LayerIndex, index_directory, index_tar, read_folder, sha256_of
 from ..streams import Digesting, decompressed
 from .base import Progress, ProgressFn, image_info, load_json
+
+_T = TypeVar("_T")
 
 
 def _layer_dirs(image: EngineImage) -> tuple[str, ...] | None:
@@ -37,17 +39,6 @@ def _layer_dirs(image: EngineImage) -> tuple[str, ...] | None:
     if not all(os.path.isdir(d) and os.access(d, os.R_OK | os.X_OK) for d in dirs):
         return None
     return dirs
-
-
-def folder_digests(folder: str, paths: set[str]) -> dict[str, str]:
-    """The sha256 of the regular files ``paths`` of a layer's diff folder, streamed."""
-    found: dict[str, str] = {}
-    for path in paths:
-        full = os.path.join(folder, path)
-        if os.path.isfile(full) and not os.path.islink(full):
-            with contextlib.suppress(OSError), open(full, "rb") as fh:
-                found[path] = sha256_of(fh)
-    return found
 
 
 class DaemonSource:
@@ -148,64 +139,81 @@ class DaemonSource:
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
         """The sha256 of files of one layer, read in place from its overlay2 folder a
         chunk at a time; with the export stream only, nothing (the caller says so)."""
+        return self.read_files(diff_id, paths, sha256_of)
+
+    def read_files(
+        self, diff_id: str, paths: set[str], read: Callable[[IO[bytes]], _T]
+    ) -> dict[str, _T]:
+        """In place from the layer's overlay2 folder; with the export stream, nothing."""
         folder = self._dir_of.get(diff_id)
-        return {} if folder is None else folder_digests(folder, paths)
+        return {} if folder is None else read_folder(folder, paths, read)
 
     def _export(self) -> tuple[bytes, dict[str, LayerIndex]]:
         """Read ``docker save`` as one stream: every layer indexed, the config kept."""
         self._notes.append(f"layers read from the engine's export stream ({self._why_export})")
         self._read = True
         total = self._inspect.size
+
+        def done(count: int, diff_id: str) -> None:
+            self._progress(Progress("export", count, max(total, count), short(diff_id)))
+
         stream = self._engine.export_image(self._id)
-        json_blobs: dict[str, bytes] = {}
-        indexes: dict[str, LayerIndex] = {}
-        done = 0
-        try:
-            with tarfile.open(fileobj=stream, mode="r|") as outer:
-                for member in outer:
-                    if not member.isreg():
-                        continue
-                    fh = outer.extractfile(member)
-                    if fh is None:
-                        continue
-                    name = member.name
-                    if (
-                        name.endswith(".json")
-                        or name in ("repositories", "index.json")
-                        or (
-                            member.size < (1 << 20)
-                            and not name.endswith("layer.tar")
-                            and fh.peek(1)[:1] == b"{"  # type: ignore[attr-defined]
-                        )
-                    ):
-                        json_blobs[name] = fh.read()
-                        continue
-                    if name.endswith(("/VERSION", "/json", "oci-layout")):
-                        continue
-                    plain, _ = decompressed(fh)
-                    hashing = Digesting(plain)
-                    reader = io.BufferedReader(hashing, 1 << 20)
-                    index = index_tar(reader, "sha256:pending")
-                    while reader.read(1 << 20):
-                        pass
-                    diff_id = hashing.digest()  # the layer is keyed by what it hashes to
-                    indexes[diff_id] = replace(index, diff_id=diff_id)
-                    done += member.size
-                    self._progress(Progress("export", done, max(total, done), short(diff_id)))
-        except EngineUnavailable:
-            raise
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise CorruptArchive(f"the engine's export stream is damaged: {exc}") from exc
-        algo, _, hexpart = self._id.partition(":")
-        config = json_blobs.get(f"{hexpart}.json") or json_blobs.get(f"blobs/{algo}/{hexpart}")
-        if config is None:
-            raise CorruptArchive(f"the engine's export lacks the image config {short(self._id)}")
-        if f"{algo}:{hashlib.sha256(config).hexdigest()}" != self._id:
-            raise CorruptArchive(
-                f"the engine's export holds a config that is not {short(self._id)}"
-            )
-        return config, indexes
+        return index_save_stream(stream, self._id, "the engine's export", done)
 
     def close(self) -> None:
         if self._close_engine:
             self._engine.close()
+
+
+def index_save_stream(
+    stream: IO[bytes], image_id: str, what: str, done: Callable[[int, str], None]
+) -> tuple[bytes, dict[str, LayerIndex]]:
+    """Read a ``docker save`` (or ``podman image save``) archive as one stream, never to
+    disk: every layer indexed and keyed by what it hashes to, the config kept and checked
+    against ``image_id``; ``done(bytes, diff_id)`` after each layer."""
+    json_blobs: dict[str, bytes] = {}
+    indexes: dict[str, LayerIndex] = {}
+    count = 0
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as outer:
+            for member in outer:
+                if not member.isreg():
+                    continue
+                fh = outer.extractfile(member)
+                if fh is None:
+                    continue
+                name = member.name
+                if (
+                    name.endswith(".json")
+                    or name in ("repositories", "index.json")
+                    or (
+                        member.size < (1 << 20)
+                        and not name.endswith("layer.tar")
+                        and fh.peek(1)[:1] == b"{"  # type: ignore[attr-defined]
+                    )
+                ):
+                    json_blobs[name] = fh.read()
+                    continue
+                if name.endswith(("/VERSION", "/json", "oci-layout")):
+                    continue
+                plain, _ = decompressed(fh)
+                hashing = Digesting(plain)
+                reader = io.BufferedReader(hashing, 1 << 20)
+                index = index_tar(reader, "sha256:pending")
+                while reader.read(1 << 20):
+                    pass
+                diff_id = hashing.digest()  # the layer is keyed by what it hashes to
+                indexes[diff_id] = replace(index, diff_id=diff_id)
+                count += member.size
+                done(count, diff_id)
+    except EngineUnavailable:
+        raise
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise CorruptArchive(f"{what} stream is damaged: {exc}") from exc
+    algo, _, hexpart = image_id.partition(":")
+    config = json_blobs.get(f"{hexpart}.json") or json_blobs.get(f"blobs/{algo}/{hexpart}")
+    if config is None:
+        raise CorruptArchive(f"{what} lacks the image config {short(image_id)}")
+    if f"{algo}:{hashlib.sha256(config).hexdigest()}" != image_id:
+        raise CorruptArchive(f"{what} holds a config that is not {short(image_id)}")
+    return config, indexes

@@ -18,13 +18,15 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 from ...errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
 from ...model import ImageInfo, Platform, short
-from ..layerindex import LayerIndex, digest_members, index_tar
+from ..layerindex import LayerIndex, index_tar, read_members, sha256_of
 from ..streams import Digesting, FileWindow, VerifiedLayer, decompressed, sniff
 from .base import MAX_DOCUMENT, Progress, ProgressFn, image_info, load_json
+
+_T = TypeVar("_T")
 
 MAX_MANIFESTS = 4096  # descriptors an index (and the indexes it nests) may list
 
@@ -593,14 +595,20 @@ class StoreSource:
         return {b.diff_id: self._store.stamp(b.path) for b in self._resolved.layers}
 
     def file_digests(self, diff_id: str, paths: set[str]) -> dict[str, str]:
+        return self.read_files(diff_id, paths, sha256_of)
+
+    def read_files(
+        self, diff_id: str, paths: set[str], read: Callable[[IO[bytes]], _T]
+    ) -> dict[str, _T]:
+        """The layer's blob streamed once, up to the last file wanted."""
         blob = next((b for b in self._resolved.layers if b.diff_id == diff_id), None)
         if blob is None or not paths:
             return {}
         raw, seekable = self._store.open(blob.path, f"layer {short(diff_id)}")
         with raw:
             stream, compression = decompressed(raw)
-            return digest_members(
-                stream, diff_id, paths, seekable=seekable and compression == "none"
+            return read_members(
+                stream, diff_id, paths, read, seekable=seekable and compression == "none"
             )
 
     def close(self) -> None:

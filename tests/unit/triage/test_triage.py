@@ -12,7 +12,14 @@ import pytest
 from imagecheck.checks.context import Context
 from imagecheck.codes import IC102, IC804, IC850
 from imagecheck.engine import container_state
-from imagecheck.model import ContainerState, Diagnosis, Finding, Inventory, TriageRun
+from imagecheck.model import (
+    ContainerState,
+    Diagnosis,
+    Finding,
+    Inventory,
+    StaleVerdict,
+    TriageRun,
+)
 from imagecheck.suite import run_checks
 from imagecheck.triage.check import check_triage
 from imagecheck.triage.diagnose import (
@@ -279,8 +286,17 @@ def test_commands_rebuild_for_image_failures_and_migrate_for_the_database() -> N
     libmagic = TriageRun(
         "backend", "demo", (), "crashlooping", "", diagnosis=diagnose(log, None, TABLE)
     )
-    assert commands(libmagic, (), has_build=True)[:2] == (
-        "docker builder prune -af",
+    # a legacy image: its rebuild without the cache, never a BuildKit prune
+    legacy = StaleVerdict("stale", "IC603", commands=("docker compose build --no-cache backend",))
+    assert commands(libmagic, (), has_build=True, verdict=legacy) == (
+        "docker compose build --no-cache backend",
+        "docker compose up -d backend",
+    )
+    # a BuildKit image: the exact prune of its own record first
+    prune = "docker builder prune -af --filter id=abc123"
+    kit = StaleVerdict("stale", "IC603", commands=(prune, "docker compose build ..."))
+    assert commands(libmagic, (), True, kit)[:2] == (
+        prune,
         "docker compose build --no-cache backend",
     )
     assert commands(libmagic, (), has_build=False)[0] == "docker compose pull backend"
