@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .. import codes
 from ..model import Finding, TriageRun
-from .migrations import Difference, MigrationRun
+
+if TYPE_CHECKING:  # the run's types only: its module (engine, compose) loads when it runs
+    from .migrations import Difference, MigrationRun
 
 #: PostgreSQL's and MySQL's words for a column or table the query needs and lacks
 _UNDEFINED_COLUMN = re.compile(
