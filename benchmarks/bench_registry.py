@@ -113,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--port", type=int, default=PORT, help=f"the registry's ({PORT})")
     args = parser.parse_args(argv)
     bench.build_image(False)
     syft = bench.syft_binary()
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = bench.image_size(bench.IMAGE)
     with (
         tempfile.TemporaryDirectory(prefix="imagecheck-bench-registry-") as tmp,
-        run_registry(Path(tmp) / "registry", PORT) as reg,
+        run_registry(Path(tmp) / "registry", args.port) as reg,
     ):
         tag = f"{reg.host}/{REPO}:latest"
         bench.log(f"docker push {bench.IMAGE} ({bench.mb(size)}) to {tag} ...")

@@ -537,10 +537,10 @@ def _build_request(args: argparse.Namespace) -> Any:
 
 
 def _migration_options(args: argparse.Namespace, wanted: bool) -> Any:
-    from .app import MigrationOptions
-
     if not wanted:
         return None
+    from .app import MigrationOptions
+
     if args.migrations_timeout <= 0:
         raise BadInput("--migrations-timeout must be more than 0")
     return MigrationOptions(db_image=args.db_image, timeout=args.migrations_timeout)

@@ -156,6 +156,12 @@ IC208 = _code(
     "on-demand plugin lacks a library",
     "a library no import loads (a plugin opened on demand) needs a name the image lacks",
 )
+IC210 = _code(
+    "IC210",
+    "warning",
+    "catalog file left unread",
+    "a catalog file (dpkg status, dist-info) is over the in-memory bound: what it lists is missing",
+)
 
 # IC3xx: known incompatibilities (imagecheck/pins/known_issues.toml)
 IC301 = _code(

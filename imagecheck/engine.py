@@ -24,6 +24,10 @@ from .errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFou
 from .model import ContainerState
 
 _TIMEOUT = 60
+# How long the export stream may stay silent. ``docker save`` of a big image writes its
+# layers out before the first byte and pauses between layers: a 6 GB image took over
+# the 60 s of every other call on a loaded host. Long, never endless.
+EXPORT_STALL = 900.0
 _DF_PATIENCE = 60.0  # seconds to wait for another disk usage query to finish
 _EXEC_OUTPUT = 1 << 20  # bytes kept of each stream of an exec
 
@@ -275,6 +279,53 @@ class _ChunkReader(io.RawIOBase):
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
         return n
+
+
+class _SocketExport(io.RawIOBase):
+    """``GET /images/ID/get`` on a connection of its own, with its own read timeout."""
+
+    def __init__(self, path: str, image_id: str, stall: float) -> None:
+        self._what = image_id
+        self._stall = stall
+        self._conn = _UnixConnection(path, stall)
+        url = f"/images/{urllib.parse.quote(image_id, safe=':')}/get"
+        try:
+            self._conn.request("GET", url)
+            self._resp = self._conn.getresponse()
+        except TimeoutError as exc:
+            self._conn.close()
+            raise self._stalled() from exc
+        except (OSError, http.client.HTTPException) as exc:
+            self._conn.close()
+            raise _unreachable(exc) from exc
+        if self._resp.status != 200:
+            body = self._resp.read(4096)
+            self._conn.close()
+            if self._resp.status == 404:
+                raise ImageNotFound(f"the engine has no image {image_id}")
+            message = body.decode("utf-8", "replace").strip() or str(self._resp.status)
+            raise EnvironmentProblem(f"the Docker engine refused to export {image_id}: {message}")
+
+    def _stalled(self) -> EngineUnavailable:
+        return EngineUnavailable(
+            f"the Docker engine sent nothing for {self._stall:g} s while exporting "
+            f"{self._what}; it may be overloaded: try again, or read the image another way"
+        )
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        try:
+            return self._resp.readinto(b)
+        except TimeoutError as exc:
+            raise self._stalled() from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise _unreachable(exc) from exc
+
+    def close(self) -> None:
+        self._conn.close()
+        super().close()
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -571,9 +622,18 @@ class Engine:
             pos += 8 + size
         return out.decode("utf-8", "replace")
 
-    def export_image(self, image_id: str) -> IO[bytes]:
-        """``docker save`` of one image, as a stream (never written to disk)."""
-        chunks = self._call(image_id, self._client.api.get_image, image_id, chunk_size=1 << 20)
+    def export_image(self, image_id: str, stall: float = EXPORT_STALL) -> IO[bytes]:
+        """``docker save`` of one image, as a stream (never written to disk); the engine
+        may stay silent ``stall`` seconds at a time, not the 60 s of other calls."""
+        if self._sock is not None:
+            return io.BufferedReader(_SocketExport(self._sock.path, image_id, stall), 1 << 20)
+        api = self._client.api
+        before = api.timeout
+        api.timeout = stall  # docker-py sets the read timeout when the request is sent
+        try:
+            chunks = self._call(image_id, api.get_image, image_id, chunk_size=1 << 20)
+        finally:
+            api.timeout = before
         return io.BufferedReader(_ChunkReader(iter(chunks)), 1 << 20)
 
     def run_throwaway(self, spec: Throwaway, on_line: Callable[[str], None]) -> ThrowawayResult:

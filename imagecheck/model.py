@@ -20,6 +20,16 @@ class LayerRef:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadFile:
+    """A catalog file (dist-info, dpkg status, ...) too big to read in bounded memory."""
+
+    path: str  # absolute
+    size: int
+    layer: LayerRef
+    bound: int  # the bytes a catalog file may hold in memory
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     index: int
     created: str | None
@@ -235,6 +245,7 @@ class Inventory:
     ld_paths: tuple[str, ...] = ()  # folders /etc/ld.so.conf adds to the loader's search
     alembic: tuple[AlembicScripts, ...] = ()  # each alembic.ini's revisions, read statically
     scripts: tuple[tuple[str, str], ...] = ()  # (path, text) of shell scripts (entrypoint.sh)
+    unread: tuple[UnreadFile, ...] = ()  # visible catalog files left unread (IC210)
 
     @classmethod
     def placeholder(cls, ref: str, reason: str) -> Inventory:

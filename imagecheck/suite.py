@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from . import codes
-from .app import check_alembic, check_app, check_database, check_schema
+from .app import check_alembic, check_app, check_database, check_schema, schema_detail
+from .catalog import check_unread
 from .checks import Check, Context, run_selected
 from .model import CheckResult, Finding
 from .native import (
@@ -40,6 +41,7 @@ CHECKS: tuple[Check[Context], ...] = (
     Check((codes.IC203,), "libraries loaded through ctypes", check_ctypes),
     Check((codes.IC204,), "NumPy C-API generation", check_numpy_abi),
     Check((codes.IC205, codes.IC206), "system needs", check_system_needs),
+    Check((codes.IC210,), "catalog files read", check_unread),
     Check(codes.family("IC3"), "known incompatibilities", check_known),
     Check(codes.family("IC5"), "smoke tests", check_smoke, needs_smoke=True),
     Check(codes.family("IC80"), "the application's import", check_app, needs_smoke=True),
@@ -53,6 +55,7 @@ CHECKS: tuple[Check[Context], ...] = (
         "models against migrations",
         check_schema,
         needs_migrations=True,
+        detail=schema_detail,
     ),
     Check(codes.family("IC93"), "build-time values baked in", check_baked),
 )
@@ -82,7 +85,10 @@ def _skip(check: Check[Context], ctx: Context) -> str | None:
         if ctx.smoke is None:
             return "not run (--no-smoke)"
         return ctx.smoke.reason if ctx.smoke.status == "skipped" else None
-    if ctx.inventory.interpreter is None and check.name != "system needs":
+    if ctx.inventory.interpreter is None and check.name not in (
+        "system needs",
+        "catalog files read",
+    ):
         return "no Python in the image"
     return None
 

@@ -17,10 +17,17 @@ if TYPE_CHECKING:
     from .check import check_app, mapper_subject
     from .checks import alembic_findings, check_alembic, check_database, database_findings
     from .database import (
+        DIALECTS,
+        MYSQL,
+        POSTGRES,
+        Dialect,
         database_kind,
-        mysql_command,
-        postgres_command,
+        detect,
+        outcome,
         read_database,
+        read_live_schema,
+        revision_sql,
+        schema_tables,
         version_table,
     )
     from .entry import FASTAPI_DEFAULT_PATHS, expand, find_entry, split_shell
@@ -38,17 +45,20 @@ if TYPE_CHECKING:
         migration_run,
         plan_migrations,
         project_here,
-        read_live_schema,
         read_records,
         run_migrations,
     )
     from .plan import image_scripts, plan_entry, runner_config
-    from .schema import check_schema, live_findings, migration_findings
+    from .schema import check_schema, live_findings, migration_findings, schema_detail
     from .shapes import Shapes, migration_summary, read_shape, sqlite_path, sqlite_url
 
 __all__ = [
+    "DIALECTS",
     "FASTAPI_DEFAULT_PATHS",
     "LABEL",
+    "MYSQL",
+    "POSTGRES",
+    "Dialect",
     "Difference",
     "Folder",
     "Graph",
@@ -68,6 +78,7 @@ __all__ = [
     "database_kind",
     "database_service",
     "describe",
+    "detect",
     "expand",
     "find_entry",
     "has_alembic",
@@ -77,11 +88,10 @@ __all__ = [
     "migration_findings",
     "migration_run",
     "migration_summary",
-    "mysql_command",
+    "outcome",
     "parse_revision",
     "plan_entry",
     "plan_migrations",
-    "postgres_command",
     "project_here",
     "read_database",
     "read_env",
@@ -89,8 +99,11 @@ __all__ = [
     "read_records",
     "read_scripts",
     "read_shape",
+    "revision_sql",
     "run_migrations",
     "runner_config",
+    "schema_detail",
+    "schema_tables",
     "split_shell",
     "sqlite_path",
     "sqlite_url",

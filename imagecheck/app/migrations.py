@@ -6,20 +6,21 @@ how env.py reaches the database (``POSTGRES_SERVER=db``: the database's service 
 given as an alias on the private network). ``run_migrations`` then
 
 1. makes an internal network (no route out) and starts the database on it, its data in
-   memory, and waits until it accepts connections (``pg_isready``, ``mysqladmin ping``);
+   memory, and waits until it accepts connections (its dialect's ``ready``: ``pg_isready``,
+   ``mariadb-admin ping``; ``database.py`` is where servers differ);
 2. runs ``schema_runner.py`` in a throwaway container of the image, on that network,
    with the application's environment: ``alembic upgrade heads``, then
    ``compare_metadata`` against env.py's ``target_metadata``, then the model modules
    env.py never imports;
 3. removes the containers (with their anonymous volumes) and the network, on every path.
 
-Each step has a timeout. What the results mean is ``schema.py``'s business.
+Each step has a timeout. With ``live``, the running stack's schema is read too (by
+``database.read_live_schema``). What the results mean is ``schema.py``'s business.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,19 +33,10 @@ from ..errors import BadInput, EngineUnavailable, EnvironmentProblem, ImageNotFo
 from ..model import Inventory
 from ..target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, Target
 from ..triage import ComposeProject, ComposeService, load_project
+from .database import Detected, detect, dialect_named, read_live_schema
 from .shapes import Shapes, read_shape, sqlite_path, sqlite_url
 
 LABEL = "imagecheck.migrations"
-#: what the database image is, by the variables its service sets or by its name
-_KINDS = (
-    ("postgresql", ("POSTGRES_", "PGDATA"), ("postgres", "postgis", "timescale")),
-    ("mysql", ("MYSQL_", "MARIADB_"), ("mysql", "mariadb", "percona")),
-)
-_READY = {
-    "postgresql": ("pg_isready", "-h", "127.0.0.1", "-q"),
-    "mysql": ("sh", "-c", "mysqladmin ping -h 127.0.0.1 --silent"),
-}
-_DATA = {"postgresql": "/var/lib/postgresql/data", "mysql": "/var/lib/mysql"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,26 +130,21 @@ def runner_source() -> str:
     return resources.files("imagecheck").joinpath("app/schema_runner.py").read_text()
 
 
-def _kind(service: ComposeService | None, image: str) -> str | None:
+def _detected(service: ComposeService | None, image: str) -> Detected | None:
     keys = [k for k, _ in service.environment] if service is not None else []
-    for kind, prefixes, _ in _KINDS:
-        if any(k.startswith(prefixes) for k in keys):
-            return kind
-    name = image.rsplit("/", 1)[-1].lower()
-    for kind, _, names in _KINDS:
-        if any(n in name for n in names):
-            return kind
-    return None
+    return detect(keys, image)
 
 
 def database_service(project: ComposeProject) -> ComposeService | None:
-    """The project's database service: the first whose variables or image say so."""
+    """The project's database service: among those it does not build, the first its image's
+    name or a server-only variable says is one, else the first a client variable does."""
     services: tuple[ComposeService, ...] = project.services
-    for service in services:
-        image = service.image or ""
-        if service.build is None and _kind(service, image) is not None:
-            return service
-    return None
+    found = [
+        (not hit.strong, index, service)
+        for index, service in enumerate(services)
+        if service.build is None and (hit := _detected(service, service.image or "")) is not None
+    ]
+    return min(found, key=lambda f: f[:2])[2] if found else None
 
 
 def _app_service(
@@ -183,15 +170,16 @@ def plan_migrations(
     image = opts.db_image or (db.image_candidates[0] if db is not None else None)
     if image is None:
         return "no database service in the compose project (--db-image names an image)"
-    kind = _kind(db, image)
-    if kind is None:
+    hit = _detected(db, image)
+    if hit is None:
         return f"{image} is no database imagecheck knows (PostgreSQL, MySQL, MariaDB)"
+    kind = hit.dialect.name
     app = None
     if project is not None:
         app = _app_service(project, image_refs, opts.service, db.name if db else "")
     db_env = tuple(f"{k}={v}" for k, v in (db.environment if db else ()))
-    if not db_env and kind == "postgresql":
-        db_env = ("POSTGRES_PASSWORD=imagecheck",)
+    if not db_env:
+        db_env = hit.dialect.default_env
     aliases = (db.name,) if db is not None else ("db",)
     return MigrationPlan(
         db_image=image,
@@ -270,8 +258,8 @@ def run_migrations(
 def _data_dir(plan: MigrationPlan) -> str:
     for item in plan.db_environment:
         if item.startswith("PGDATA="):
-            return item.partition("=")[2].rsplit("/", 1)[0] or _DATA[plan.kind]
-    return _DATA[plan.kind]
+            return item.partition("=")[2].rsplit("/", 1)[0] or dialect_named(plan.kind).data_dir
+    return dialect_named(plan.kind).data_dir
 
 
 def _wait_ready(engine: Engine, cid: str, plan: MigrationPlan, timeout: float) -> str | None:
@@ -284,7 +272,7 @@ def _wait_ready(engine: Engine, cid: str, plan: MigrationPlan, timeout: float) -
             last = logs[-1] if logs else ""
             return f"the database {plan.db_image} exited (code {state.exit_code}): {last}"
         done = engine.exec_run(
-            cid, _READY[plan.kind], timeout=max(1.0, deadline - time.monotonic())
+            cid, dialect_named(plan.kind).ready, timeout=max(1.0, deadline - time.monotonic())
         )
         if done.exit_code == 0:
             return None
@@ -426,50 +414,6 @@ def _difference(record: dict[str, Any], owners: dict[str, Any]) -> Difference:
     )
 
 
-_LIVE_SQL = (
-    "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-    "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
-    "ORDER BY 1, 2, ordinal_position"
-)
-
-
-def read_live_schema(
-    engine: Engine, project: str, plan: MigrationPlan, timeout: float = 30.0
-) -> tuple[tuple[str, tuple[str, ...]], ...] | str:
-    """The running database's tables and columns, read-only, with its own credentials
-    (``psql`` in its container, as its variables say); or why they cannot be read."""
-    if plan.kind != "postgresql" or plan.db_service is None:
-        return f"reading a live {plan.kind} database is not supported yet"
-    labels = [
-        f"com.docker.compose.project={project}",
-        f"com.docker.compose.service={plan.db_service}",
-    ]
-    running = [
-        cid
-        for cid in engine.container_ids(labels)
-        if engine.inspect_container(cid).status == "running"
-    ]
-    if not running:
-        return f"no running container of the database service {plan.db_service!r}"
-    script = (
-        "PGOPTIONS='-c default_transaction_read_only=on' psql -X -q -A -t -F '|' "
-        '-U "${POSTGRES_USER:-postgres}" -d "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}" '
-        f"-c {shlex.quote(_LIVE_SQL)}"
-    )
-    done = engine.exec_run(running[0], ("sh", "-c", script), timeout=timeout)
-    if done.timed_out or done.exit_code != 0:
-        last = (done.stderr.strip().splitlines() or ["timed out"])[-1]
-        return f"psql in {plan.db_service} failed: {last}"
-    tables: dict[str, list[str]] = {}
-    for line in done.stdout.splitlines():
-        parts = line.split("|")
-        if len(parts) == 3:
-            schema, table, column = parts
-            name = table if schema == "public" else f"{schema}.{table}"
-            tables.setdefault(name, []).append(column)
-    return tuple((t, tuple(c)) for t, c in sorted(tables.items()))
-
-
 def _sqlite(
     project: ComposeProject | None, refs: tuple[str, ...], inv: Inventory, opts: MigrationOptions
 ) -> MigrationPlan | None:
@@ -525,6 +469,8 @@ def migration_run(
                 return MigrationRun("skipped", "the engine has not loaded this image")
         run = run_migrations(connected, inv.image.id, inv, plan, opts)
         if live and project is not None and run.status == "ran" and plan.kind != "sqlite":
-            got = read_live_schema(connected, project.name, plan)
+            got: tuple[tuple[str, tuple[str, ...]], ...] | str = "no database service to read"
+            if plan.db_service is not None:
+                got = read_live_schema(connected, project.name, plan.db_service, plan.kind)
             run = _replace(run, {"live_reason": got} if isinstance(got, str) else {"live": got})
     return run

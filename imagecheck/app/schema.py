@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .. import codes
 from ..model import Finding, TriageRun
-from .migrations import Difference, MigrationRun
 from .shapes import difference_findings, shape_findings
+
+if TYPE_CHECKING:  # the run's types only: its module (engine, compose) loads when it runs
+    from .migrations import Difference, MigrationRun
 
 #: PostgreSQL's and MySQL's words for a column or table the query needs and lacks
 _UNDEFINED_COLUMN = re.compile(
@@ -129,7 +131,10 @@ def _difference(diff: Difference) -> Iterator[Finding]:
 
 
 def live_findings(
-    run: MigrationRun, live: tuple[tuple[str, tuple[str, ...]], ...], log: str
+    run: MigrationRun,
+    live: tuple[tuple[str, tuple[str, ...]], ...],
+    log: str,
+    service: str = "SERVICE",
 ) -> Iterator[Finding]:
     """The live database against the models and a fresh database at head: for each model
     column or table it lacks, whether a migration in the image creates it."""
@@ -156,7 +161,7 @@ def live_findings(
                     subject=subject,
                     message=f"the live database lacks {what} that {model} needs; a migration in "
                     f"the image creates it: the database is behind{said}",
-                    hint=f"run {_UPGRADE} (docker compose run --rm SERVICE {_UPGRADE}), or fix "
+                    hint=f"run {_UPGRADE} (docker compose run --rm {service} {_UPGRADE}), or fix "
                     "the step that should run it (a prestart service that failed)",
                 )
             else:
@@ -217,6 +222,19 @@ class _Context(Protocol):
     def triage(self) -> TriageRun | None: ...
 
 
+def schema_detail(ctx: _Context) -> str:
+    """The check's result: what the run did, and whether the live database was compared
+    (a live read that failed is said here, where ``-v`` and the JSON show it)."""
+    run = ctx.migrations
+    if run is None:
+        return ""
+    if run.live is not None:
+        return f"{run.reason}; the live database: {len(run.live)} table(s) read"
+    if run.live_reason:
+        return f"{run.reason}; the live database not compared: {run.live_reason}"
+    return run.reason
+
+
 def check_schema(ctx: _Context) -> Iterator[Finding]:
     """The check: the fresh database's findings, then the live one's when it was read."""
     run = ctx.migrations
@@ -224,4 +242,6 @@ def check_schema(ctx: _Context) -> Iterator[Finding]:
         return
     yield from migration_findings(run)
     if run.live is not None and run.failure is None:
-        yield from live_findings(run, run.live, ctx.triage.log_tail if ctx.triage else "")
+        triage = ctx.triage
+        log, service = (triage.log_tail, triage.service) if triage else ("", "SERVICE")
+        yield from live_findings(run, run.live, log, service)

@@ -16,12 +16,14 @@ if TYPE_CHECKING:
     from .elf import catalog_libraries, ld_so_conf_paths
     from .inventory import catalog_image, with_applications
     from .python import catalog_python, mark_applications, python_events
+    from .unread import check_unread
 
 __all__ = [
     "catalog_debian",
     "catalog_image",
     "catalog_libraries",
     "catalog_python",
+    "check_unread",
     "ld_so_conf_paths",
     "mark_applications",
     "python_events",

@@ -8,10 +8,11 @@ from dataclasses import replace
 
 from ..app import catalog_alembic, image_scripts
 from ..image import ImageFS, LayerIndex, Progress, ProgressFn, no_progress
-from ..model import Change, ImageInfo, Inventory, LayerSummary
+from ..model import Change, ImageInfo, Inventory, LayerSummary, UnreadFile
 from .dpkg import catalog_debian
 from .elf import catalog_libraries, ld_so_conf_paths
 from .python import catalog_python, mark_applications, python_events
+from .unread import unread_note
 
 
 def catalog_image(
@@ -27,6 +28,8 @@ def catalog_image(
     py_removed, py_changes = python_events(fs, python)
     debian, deb_removed, deb_changes = catalog_debian(fs)
     libraries = catalog_libraries(fs)
+    unread = tuple(UnreadFile(p, size, ref, fs.UNREAD_BOUND) for p, size, ref in fs.unread())
+    notes = (*notes, *(unread_note(u) for u in unread))
     progress(Progress("catalog", 1, 1))
     by_index = {ref.index: pos for pos, ref in enumerate(fs.layers)}
     layers = []
@@ -65,6 +68,7 @@ def catalog_image(
         ld_paths=ld_so_conf_paths(fs),
         alembic=catalog_alembic(fs, fs.captured()),
         scripts=image_scripts(fs),
+        unread=unread,
     )
 
 

@@ -49,6 +49,10 @@ _MAX_SECTION = 64 << 20  # a sane bound for .dynstr/.rodata reads
 STREAM_HEAD = _MAX_SECTION
 STREAM_BEFORE_DYNAMIC = 16 << 20
 _CHUNK = 1 << 20
+# Every marker ends with this: a chunk is searched for it once, and only a chunk that
+# holds it (a module that uses NumPy's C API) is searched for each marker.
+_MARKER_TAIL = b"._multiarray_umath"
+_REACH = 64  # bytes kept of a chunk's end: more than any marker's length
 # A Python extension module defines PyInit_<its name>; its .dynstr holds that name.
 _PY_INIT = re.compile(rb"\0PyInit_([A-Za-z0-9_]+)(?=\0)")
 
@@ -202,25 +206,33 @@ class _Forward:
         self._tail = b""
         self.found: set[bytes] = set()
 
+    def _next(self, n: int) -> bytes:
+        part = self._stream.read(min(n, _CHUNK))
+        if not part:
+            raise _Bad("truncated")
+        if self._scan:
+            tail = self._tail
+            if _MARKER_TAIL in part or _MARKER_TAIL in tail + part[:_REACH]:
+                window = tail + part
+                self.found.update(m for m in MARKERS if m in window)
+            self._tail = part[-_REACH:]
+        self.pos += len(part)
+        return part
+
     def read(self, n: int) -> bytearray:
         n = max(0, min(n, self.size - self.pos))
         parts = bytearray()  # grown in place: a list joined at the end held it twice
         while n:
-            part = self._stream.read(min(n, _CHUNK))
-            if not part:
-                raise _Bad("truncated")
-            if self._scan:
-                window = self._tail + part
-                self.found.update(m for m in MARKERS if m in window)
-                self._tail = window[-64:]
+            part = self._next(n)
             parts += part
-            self.pos += len(part)
             n -= len(part)
         return parts
 
     def skip_to(self, offset: int) -> None:
-        while self.pos < min(offset, self.size):
-            self.read(min(offset - self.pos, _CHUNK))
+        """Pass over the bytes up to ``offset`` (scanned, never kept)."""
+        end = min(offset, self.size)
+        while self.pos < end:
+            self._next(end - self.pos)
 
 
 def read_elf_stream(stream: IO[bytes], size: int, *, scan_markers: bool = False) -> ElfInfo | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..model import HistoryEntry, LayerRef
 from .elf import ElfInfo
-from .layerindex import DIR, FILE, HARDLINK, SYMLINK, Entry, LayerIndex
+from .layerindex import DIR, FILE, HARDLINK, MAX_CAPTURE, SYMLINK, Entry, LayerIndex
 
 _MAX_HOPS = 40
 
@@ -45,6 +45,8 @@ class LayerStats:
 
 class ImageFS:
     """Read-only view of the final filesystem. Paths are absolute (``/usr/lib``)."""
+
+    UNREAD_BOUND = MAX_CAPTURE  # bytes of a catalog file the layer reader keeps
 
     def __init__(self, history: Sequence[HistoryEntry], indexes: Sequence[LayerIndex]) -> None:
         by_diff = {ix.diff_id: ix for ix in indexes}
@@ -223,6 +225,15 @@ class ImageFS:
                 node = self._nodes.get(path)
                 if node is not None and node.layer == pos:
                     yield "/" + path, info, self.layers[pos]
+
+    def unread(self) -> Iterator[tuple[str, int, LayerRef]]:
+        """Every visible catalog file its layer left unread (over ``UNREAD_BOUND``), with
+        its size."""
+        for pos, index in enumerate(self._indexes):
+            for path, size in index.unread.items():
+                node = self._nodes.get(path)
+                if node is not None and node.layer == pos:
+                    yield "/" + path, size, self.layers[pos]
 
     def size_of(self, pos: int) -> int:
         return self._indexes[pos].size

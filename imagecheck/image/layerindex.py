@@ -27,13 +27,18 @@ from .streams import READ_ERRORS, Window
 _T = TypeVar("_T")
 
 # Bump when what an index records changes: old cache entries are then never read.
-INDEX_FORMAT = 5
+INDEX_FORMAT = 6  # 5 was taken by two branches at once (.next files; filtered big files)
 
 FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 MAX_CAPTURE = 8 << 20  # bytes of one captured file
+# A bigger catalog file is streamed through a filter keeping only what its cataloger
+# reads (dpkg stanzas without their description lines, core metadata without its body);
+# what is still over MAX_CAPTURE is left unread and recorded (finding IC210).
+_CONDENSED_STATUS = ("var/lib/dpkg/status", "var/lib/dpkg/status.d/")
+_CONDENSED_METADATA = ("/METADATA", "/PKG-INFO", ".egg-info")
 # A layer's index is held in memory (~250 bytes an entry): a hostile tar of millions of
 # empty files compresses to almost nothing, so the count is bounded, with a clear error.
 MAX_ENTRIES = 500_000
@@ -146,6 +151,7 @@ class LayerIndex:
     contents: dict[str, bytes] = field(default_factory=dict)
     elf: dict[str, ElfInfo] = field(default_factory=dict)
     shebangs: dict[str, str] = field(default_factory=dict)
+    unread: dict[str, int] = field(default_factory=dict)  # catalog files over the bound: size
 
     @property
     def size(self) -> int:
@@ -174,6 +180,7 @@ class LayerIndex:
                 for p, i in self.elf.items()
             },
             "shebangs": self.shebangs,
+            "unread": self.unread,
         }
 
     @classmethod
@@ -186,6 +193,7 @@ class LayerIndex:
             contents=data["contents"],
             elf={p: ElfInfo(*v) for p, v in data["elf"].items()},
             shebangs=data["shebangs"],
+            unread=data["unread"],
         )
 
 
@@ -206,6 +214,7 @@ class _Builder:
         self.contents: dict[str, bytes] = {}
         self.elf: dict[str, ElfInfo] = {}
         self.shebangs: dict[str, str] = {}
+        self.unread: dict[str, int] = {}
 
     def whiteout(self, path: str) -> bool:
         """Record ``path`` if it is an AUFS-style whiteout marker; True when it was one."""
@@ -224,9 +233,13 @@ class _Builder:
         if rule == KEEP_NONE or size == 0:
             return
         if rule == KEEP_BYTES:
-            if size <= MAX_CAPTURE:
-                with opener() as fh:
+            with opener() as fh:
+                if size <= MAX_CAPTURE:
                     self.contents[path] = fh.read(size)
+                elif (data := condensed(path, fh, size)) is not None:
+                    self.contents[path] = data
+                else:
+                    self.unread[path] = size
         elif rule == KEEP_SHEBANG:
             with opener() as fh:
                 head = fh.read(256)
@@ -257,7 +270,50 @@ class _Builder:
             contents=self.contents,
             elf=self.elf,
             shebangs=self.shebangs,
+            unread=self.unread,
         )
+
+
+def _lines(fh: IO[bytes], size: int) -> Iterator[bytes]:
+    """The ``size`` bytes of ``fh`` as lines (ends kept), read a chunk at a time; a line
+    longer than MAX_CAPTURE is cut into pieces (the filter then gives up on the file)."""
+    left, tail = size, b""
+    while left > 0:
+        chunk = fh.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        left -= len(chunk)
+        parts = (tail + chunk).split(b"\n")
+        tail = parts.pop()
+        for part in parts:
+            yield part + b"\n"
+        if len(tail) > MAX_CAPTURE:
+            yield tail
+            tail = b""
+    if tail:
+        yield tail
+
+
+def condensed(path: str, fh: IO[bytes], size: int) -> bytes | None:
+    """What the catalogers read of a catalog file too big to keep whole, streamed in
+    bounded memory; None when there is no such filter for it or even that is too big.
+
+    dpkg's status keeps every field line and drops continuation lines (descriptions,
+    conffiles: ``catalog.dpkg`` skips them); core metadata keeps its headers, up to the
+    blank line before the description body (``catalog.python`` stops there too)."""
+    status = path.startswith(_CONDENSED_STATUS)
+    if not status and not path.endswith(_CONDENSED_METADATA):
+        return None
+    out = bytearray()
+    for line in _lines(fh, size):
+        if status and line[:1] in (b" ", b"\t"):
+            continue
+        if not status and not line.strip():
+            break  # the end of the headers: the rest is the description
+        out += line
+        if len(out) > MAX_CAPTURE:
+            return None
+    return bytes(out)
 
 
 class _MemberData(Window):
@@ -364,6 +420,7 @@ def _walk_tar(
     ``data`` is only valid until the next item is requested.
     """
     pos = stream.tell() if seekable else 0
+    sink = None if seekable else memoryview(bytearray(1 << 20))  # data passed over lands here
     pax_global: dict[str, str] = {}
     pax: dict[str, str] = {}
     long_name: str | None = None
@@ -441,11 +498,11 @@ def _walk_tar(
         if not seekable:
             done = data_obj.pos if data_obj is not None else 0
             left = padded - done
-            while left > 0:
-                chunk = stream.read(min(left, 1 << 20))
-                if not chunk:
+            while left > 0 and sink is not None:
+                got = stream.readinto(sink[: min(left, len(sink))])  # type: ignore[attr-defined]
+                if not got:
                     raise EOFError("the tar ends inside a file's data")
-                left -= len(chunk)
+                left -= got
         pos += padded
 
 
@@ -496,6 +553,8 @@ def index_tar(stream: IO[bytes], diff_id: str, *, seekable: bool = False) -> Lay
                 builder.elf[path] = builder.elf[target]
             if target in builder.shebangs:
                 builder.shebangs[path] = builder.shebangs[target]
+            if target in builder.unread:
+                builder.unread[path] = builder.unread[target]
     return builder.build()
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import queue
+import threading
 import zlib
 from typing import IO, Any, cast
 
@@ -122,10 +124,9 @@ class FileWindow(Window):
         n = min(len(b), self.size - self.pos)
         if n <= 0:
             return 0
-        data = os.pread(self._fd, n, self.start + self.pos)
-        b[: len(data)] = data
-        self.pos += len(data)
-        return len(data)
+        got = os.preadv(self._fd, [memoryview(b)[:n]], self.start + self.pos)
+        self.pos += got
+        return got
 
 
 def decompressed(raw: IO[bytes]) -> tuple[IO[bytes], str]:
@@ -160,13 +161,20 @@ class Digesting(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(b))
-        n = len(data)
-        b[:n] = data
+    def read(self, n: int | None = -1) -> bytes:
+        """The bytes as read, hashed on the way: no copy into a caller's buffer."""
+        data = self._raw.read(CHUNK if n is None or n < 0 else n)
         self.sha.update(data)
-        self.count += n
-        return n
+        self.count += len(data)
+        return data
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(b)
+        n = self._raw.readinto(view)  # type: ignore[attr-defined]
+        if n:
+            self.sha.update(view[:n])
+            self.count += n
+        return n or 0
 
     def digest(self) -> str:
         return f"sha256:{self.sha.hexdigest()}"
@@ -176,6 +184,81 @@ class Digesting(io.RawIOBase):
         buf = bytearray(CHUNK)
         while self.readinto(buf):
             pass
+
+
+PREFETCH_DEPTH = 8  # chunks read ahead: at most this many MiB in flight
+
+
+class Prefetch(io.RawIOBase):
+    """``raw`` read on a thread of its own, a chunk at a time, into a bounded queue.
+
+    What ``raw`` does per chunk (reading the file or socket, hashing the blob, inflating
+    it, hashing the tar) then runs beside the tar walk and ELF reads of the caller, on
+    a second core: zlib, ISA-L, hashlib and file reads release the GIL. An error of
+    ``raw`` is raised to the reader, in order. ``stop()`` ends the thread early."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(PREFETCH_DEPTH)
+        self._stopping = threading.Event()
+        self._buf = memoryview(b"")
+        self._ended = False
+        self.error: BaseException | None = None  # what ``raw`` raised, raised here too
+        self._thread = threading.Thread(
+            target=self._run, args=(raw,), name="imagecheck-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def readable(self) -> bool:
+        return True
+
+    def _run(self, raw: IO[bytes]) -> None:
+        try:
+            while not self._stopping.is_set():
+                data = raw.read(CHUNK)
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+            self._put(exc)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+            except queue.Full:
+                continue
+            return
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._buf:
+            if self._ended:
+                return 0
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._ended = True
+                self._thread.join()
+                self.error = item
+                raise item
+            if not item:
+                self._ended = True
+                self._thread.join()
+                return 0
+            self._buf = memoryview(item)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def stop(self) -> None:
+        """End the reading thread (what it read ahead is dropped) and wait for it."""
+        self._stopping.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+        self._thread.join()
+        self._ended = True
 
 
 class VerifiedLayer:
@@ -192,11 +275,15 @@ class VerifiedLayer:
         self._want_size = size
         self._outer = Digesting(raw)
         plain, self.compression = decompressed(cast(IO[bytes], self._outer))
+        # Reading the blob, hashing it and inflating it run on a thread of their own
+        # (see Prefetch); hashing the tar stays with the tar walk, which balances the two.
+        self._prefetch = Prefetch(plain)
+        ahead = cast(IO[bytes], self._prefetch)
         if self.compression == "none":
             self._inner = self._outer  # the blob is the tar: one digest for both
-            self.stream: IO[bytes] = plain  # holds the bytes sniffed already
+            self.stream: IO[bytes] = io.BufferedReader(self._prefetch, CHUNK)
         else:
-            self._inner = Digesting(plain)
+            self._inner = Digesting(ahead)
             self.stream = io.BufferedReader(self._inner, CHUNK)
 
     def _blob_error(self) -> CorruptArchive | None:
@@ -217,8 +304,10 @@ class VerifiedLayer:
 
     def blob_mismatch(self) -> CorruptArchive | None:
         """After a failed read: the error to report when the blob is not the one its
-        manifest names (a changed or damaged file says so, not "bad tar")."""
-        if self._want_digest is None:
+        manifest names (a changed or damaged file says so, not "bad tar"). A store that
+        checks its own blobs (a registry) has said so already: its error stands."""
+        self._prefetch.stop()
+        if self._want_digest is None or isinstance(self._prefetch.error, CorruptArchive):
             return None
         try:
             self._outer.drain()
@@ -226,12 +315,17 @@ class VerifiedLayer:
             return None
         return self._blob_error()
 
+    def close(self) -> None:
+        """Stop reading ahead (after an error; ``finish`` ends the thread itself)."""
+        self._prefetch.stop()
+
     def finish(self) -> None:
         """Read what the indexer left (end-of-archive padding), then compare digests."""
         name = f"layer {short(self.diff_id)}"
         try:
             while self.stream.read(CHUNK):
                 pass
+            self._prefetch.stop()
             self._outer.drain()
         except READ_ERRORS as exc:
             raise self.blob_mismatch() or CorruptArchive(f"{name} cannot be read: {exc}") from exc

@@ -116,7 +116,7 @@ def build_dir(client: Any) -> Iterator[Callable[[Path, str], str]]:
                 # The engine is shared: another session's finaliser can prune a dangling
                 # intermediate this build's cache had just picked or made ("unknown parent
                 # image ID", "No such image: sha256:..."); building again rebuilds that step.
-                gone = ("unknown parent image ID", "No such image: sha256:")
+                gone = ("unknown parent image ID", "No such image: sha256:", "unable to find image")
                 if attempt == 3 or not any(message in str(exc) for message in gone):
                     raise
         tags.append(tag)
@@ -167,6 +167,13 @@ def postgres_image(build_dir: Callable[[Path, str], str]) -> str:
     """PostgreSQL 15 from Debian's package (stacks/postgres), configured like the official
     image: POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB; ``pg_isready`` for health checks."""
     return build_dir(STACKS / "postgres", "postgres")
+
+
+@pytest.fixture(scope="session")
+def mariadb_image(build_dir: Callable[[Path, str], str]) -> str:
+    """MariaDB 10.11 from Debian's package (stacks/mariadb), configured like the official
+    image: MARIADB_/MYSQL_ROOT_PASSWORD, _DATABASE, _USER, _PASSWORD; ``mariadb-admin ping``."""
+    return build_dir(STACKS / "mariadb", "mariadb")
 
 
 @pytest.fixture(scope="session")

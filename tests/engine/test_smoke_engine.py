@@ -174,6 +174,7 @@ def test_no_engine_skips_smoke_but_checks_the_archive(
     # engine's (compose containers, build cache) did not
     assert {c["name"] for c in doc["checks"] if c["status"] == "passed"} == {
         "NumPy C-API generation",
+        "catalog files read",
         "duplicate dist-info",
         "known incompatibilities",
         "libraries loaded through ctypes",

@@ -78,10 +78,10 @@ def test_the_live_database_behind_or_lacking_a_migration_and_the_quoted_log() ->
     run = read_records(RECORDS, "postgres:16")
     live = (("user", ("email", "id")),)
     log = "psycopg.errors.UndefinedColumn: column user.score does not exist\nLINE 1: ..."
-    found = {f.code: f for f in live_findings(run, live, log)}
+    found = {f.code: f for f in live_findings(run, live, log, "backend")}
     assert set(found) == {"IC907", "IC908"}
     assert found["IC907"].subject == "User.full_name"  # a migration creates it: behind
-    assert "alembic upgrade head" in found["IC907"].hint
+    assert "docker compose run --rm backend alembic upgrade head" in found["IC907"].hint
     assert found["IC908"].subject == "User.score"  # none does: create the migration
     assert "column user.score does not exist" in found["IC908"].message
     assert "column user.score" not in found["IC907"].message

@@ -12,6 +12,7 @@ import io
 import multiprocessing
 import os
 import tarfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -22,7 +23,7 @@ from typing import IO, Any, Protocol, TypeVar
 from ...errors import BadInput, CorruptArchive, EnvironmentProblem, ImageNotFound
 from ...model import ImageInfo, Platform, short
 from ..layerindex import LayerIndex, index_tar, read_members, sha256_of
-from ..streams import FileWindow, VerifiedLayer, decompressed
+from ..streams import Digesting, FileWindow, VerifiedLayer, decompressed, sniff
 from .base import MAX_DOCUMENT, Progress, ProgressFn, image_info, load_json
 
 _T = TypeVar("_T")
@@ -446,18 +447,81 @@ _FORKED: dict[str, tuple[BlobStore, list[LayerBlob]]] = {}
 
 
 def _index_blob(store: BlobStore, blob: LayerBlob) -> LayerIndex:
-    """Index one layer, every byte of it hashed on the way (no seeking past file data):
-    an index is returned only for content that matches its digests."""
-    raw, _ = store.open(blob.path, f"layer {short(blob.diff_id)}")
+    """Index one layer, every byte of it hashed on the way: an index is returned only
+    for content that matches its digests."""
+    raw, seekable = store.open(blob.path, f"layer {short(blob.diff_id)}")
+    if seekable and sniff(raw.read(4)) == "none":
+        raw.close()
+        return _index_in_place(store, blob)
+    if seekable:
+        raw.seek(0)
     with raw:
         layer = VerifiedLayer(
             raw, blob.diff_id, digest=blob.digest, size=blob.size if blob.digest else None
         )
         try:
-            index = index_tar(layer.stream, blob.diff_id)
+            try:
+                index = index_tar(layer.stream, blob.diff_id)
+            except CorruptArchive as exc:
+                raise (layer.blob_mismatch() or exc) from exc
+            layer.finish()
+        finally:
+            layer.close()  # the read-ahead thread ends with the layer, however it ends
+    return index
+
+
+def _index_in_place(store: BlobStore, blob: LayerBlob) -> LayerIndex:
+    """A plain tar in a file (an uncompressed archive's layer, a plain OCI blob): one
+    thread hashes it front to back while the indexer seeks past the data it does not
+    keep, on a second handle; the index is returned only once the hash matches, and
+    only if the file did not change while it was read (its stamp before and after)."""
+    what = f"layer {short(blob.diff_id)}"
+    before = store.stamp(blob.path)
+    failed: list[BaseException] = []
+    hashed, _ = store.open(blob.path, what)
+    with hashed:
+        digest = Digesting(hashed)
+
+        def drain() -> None:
+            try:
+                digest.drain()
+            except OSError as exc:
+                failed.append(exc)
+
+        hasher = threading.Thread(target=drain, name="imagecheck-hash", daemon=True)
+        hasher.start()
+        index: LayerIndex | None = None
+        unreadable: CorruptArchive | None = None
+        try:
+            raw, _ = store.open(blob.path, what)
+            with raw:
+                index = index_tar(raw, blob.diff_id, seekable=True)
         except CorruptArchive as exc:
-            raise (layer.blob_mismatch() or exc) from exc
-        layer.finish()
+            unreadable = exc  # a changed blob says so first, below
+        finally:
+            hasher.join()
+    if failed:
+        raise CorruptArchive(f"{what} cannot be read: {failed[0]}") from failed[0]
+    if store.stamp(blob.path) != before:
+        raise CorruptArchive(f"{what} changed while it was read ({blob.path} in {store.name})")
+    if blob.size is not None and blob.digest is not None and digest.count != blob.size:
+        raise CorruptArchive(
+            f"{what}: its blob is {digest.count} bytes, not the {blob.size} its manifest "
+            "names (changed, damaged or cut short)"
+        ) from unreadable
+    got = digest.digest()
+    if blob.digest is not None and got != blob.digest:
+        raise CorruptArchive(
+            f"{what}: its blob hashes to {short(got)}, not to the digest {short(blob.digest)} "
+            "its manifest names (changed or damaged)"
+        ) from unreadable
+    if unreadable is not None or index is None:
+        raise unreadable or CorruptArchive(f"{what} cannot be read")
+    if got != blob.diff_id:
+        raise CorruptArchive(
+            f"{what} does not match its diff_id in the image config: its content hashes to "
+            f"{short(got)}"
+        )
     return index
 
 

@@ -15,13 +15,9 @@ from imagecheck.app import (
     Graph,
     alembic_findings,
     database_findings,
-    database_kind,
-    mysql_command,
     parse_revision,
-    postgres_command,
     read_scripts,
 )
-from imagecheck.engine import ContainerConfig
 from imagecheck.lint import lint_files
 from imagecheck.model import AlembicScripts, DatabaseRevision
 from imagecheck.pins import Constraints
@@ -213,33 +209,6 @@ def test_the_database_against_the_head(tmp_path: Path) -> None:
     )
     assert (refused.code, refused.severity) == ("IC858", "warning")
     assert "connection refused" in refused.message
-
-
-def _config(env: tuple[str, ...], image: str = "x") -> ContainerConfig:
-    return ContainerConfig("id", "p_db_1", image, env, True)
-
-
-def test_the_database_is_known_by_its_environment_or_image() -> None:
-    assert database_kind(_config(("POSTGRES_PASSWORD=x",))) == "postgresql"
-    assert database_kind(_config((), "docker.io/library/postgres:16")) == "postgresql"
-    assert database_kind(_config(("MARIADB_ROOT_PASSWORD=x",))) == "mysql"
-    assert database_kind(_config((), "mysql:8")) == "mysql"
-    assert database_kind(_config(("PATH=/bin",), "redis:7")) is None
-
-
-def test_the_clients_are_read_only_and_keep_passwords_out_of_argv() -> None:
-    argv, env = postgres_command({"POSTGRES_USER": "u", "POSTGRES_PASSWORD": "s3cret"})
-    assert argv[:2] == ("psql", "-X")
-    assert argv[argv.index("-U") : argv.index("-U") + 2] == ("-U", "u")
-    assert argv[argv.index("-d") + 1] == "u"  # POSTGRES_DB defaults to the user
-    assert "PGOPTIONS=-c default_transaction_read_only=on" in env
-    assert "s3cret" not in " ".join(argv)
-    argv, env = mysql_command({"MYSQL_ROOT_PASSWORD": "s3cret", "MYSQL_DATABASE": "app"})
-    assert argv[0] == "mysql"
-    assert argv[-1] == "app"
-    assert "SET SESSION TRANSACTION READ ONLY" in argv[argv.index("-e") + 1]
-    assert env == ("MYSQL_PWD=s3cret",)
-    assert "s3cret" not in " ".join(argv)
 
 
 def test_lint_reads_the_tree_from_a_changed_revision(

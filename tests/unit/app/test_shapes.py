@@ -16,9 +16,9 @@ from imagecheck.app import (
     check_schema,
     live_findings,
     migration_summary,
-    postgres_command,
     read_env,
     read_records,
+    revision_sql,
     sqlite_path,
     sqlite_url,
     version_table,
@@ -127,8 +127,7 @@ def test_the_image_s_env_py_and_url_are_read_from_its_layers(tmp_path: Path) -> 
         "sqlalchemy.url in /app/alembic.ini",
     )
     assert sqlite_url(inv, (), ini=False) is None  # a database service in compose: its server
-    argv, _ = postgres_command({}, version_table(inv))
-    assert argv[-1] == "SELECT version_num FROM meta.schedule_versions"
+    assert revision_sql(version_table(inv)) == "SELECT version_num FROM meta.schedule_versions"
 
 
 def test_the_sqlite_url_comes_from_the_environment_first(tmp_path: Path) -> None:
@@ -142,8 +141,7 @@ def test_the_sqlite_url_comes_from_the_environment_first(tmp_path: Path) -> None
 
 
 def test_a_version_table_that_is_not_an_identifier_is_not_queried() -> None:
-    argv, _ = postgres_command({}, "x; DROP TABLE users")
-    assert argv[-1] == "SELECT version_num FROM alembic_version"
+    assert revision_sql("x; DROP TABLE users") == "SELECT version_num FROM alembic_version"
 
 
 # --- the runner's records -------------------------------------------------------------------
