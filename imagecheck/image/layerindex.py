@@ -27,7 +27,7 @@ from .streams import READ_ERRORS, Window
 _T = TypeVar("_T")
 
 # Bump when what an index records changes: old cache entries are then never read.
-INDEX_FORMAT = 6  # 5 was taken by two branches at once (.next files; filtered big files)
+INDEX_FORMAT = 7  # 5 was taken by two branches at once (.next files; filtered big files); 7: env.py
 
 FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 
