@@ -24,6 +24,7 @@ from .model import (
     ImageDiff,
     Inventory,
     LintReport,
+    MigrationSummary,
     Report,
     StaleVerdict,
     TriageRun,
@@ -33,7 +34,7 @@ from .stale import BuildRequest
 from .target import ENGINE, Target, parse_target
 
 if TYPE_CHECKING:
-    from .app import MigrationOptions
+    from .app import MigrationOptions, MigrationRun
     from .checks import Context
     from .pins import Constraints
     from .stale import BakedFacts, StaleFacts
@@ -172,7 +173,15 @@ def check(
             schema = migration_run(tgt, inv, migrations, project_here(cwd), engine)
     ctx = Context(inv, pins, unpinned, run, facts, skip, migrations=schema, baked=baked)
     findings, results = run_checks(ctx, select, ignore)
-    return Report(inv, findings, results, pins.files, run, _verdict(facts, skip, findings, inv))
+    verdict = _verdict(facts, skip, findings, inv)
+    return Report(inv, findings, results, pins.files, run, verdict, migrations=_summary(schema))
+
+
+def _summary(run: MigrationRun | None) -> MigrationSummary | None:
+    """The report's ``migrations`` section, when the migration check was asked for."""
+    from .app import migration_summary
+
+    return None if run is None else migration_summary(run)
 
 
 def _baked(
@@ -316,6 +325,7 @@ def triage(
     table = load_failures(failures)
     facts: StaleFacts | None = None
     skip, smoke_ran = "the image was not read", None
+    summary: MigrationSummary | None = None
     with contextlib.closing(Shared()) as engine:  # gather, inventory, stale and smoke share it
         try:
             connected = engine.get()
@@ -351,7 +361,7 @@ def triage(
                 inv = _inventory(reader, progress)
                 run = _changes(run, reader, inv, engine, since=since, progress=progress)
                 if inv.alembic and run.engine_error is None:
-                    run = replace(run, database=_live_database(engine, project, svc))
+                    run = replace(run, database=_live_database(engine, project, svc, inv))
                 try:
                     facts, skip = stale_facts(reader, inv, req, engine)
                 except BadInput as exc:  # a missing Dockerfile must not hide why it crashes
@@ -373,9 +383,10 @@ def triage(
                     opts = replace(migrations, service=svc.name)
                     ctx.migrations = migration_run(tgt, inv, opts, project, engine, live=True)
             findings, results = run_checks(ctx, select, ignore)
+            summary = _summary(ctx.migrations)
     verdict = _verdict(facts, skip, findings, inv)
     run = replace(run, commands=commands(run, findings, svc.build is not None, verdict))
-    return Report(inv, findings, results, pins.files, smoke_ran, verdict, run)
+    return Report(inv, findings, results, pins.files, smoke_ran, verdict, run, summary)
 
 
 def _changes(
@@ -409,15 +420,16 @@ def _changes(
 
 
 def _live_database(
-    engine: Shared, project: ComposeProject, svc: ComposeService
+    engine: Shared, project: ComposeProject, svc: ComposeService, inv: Inventory
 ) -> DatabaseRevision | None:
     """The alembic revision of the stack's database (read-only, in its own container)."""
-    from .app import read_database
+    from .app import read_database, version_table
     from .triage import database_candidates
 
     try:
         connected = engine.get()
-        return read_database(connected, database_candidates(connected, project, svc))
+        candidates = database_candidates(connected, project, svc)
+        return read_database(connected, candidates, version_table(inv))
     except EngineUnavailable:
         return None
 

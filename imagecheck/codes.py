@@ -458,6 +458,31 @@ IC909 = _code(
     "index, constraint or default differs",
     "an index, constraint, default or comment differs between the models and the migrations",
 )
+IC910 = _code(
+    "IC910",
+    "error",
+    "declarative base alembic does not compare",
+    "the application's mapped classes are on a MetaData that env.py's target_metadata "
+    "does not list",
+)
+IC911 = _code(
+    "IC911",
+    "warning",
+    "schema autogenerate does not compare",
+    "a model's table is outside the default schema and env.py does not set include_schemas",
+)
+IC912 = _code(
+    "IC912",
+    "warning",
+    "shipped SQLite file behind the migrations",
+    "the SQLite file the image ships is not at the image's head (its revision, what it lacks)",
+)
+IC913 = _code(
+    "IC913",
+    "error",
+    "shipped SQLite file fails to upgrade",
+    "the SQLite file the image ships fails to upgrade to head, though a fresh one does",
+)
 
 # IC93x: values the build baked into the image, against today's configuration
 IC930 = _code(

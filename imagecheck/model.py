@@ -207,6 +207,28 @@ class AlembicScripts:
     revisions: tuple[AlembicRevision, ...]
     unreadable: tuple[tuple[str, str], ...] = ()  # (script, why) it cannot be read
     note: str = ""  # why no folder could be read (a package: location, ...)
+    env: AlembicEnv | None = None  # the script folder's env.py, read statically
+
+
+@dataclass(frozen=True, slots=True)
+class AlembicEnv:
+    """What an ``env.py`` (and its ``alembic.ini``) tell, read with ``ast``, never run:
+    the settings the migration check and the live ``alembic_version`` read must honour."""
+
+    path: str  # env.py, absolute in the image
+    url: str | None = None  # alembic.ini's sqlalchemy.url ("driver://..." templates: None)
+    version_table: str = "alembic_version"
+    version_table_schema: str | None = None
+    include_schemas: bool = False
+    target_metadata: tuple[str, ...] = ()  # the expressions: ("Base.metadata", ...)
+    hooks: tuple[str, ...] = ()  # the context.configure hooks set: include_object, ...
+
+    @property
+    def version_relation(self) -> str:
+        """``meta.schedule_versions``: the version table as a query names it."""
+        if self.version_table_schema:
+            return f"{self.version_table_schema}.{self.version_table}"
+        return self.version_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +474,39 @@ class Report:
     smoke: SmokeRun | None = None
     stale: StaleVerdict | None = None
     triage: TriageRun | None = None  # set by ``imagecheck SERVICE`` (api.triage)
+    migrations: MigrationSummary | None = None  # check --migrations, imagecheck SERVICE
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationStep:
+    """One step of the migration check, timed: ``db_start``, ``upgrade``, ``compare``,
+    ``shipped_upgrade`` (a SQLite file in the image), ``live_read``."""
+
+    name: str
+    status: str  # "ok", "failed", "timeout", "not run"
+    seconds: float | None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSummary:
+    """The migration check's run for the report (its findings stay in the findings)."""
+
+    status: str  # "ran", "skipped", "failed", "timeout"
+    reason: str
+    database: str | None  # "postgresql", "mysql", "sqlite"
+    db_image: str | None
+    env_py: str | None
+    heads: tuple[str, ...]
+    revisions: int
+    applied: tuple[str, ...]
+    steps: tuple[MigrationStep, ...]
+    metadata: int  # how many MetaData objects target_metadata lists
+    default_schema: str | None
+    include_schemas: bool
+    version_table: str | None  # as env.py's context.configure set it (schema-qualified)
+    differences: int
+    sqlite: str | None = None  # the SQLite file the application's URL names
 
 
 @dataclass(frozen=True, slots=True)

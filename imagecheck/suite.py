@@ -51,7 +51,7 @@ CHECKS: tuple[Check[Context], ...] = (
     Check(codes.family("IC85")[5:], "database revision", check_database, needs_triage=True),
     Check(codes.family("IC86"), "the stack's dependencies", check_dependencies, needs_triage=True),
     Check(
-        codes.family("IC90"),
+        codes.family("IC90") + codes.family("IC91"),  # IC91x: the shapes (app/shapes.py)
         "models against migrations",
         check_schema,
         needs_migrations=True,

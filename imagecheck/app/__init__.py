@@ -26,9 +26,12 @@ if TYPE_CHECKING:
         outcome,
         read_database,
         read_live_schema,
+        revision_sql,
         schema_tables,
+        version_table,
     )
     from .entry import FASTAPI_DEFAULT_PATHS, expand, find_entry, split_shell
+    from .envpy import read_env
     from .migrations import (
         LABEL,
         Difference,
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     )
     from .plan import image_scripts, plan_entry, runner_config
     from .schema import check_schema, live_findings, migration_findings, schema_detail
+    from .shapes import Shapes, migration_summary, read_shape, sqlite_path, sqlite_url
 
 __all__ = [
     "DIALECTS",
@@ -61,6 +65,7 @@ __all__ = [
     "MigrationOptions",
     "MigrationPlan",
     "MigrationRun",
+    "Shapes",
     "UnseenModule",
     "UpgradeFailure",
     "alembic_findings",
@@ -82,20 +87,27 @@ __all__ = [
     "mapper_subject",
     "migration_findings",
     "migration_run",
+    "migration_summary",
     "outcome",
     "parse_revision",
     "plan_entry",
     "plan_migrations",
     "project_here",
     "read_database",
+    "read_env",
     "read_live_schema",
     "read_records",
     "read_scripts",
+    "read_shape",
+    "revision_sql",
     "run_migrations",
     "runner_config",
     "schema_detail",
     "schema_tables",
     "split_shell",
+    "sqlite_path",
+    "sqlite_url",
+    "version_table",
 ]
 
 __getattr__ = lazy.interface(__name__, __file__)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..model import AlembicRevision, AlembicScripts
+from ..model import AlembicEnv, AlembicRevision, AlembicScripts
+from .envpy import ini_url, read_env
 
 #: Files alembic's script directory loads as revisions (``_only_source_rev_file``).
 _SCRIPT = re.compile(r"^(?!\.#|__init__)[^/]*\.py$")
@@ -186,7 +187,20 @@ def read_scripts(files: Files, config: str) -> AlembicScripts:
             except ValueError as exc:
                 unreadable.append((path, str(exc)))
     note = "" if found else f"no version folder at {', '.join(locations)}"
-    return AlembicScripts(config, tuple(found), tuple(revisions), tuple(unreadable), note)
+    env = _env(files, ini, posixpath.dirname(config), (text or b"").decode("utf-8", "replace"))
+    return AlembicScripts(config, tuple(found), tuple(revisions), tuple(unreadable), note, env)
+
+
+def _env(
+    files: Files, ini: configparser.RawConfigParser, folder: str, text: str
+) -> AlembicEnv | None:
+    """The script folder's env.py, read statically (None when the image has none)."""
+    script = _interpolate(ini.get("alembic", "script_location", fallback="").strip(), folder)
+    path = posixpath.join(posixpath.normpath(posixpath.join(folder, script)), "env.py")
+    data = files.read(path)
+    if data is None:
+        return None
+    return read_env(data.decode("utf-8", "replace"), path, ini_url(text))
 
 
 def find_configs(paths: Iterable[str]) -> list[str]:

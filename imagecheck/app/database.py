@@ -14,12 +14,13 @@ list. A refused connection is an answer (``status="refused"``), not an error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import EnvironmentProblem, ImageNotFound
-from ..model import DatabaseRevision
+from ..model import DatabaseRevision, Inventory
 
 if TYPE_CHECKING:
     from ..engine import ContainerConfig, Engine, ExecResult
@@ -27,6 +28,25 @@ if TYPE_CHECKING:
 Tables = tuple[tuple[str, tuple[str, ...]], ...]  # table -> its columns, in order
 TIMEOUT = 20.0
 REVISION_SQL = "SELECT version_num FROM alembic_version"
+#: a version table env.py names (``meta.schema_versions``): plain identifiers only
+_RELATION = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")
+
+
+def version_table(inv: Inventory) -> str:
+    """The version table the image's env.py names (statically read), else alembic's."""
+    for scripts in inv.alembic:
+        if scripts.env is not None and _RELATION.match(scripts.env.version_relation):
+            return scripts.env.version_relation
+    return "alembic_version"
+
+
+def revision_sql(table: str = "alembic_version") -> str:
+    """The revision query on ``table`` (alembic's own when it is no plain identifier)."""
+    if table == "alembic_version" or not _RELATION.match(table):
+        return REVISION_SQL
+    return f"SELECT version_num FROM {table}"  # noqa: S608 - a plain identifier (_RELATION)
+
+
 #: what a client says when the server is not there (yet) to answer
 _REFUSED = (
     "could not connect",
@@ -282,15 +302,18 @@ def _said(text: str) -> str:
     return line[:300]
 
 
-def outcome(dialect: Dialect, name: str, user: str, result: ExecResult) -> Answer:
-    """What the client's exit and output mean."""
+def outcome(
+    dialect: Dialect, name: str, user: str, result: ExecResult, table: str = "alembic_version"
+) -> Answer:
+    """What the client's exit and output mean (``table``: the version table asked)."""
     if result.exit_code == 0:
         return Answer("read", dialect.rows(result.stdout), f"{dialect.client} in {name} as {user}")
     if result.exit_code is None:
         return Answer("failed", (), f"{dialect.client} in {name} did not answer")
     said = _said(result.stderr) or _said(result.stdout)
     lowered = (result.stderr + result.stdout).lower()
-    if any(s in lowered for s in dialect.no_table) and "alembic_version" in lowered:
+    missing = any(s in lowered for s in (*dialect.no_table, "does not exist", "doesn't exist"))
+    if missing and table.rsplit(".", 1)[-1].lower() in lowered:
         return Answer("no-table", (), said)
     if result.exit_code in (126, 127) or "executable file not found" in lowered:
         return Answer("no-client", (), f"{name} has no {dialect.client} client to read it with")
@@ -299,7 +322,13 @@ def outcome(dialect: Dialect, name: str, user: str, result: ExecResult) -> Answe
 
 
 def query(
-    engine: Engine, config: ContainerConfig, dialect: Dialect, sql: str, timeout: float = TIMEOUT
+    engine: Engine,
+    config: ContainerConfig,
+    dialect: Dialect,
+    sql: str,
+    timeout: float = TIMEOUT,
+    *,
+    table: str = "alembic_version",
 ) -> Answer:
     """``sql`` run read-only by the server's own client in its container, as its account."""
     if not config.running:
@@ -310,12 +339,15 @@ def query(
         result = engine.exec_run(config.id, argv, added, timeout=timeout)
     except EnvironmentProblem as exc:
         return Answer("failed", (), str(exc))
-    return outcome(dialect, config.name, creds.user, result)
+    return outcome(dialect, config.name, creds.user, result, table)
 
 
-def read_database(engine: Engine, candidates: Sequence[tuple[str, str]]) -> DatabaseRevision | None:
+def read_database(
+    engine: Engine, candidates: Sequence[tuple[str, str]], table: str = "alembic_version"
+) -> DatabaseRevision | None:
     """The alembic revision of the stack's database among ``candidates`` ((service,
-    container id), the service's ``depends_on`` first); None when none is a database.
+    container id), the service's ``depends_on`` first), from ``table`` (env.py's
+    ``version_table``, schema-qualified); None when none is a database.
 
     Those the image's name or a server-only variable make a database go first; one
     without the client (an application with ``POSTGRES_USER``) or not running is only
@@ -331,7 +363,7 @@ def read_database(engine: Engine, candidates: Sequence[tuple[str, str]]) -> Data
             found.append((not hit.strong, index, service, config, hit.dialect))
     fallback: DatabaseRevision | None = None
     for weak, _, service, config, dialect in sorted(found, key=lambda f: f[:2]):
-        answer = query(engine, config, dialect, REVISION_SQL)
+        answer = query(engine, config, dialect, revision_sql(table), table=table)
         status = "failed" if answer.status == "no-client" else answer.status
         revisions = tuple(row[0].strip() for row in answer.rows if row and row[0].strip())
         detail = f"{answer.detail}, read-only" if answer.status == "read" else answer.detail
@@ -400,5 +432,7 @@ __all__ = [
     "query",
     "read_database",
     "read_live_schema",
+    "revision_sql",
     "schema_tables",
+    "version_table",
 ]

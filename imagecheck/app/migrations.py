@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from ..model import Inventory
 from ..target import DOCKER_ARCHIVE, OCI_ARCHIVE, OCI_DIR, REGISTRY, Target
 from ..triage import ComposeProject, ComposeService, load_project
 from .database import Detected, detect, dialect_named, read_live_schema
+from .shapes import Shapes, read_shape, sqlite_path, sqlite_url
 
 LABEL = "imagecheck.migrations"
 
@@ -54,6 +55,7 @@ class MigrationPlan:
     db_environment: tuple[str, ...]  # "NAME=value"
     app_environment: tuple[str, ...]
     db_service: str | None = None
+    sqlite: str | None = None  # kind "sqlite": the file the application's URL names
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,9 @@ class MigrationRun:
     #: the live stack's database (imagecheck SERVICE): table -> columns, None if not read
     live: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     live_reason: str = ""  # why it was not read
+    kind: str | None = None  # the database: "postgresql", "mysql", "sqlite"
+    #: the metadata, schemas, version table and SQLite file the runner saw
+    shapes: Shapes = field(default_factory=Shapes)
 
     def owner(self, table: str) -> tuple[str, str] | None:
         for name, model, module in self.owners:
@@ -199,6 +204,17 @@ def run_migrations(
         return MigrationRun("skipped", "no Python interpreter found in the image")
     key = uuid.uuid4().hex[:12]
     labels = {LABEL: key}
+    if plan.kind == "sqlite":  # no database to start: the file is the container's own copy
+        options = json.dumps({"upgrade": True, "sqlite": plan.sqlite})
+        spec = Throwaway(
+            image=image,
+            entrypoint=(interp,),
+            command=("-c", runner_source(), options),
+            timeout=opts.timeout,
+            labels=labels,
+            environment=plan.app_environment,
+        )
+        return _run_runner(engine, spec, plan, 0.0)
     network: str | None = None
     db: str | None = None
     started = time.perf_counter()
@@ -283,7 +299,7 @@ def _run_runner(
     run = read_records(records, plan.db_image, outcome.stderr_tail)
     timings = dict(run.timings)
     timings.update({"db_start": round(db_start, 4), "container": round(total, 4)})
-    fields: dict[str, Any] = {"timings": tuple(timings.items())}
+    fields: dict[str, Any] = {"timings": tuple(timings.items()), "kind": plan.kind}
     if outcome.timed_out:
         fields.update(status="timeout", reason=f"the migration run took over {spec.timeout:g} s")
     elif run.status == "ran" and not any(r.get("kind") == "end" for r in records):
@@ -306,6 +322,7 @@ def read_records(
     differences: list[Difference] = []
     unseen: list[UnseenModule] = []
     owners: dict[str, Any] = {}
+    shapes = Shapes()
     status, reason = "ran", ""
     for record in records:
         kind = record.get("kind")
@@ -313,6 +330,9 @@ def read_records(
             stage = str(record.get("stage"))
             status = "skipped" if stage in ("import", "config") else "failed"
             reason = f"{stage}: {record.get('error')}"
+            if stage == "sqlite":
+                reason = f"the SQLite file {record.get('path')} cannot be read and moved aside "
+                reason += f"in the throwaway container: {record.get('error')}"
         elif kind == "config":
             found["env_py"] = f"{record.get('script')}/env.py"
             found["heads"] = tuple(str(h) for h in record.get("heads") or ())
@@ -330,6 +350,7 @@ def read_records(
                 )
         elif kind == "compare":
             timings["compare"] = float(record.get("seconds") or 0.0)
+            shapes = read_shape(shapes, record)
             owners = record.get("owners") or {}
             differences = [_difference(d, owners) for d in record.get("diffs") or ()]
         elif kind == "schema":
@@ -347,6 +368,8 @@ def read_records(
             )
         elif kind == "no_metadata":
             reason = "env.py sets no target_metadata: there are no models to compare"
+        else:
+            shapes = read_shape(shapes, record)
     if not records:
         status, reason = "failed", "the runner wrote nothing"
     if status == "ran" and not reason:
@@ -362,6 +385,7 @@ def read_records(
             if isinstance(o, dict)
         ),
         timings=tuple(timings.items()),
+        shapes=shapes,
         **found,
     )
 
@@ -390,6 +414,23 @@ def _difference(record: dict[str, Any], owners: dict[str, Any]) -> Difference:
     )
 
 
+def _sqlite(
+    project: ComposeProject | None, refs: tuple[str, ...], inv: Inventory, opts: MigrationOptions
+) -> MigrationPlan | None:
+    """A plan with no database to start: the application's URL names a SQLite file (no
+    ``--db-image`` given); the run migrates the throwaway container's own copy."""
+    if opts.db_image is not None:
+        return None
+    app = _app_service(project, refs, opts.service, "") if project is not None else None
+    environment = tuple(f"{k}={v}" for k, v in (app.environment if app else ()))
+    has_db = project is not None and database_service(project) is not None
+    found = sqlite_url(inv, environment, ini=not has_db)
+    if found is None:
+        return None
+    path = sqlite_path(found[0]) or ""
+    return MigrationPlan(f"sqlite ({path})", "sqlite", (), (), environment, sqlite=path)
+
+
 def project_here(cwd: Path | None) -> ComposeProject | None:
     """The compose project of the working folder, if there is one."""
     try:
@@ -412,7 +453,8 @@ def migration_run(
     image has no alembic, there is no database to start, or no engine."""
     if not has_alembic(inv):
         return MigrationRun("skipped", "alembic is not installed in the image")
-    plan = plan_migrations(project, (target.text, *inv.image.repo_tags), opts)
+    refs = (target.text, *inv.image.repo_tags)
+    plan = _sqlite(project, refs, inv, opts) or plan_migrations(project, refs, opts)
     if isinstance(plan, str):
         return MigrationRun("skipped", plan)
     with shared(engine) as once:
@@ -426,7 +468,7 @@ def migration_run(
             except ImageNotFound:
                 return MigrationRun("skipped", "the engine has not loaded this image")
         run = run_migrations(connected, inv.image.id, inv, plan, opts)
-        if live and project is not None and run.status == "ran":
+        if live and project is not None and run.status == "ran" and plan.kind != "sqlite":
             got: tuple[tuple[str, tuple[str, ...]], ...] | str = "no database service to read"
             if plan.db_service is not None:
                 got = read_live_schema(connected, project.name, plan.db_service, plan.kind)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .. import codes
 from ..model import Finding, TriageRun
+from .shapes import difference_findings, shape_findings
 
 if TYPE_CHECKING:  # the run's types only: its module (engine, compose) loads when it runs
     from .migrations import Difference, MigrationRun
@@ -63,7 +64,9 @@ def migration_findings(run: MigrationRun) -> Iterator[Finding]:
             "a fresh database; a database where it ran partly needs the same fix by hand",
         )
     for diff in run.differences:
-        yield from _difference(diff)
+        explained = difference_findings(diff, run)
+        yield from _difference(diff) if explained is None else explained
+    yield from shape_findings(run)
     for module in run.unseen:
         if module.error:
             message = f"{module.module} defines mapped classes and fails to import: {module.error}"
@@ -135,7 +138,8 @@ def live_findings(
 ) -> Iterator[Finding]:
     """The live database against the models and a fresh database at head: for each model
     column or table it lacks, whether a migration in the image creates it."""
-    have = {table: set(cols) for table, cols in live}
+    default = run.shapes.default_schema if run.kind == "postgresql" else None
+    have = {_named(table, default): set(cols) for table, cols in live}
     made = {table: set(cols) for table, cols in run.migrated}
     quoted = _quoted_missing(log)
     for table, columns in run.models:
@@ -169,6 +173,18 @@ def live_findings(
                     + _revision_hint(f"add {what}")
                     + f", rebuild, then {_UPGRADE}",
                 )
+
+
+def _named(table: str, default: str | None) -> str:
+    """A live PostgreSQL table (bare in ``public``, else ``schema.table``, as psql's read
+    names it) named as the run names it: bare in the connection's default schema (the
+    ``search_path``'s), else schema-qualified."""
+    if default is None or default == "public":
+        return table
+    schema, _, name = table.rpartition(".")
+    if schema == default:
+        return name
+    return table if schema else f"public.{name}"
 
 
 def _quoted_missing(log: str) -> list[tuple[str | None, str | None, str]]:

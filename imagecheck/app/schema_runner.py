@@ -24,6 +24,7 @@ env.py) goes to stderr. Standard library plus the image's packages; Python 3.8 a
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import json
 import os
@@ -106,7 +107,7 @@ def revision_of(step: Any) -> str:
     return text.split("->", 1)[-1].split(",", 1)[0].strip() if "->" in text else text
 
 
-def upgrade(config: Any, emit: Any) -> bool:
+def upgrade(config: Any, emit: Any, kind: str = "upgrade") -> bool:
     from alembic import command
     from alembic.runtime import migration
 
@@ -116,7 +117,7 @@ def upgrade(config: Any, emit: Any) -> bool:
     try:
         command.upgrade(config, "heads")
     except Exception as exc:  # noqa: BLE001 - any failure of a revision or env.py is the finding
-        record: dict[str, Any] = {"kind": "upgrade", "status": "failed"}
+        record: dict[str, Any] = {"kind": kind, "status": "failed"}
         record.update(failure(exc))
         orig = getattr(exc, "orig", None)
         if orig is not None:
@@ -135,7 +136,7 @@ def upgrade(config: Any, emit: Any) -> bool:
         migration.log = steps.real
     emit(
         {
-            "kind": "upgrade",
+            "kind": kind,
             "status": "ok",
             "seconds": round(time.perf_counter() - started, 4),
             "applied": [*steps.applied, *([revision_of(steps.step)] if steps.step else [])],
@@ -169,13 +170,14 @@ def table_of(cls: Any) -> Any:
     return getattr(cls, "__table__", None)
 
 
-def owners() -> dict[str, dict[str, str]]:
-    """Each table's full name: the mapped class and its module."""
+def owners(default: Any) -> dict[str, dict[str, str]]:
+    """Each table's name (schema-qualified where not the default): its class and module."""
     found: dict[str, dict[str, str]] = {}
     for cls in mapped_classes():
         table = table_of(cls)
-        if table is not None and getattr(table, "fullname", None):
-            found.setdefault(table.fullname, {"model": cls.__name__, "module": cls.__module__})
+        if table is not None and getattr(table, "name", None):
+            key = full(table.schema, table.name, default)
+            found.setdefault(key, {"model": cls.__name__, "module": cls.__module__})
     return found
 
 
@@ -194,11 +196,24 @@ def column_record(column: Any, dialect: Any) -> dict[str, Any]:
     }
 
 
-def full(schema: Any, table: str) -> str:
-    return f"{schema}.{table}" if schema else table
+def full(schema: Any, table: str, default: Any = None) -> str:
+    """``billing.invoice``; a table of the connection's default schema (``public``, the
+    ``search_path``'s first, SQLite's ``main``) by its bare name, as written unqualified."""
+    return f"{schema}.{table}" if schema and schema != default else table
 
 
-def diff_records(diffs: list[Any], dialect: Any) -> list[dict[str, Any]]:
+def included(opts: Any, table: Any) -> bool:
+    """env.py's ``include_object`` hook on a model's table, as autogenerate calls it."""
+    hook = opts.get("include_object")
+    if hook is None:
+        return True
+    try:
+        return bool(hook(table, table.name, "table", False, None))
+    except Exception:  # noqa: BLE001 - a hook written for reflected objects only
+        return True
+
+
+def diff_records(diffs: list[Any], dialect: Any, default: Any = None) -> list[dict[str, Any]]:
     """compare_metadata's tuples as plain records."""
     out: list[dict[str, Any]] = []
     for diff in diffs:
@@ -211,7 +226,7 @@ def diff_records(diffs: list[Any], dialect: Any) -> list[dict[str, Any]]:
                 out.append(
                     {
                         "op": name,
-                        "table": full(schema, table),
+                        "table": full(schema, table, default),
                         "column": column,
                         "db": None if old is None else str(old),
                         "model": None if new is None else str(new),
@@ -224,22 +239,25 @@ def diff_records(diffs: list[Any], dialect: Any) -> list[dict[str, Any]]:
             out.append(
                 {
                     "op": name,
-                    "table": table.fullname,
+                    "table": full(table.schema, table.name, default),
+                    "schema": table.schema,
                     "columns": [column_record(c, dialect) for c in table.columns],
                 }
             )
         elif name in ("add_column", "remove_column"):
             record = column_record(diff[3], dialect)
-            out.append({"op": name, "table": full(diff[1], diff[2]), "column": record["name"]})
+            table = full(diff[1], diff[2], default)
+            out.append({"op": name, "table": table, "column": record["name"]})
             out[-1].update({"type": record["type"], "nullable": record["nullable"]})
         else:  # indexes, constraints, foreign keys, comments: named, for completeness
             thing = diff[1] if len(diff) > 1 else None
-            table = getattr(getattr(thing, "table", None), "fullname", None)
-            out.append({"op": name, "table": table, "name": getattr(thing, "name", None)})
+            parent = getattr(thing, "table", None)
+            where = full(parent.schema, parent.name, default) if parent is not None else None
+            out.append({"op": name, "table": where, "name": getattr(thing, "name", None)})
     return out
 
 
-def schema_of(connection: Any, metas: list[Any]) -> dict[str, list[str]]:
+def schema_of(connection: Any, metas: list[Any], default: Any) -> dict[str, list[str]]:
     """The migrated database's tables and their columns (default schema and the models')."""
     import sqlalchemy
 
@@ -247,14 +265,34 @@ def schema_of(connection: Any, metas: list[Any]) -> dict[str, list[str]]:
     schemas = {None} | {t.schema for m in metas for t in m.tables.values() if t.schema}
     tables: dict[str, list[str]] = {}
     for schema in sorted(schemas, key=lambda s: s or ""):
-        for name in inspector.get_table_names(schema=schema):
+        try:
+            names = inspector.get_table_names(schema=schema)
+        except Exception:  # noqa: BLE001 - a schema the database cannot list (SQLite's)
+            names = []
+        for name in names:
             columns = inspector.get_columns(name, schema=schema)
-            tables[full(schema, name)] = [str(c["name"]) for c in columns]
+            tables[full(schema, name, default)] = [str(c["name"]) for c in columns]
     return tables
 
 
-def compare(config: Any, emit: Any) -> list[Any]:
-    """Run env.py with a function that compares instead of migrating; its metadata."""
+def unseen_schemas(
+    records: list[dict[str, Any]], migrated: dict[str, Any], opts: Any, default: Any
+) -> None:
+    """A model table outside the default schema that the migrations did create, which
+    autogenerate calls missing because env.py does not set ``include_schemas=True``: it
+    is env.py's setting that is wrong (every autogenerate writes its create_table again)."""
+    if opts.get("include_schemas"):
+        return
+    for record in records:
+        schema = record.get("schema")
+        outside = record["op"] == "add_table" and schema and schema != default
+        if outside and record["table"] in migrated:
+            record["op"] = "schema_not_compared"
+
+
+def compare(config: Any, emit: Any) -> dict[str, Any]:
+    """Run env.py with a function that compares instead of migrating: its metadata
+    (``metas``), its ``context.configure`` options (``opts``), the default schema."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
@@ -265,36 +303,44 @@ def compare(config: Any, emit: Any) -> list[Any]:
     def fn(rev: Any, context: Any) -> list[Any]:
         target = context.opts.get("target_metadata")
         seen["metas"] = metadatas(target)
+        seen["opts"] = context.opts
         if target is None:
             emit({"kind": "no_metadata"})
             return []
         started = time.perf_counter()
         diffs = compare_metadata(context, target)
+        elapsed = time.perf_counter() - started
         dialect = context.dialect
+        default = getattr(dialect, "default_schema_name", None)
+        seen["default"] = default
+        migrated = schema_of(context.bind, seen["metas"], default)
+        records = diff_records(diffs, dialect, default)
+        unseen_schemas(records, migrated, context.opts, default)
         emit(
             {
                 "kind": "compare",
-                "seconds": round(time.perf_counter() - started, 4),
-                "diffs": diff_records(diffs, dialect),
-                "owners": owners(),
+                "seconds": round(elapsed, 4),
+                "diffs": records,
+                "owners": owners(default),
+                "metadata": len(seen["metas"]),
+                "default_schema": default,
+                "include_schemas": bool(context.opts.get("include_schemas")),
                 "version_table": context.opts.get("version_table", "alembic_version"),
                 "version_table_schema": context.opts.get("version_table_schema"),
             }
         )
         models = {
-            t.fullname: [c.name for c in t.columns]
+            full(t.schema, t.name, default): [c.name for c in t.columns]
             for m in seen["metas"]
             for t in m.tables.values()
+            if included(context.opts, t)
         }
-        emit(
-            {"kind": "schema", "migrated": schema_of(context.bind, seen["metas"]), "models": models}
-        )
+        emit({"kind": "schema", "migrated": migrated, "models": models})
         return []
 
     with EnvironmentContext(config, script, fn=fn, as_sql=False, destination_rev=None):
         script.run_env()
-    metas: list[Any] = seen.get("metas", [])
-    return metas
+    return seen
 
 
 def model_modules(root: str, skip: str) -> list[tuple[str, str]]:
@@ -364,12 +410,18 @@ def module_name(path: str, entries: list[str]) -> str | None:
     return None
 
 
-def unseen(metas: list[Any], root: str, skip: str, emit: Any) -> None:
-    """Model modules env.py did not import: import each, say which tables it registers."""
+def unseen(seen: dict[str, Any], root: str, skip: str, emit: Any) -> None:
+    """Model modules env.py did not import: import each, say which tables it registers
+    (those env.py's ``include_object`` keeps: a table it excludes alembic never sees)."""
+    metas, opts, default = seen.get("metas", []), seen.get("opts", {}), seen.get("default")
+
+    def tables() -> dict[str, Any]:
+        return {full(t.schema, t.name, default): t for m in metas for t in m.tables.values()}
+
     for module, path in model_modules(root, skip):
         if module in sys.modules:
             continue
-        before = {t for m in metas for t in m.tables}
+        before = tables()
         record: dict[str, Any] = {"kind": "unseen", "module": module, "path": path}
         try:
             importlib.import_module(module)
@@ -377,16 +429,151 @@ def unseen(metas: list[Any], root: str, skip: str, emit: Any) -> None:
             record.update(failure(exc))
             emit(record)
             continue
-        after = {t for m in metas for t in m.tables}
+        after = tables()
         classes = [c for c in mapped_classes() if c.__module__ == module]
-        record["tables"] = sorted(after - before)
+        new = [t for name, t in after.items() if name not in before]
+        record["tables"] = sorted(full(t.schema, t.name, default) for t in new if included(opts, t))
         record["classes"] = sorted(c.__name__ for c in classes)
         record["other_tables"] = sorted(
-            t.fullname
+            full(t.schema, t.name, default)
             for c in classes
             if (t := table_of(c)) is not None and not any(t.metadata is m for m in metas)
         )
+        if new and not record["tables"] and not record["other_tables"]:
+            continue  # env.py's include_object leaves these tables out on purpose
         emit(record)
+
+
+def app_file(module: str, root: str) -> str | None:
+    """The file of ``module`` when it is the application's (under ``root``)."""
+    found = getattr(sys.modules.get(module), "__file__", None)
+    if not found:
+        return None
+    path = os.path.abspath(str(found))
+    if not path.startswith(root + os.sep) or any(d in path for d in ("site-packages", ".venv")):
+        return None
+    return path
+
+
+def base_of(cls: Any, metadata: Any) -> str:
+    """The declarative base whose ``metadata`` the class's table is on, by the name the
+    application binds it to (``declarative_base()`` makes a class named ``Base`` in
+    SQLAlchemy's own module: ``billing.models.BillingBase`` is what env.py imports)."""
+    for parent in cls.__mro__[1:]:
+        if parent.__dict__.get("metadata") is not metadata:
+            continue
+        for module in (parent.__module__, cls.__module__):
+            names = getattr(sys.modules.get(module), "__dict__", {})
+            for name, value in names.items():
+                if value is parent:
+                    return f"{module}.{name}"
+        return f"{parent.__module__}.{parent.__qualname__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def outside(seen: dict[str, Any], root: str, emit: Any) -> None:
+    """The application's mapped classes (imported by env.py) whose table is on a
+    MetaData that ``target_metadata`` does not list: autogenerate compares none of them."""
+    metas, opts, default = seen.get("metas", []), seen.get("opts", {}), seen.get("default")
+    if not metas:
+        return
+    found: dict[str, dict[str, Any]] = {}
+    for cls in mapped_classes():
+        table = table_of(cls)
+        if table is None or any(table.metadata is m for m in metas) or not included(opts, table):
+            continue
+        path = app_file(cls.__module__, root)
+        if path is None:
+            continue
+        base = base_of(cls, table.metadata)
+        entry = found.setdefault(base, {"kind": "outside", "base": base, "models": []})
+        entry["models"].append(
+            {
+                "model": cls.__name__,
+                "module": cls.__module__,
+                "path": path,
+                "table": full(table.schema, table.name, default),
+            }
+        )
+    for entry in found.values():
+        entry["models"].sort(key=lambda m: m["table"])
+        emit(entry)
+
+
+# --- SQLite: a database file shipped in the image ------------------------------------------
+
+
+def sqlite_tables(path: str) -> dict[str, list[str]]:
+    """A SQLite file's tables and columns, opened read-only (``mode=ro``)."""
+    import sqlite3
+
+    uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        names = [
+            str(row[0])
+            for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        tables = {}
+        for name in names:
+            quoted = '"' + name.replace('"', '""') + '"'
+            tables[name] = [str(r[1]) for r in db.execute(f"PRAGMA table_info({quoted})")]
+        return tables
+
+
+def sqlite_versions(path: str, table: str) -> list[str] | None:
+    """The revisions in the shipped file's version table; None when it has none."""
+    import sqlite3
+
+    uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+    quoted = '"' + table.replace('"', '""') + '"'
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        try:
+            query = f"SELECT version_num FROM {quoted}"  # noqa: S608 - a quoted identifier
+            return [str(r[0]) for r in db.execute(query)]
+        except sqlite3.Error:
+            return None
+
+
+SIDES = ("-wal", "-shm", "-journal")
+
+
+def move(src: str, dst: str) -> None:
+    """The database file and its side files (WAL, journal) renamed, in the container."""
+    os.replace(src, dst)
+    for side in SIDES:
+        if os.path.exists(src + side):
+            os.replace(src + side, dst + side)
+
+
+def sqlite_aside(path: str, emit: Any) -> tuple[bool, str | None]:
+    """The shipped file read, then moved aside, so the upgrade starts from a fresh file
+    at the same path (the container's own copy: the image is never changed). False when
+    it cannot be (not a database, a folder the image's user cannot write): said so."""
+    if not os.path.isfile(path):
+        emit({"kind": "sqlite", "path": path, "shipped": False})
+        return True, None
+    record: dict[str, Any] = {"kind": "sqlite", "path": path, "shipped": True}
+    try:
+        record["tables"] = sqlite_tables(path)
+        aside = path + ".imagecheck-shipped"
+        move(path, aside)
+    except Exception as exc:  # noqa: BLE001 - not a database, or its folder is read-only
+        emit({"kind": "error", "stage": "sqlite", **failure(exc)} | {"path": path})
+        return False, None
+    emit(record)
+    return True, aside
+
+
+def sqlite_shipped(config: Any, path: str, aside: str, version_table: str, emit: Any) -> None:
+    """The shipped file put back in place of the fresh one and upgraded to head, as the
+    application's ``alembic upgrade head`` at its start would do with it."""
+    move(path, path + ".imagecheck-fresh")
+    move(aside, path)
+    emit({"kind": "sqlite_versions", "versions": sqlite_versions(path, version_table)})
+    upgrade(config, emit, kind="shipped_upgrade")
 
 
 def main() -> None:
@@ -420,19 +607,32 @@ def main() -> None:
         emit({"kind": "error", "stage": "revisions", **failure(exc)})
         return
     emit({"kind": "config", "ini": ini, "script": script.dir, "heads": heads, "revisions": count})
+    sqlite = os.path.abspath(str(options["sqlite"])) if options.get("sqlite") else None
+    ready, aside = sqlite_aside(sqlite, emit) if sqlite else (True, None)
+    if not ready:
+        emit({"kind": "end"})
+        return
     if options.get("upgrade", True) and not upgrade(config, emit):
         emit({"kind": "end"})
         return
     try:
-        metas = compare(config, emit)
+        seen = compare(config, emit)
     except Exception as exc:  # noqa: BLE001 - env.py or the comparison broke
         emit({"kind": "error", "stage": "compare", **failure(exc)})
         emit({"kind": "end"})
         return
+    root = os.path.dirname(ini)
     try:
-        unseen(metas, os.path.dirname(ini), os.path.abspath(script.dir), emit)
+        outside(seen, root, emit)
+        unseen(seen, root, os.path.abspath(script.dir), emit)
     except Exception as exc:  # noqa: BLE001
         emit({"kind": "error", "stage": "models", **failure(exc)})
+    if sqlite and aside:
+        version = str(seen.get("opts", {}).get("version_table") or "alembic_version")
+        try:
+            sqlite_shipped(config, sqlite, aside, version, emit)
+        except Exception as exc:  # noqa: BLE001
+            emit({"kind": "error", "stage": "sqlite", **failure(exc)})
     emit({"kind": "end"})
 
 

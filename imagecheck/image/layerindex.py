@@ -27,7 +27,7 @@ from .streams import READ_ERRORS, Window
 _T = TypeVar("_T")
 
 # Bump when what an index records changes: old cache entries are then never read.
-INDEX_FORMAT = 6  # 5 was taken by two branches at once (.next files; filtered big files)
+INDEX_FORMAT = 7  # 5 was taken by two branches at once (.next files; filtered big files); 7: env.py
 
 FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 
@@ -123,11 +123,11 @@ def _build_output_file(path: str, parent: str, base: str) -> bool:
 
 
 def _alembic_file(path: str, parent: str, base: str) -> bool:
-    """An application's alembic.ini and its revision scripts (``.../versions/*.py``),
-    read statically by ``app.alembic``; never a library's."""
+    """An application's alembic.ini, its env.py and its revision scripts
+    (``.../versions/*.py``), read statically by ``app.alembic``; never a library's."""
     if _in_site_dir(path) or path.startswith(("usr/share/", "usr/lib/python")):
         return False
-    if base == "alembic.ini":
+    if base in ("alembic.ini", "env.py"):
         return True
     return base.endswith(".py") and (parent == "versions" or parent.endswith("/versions"))
 

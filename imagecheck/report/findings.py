@@ -11,6 +11,7 @@ from ..model import (
     SEVERITY_RANK,
     Finding,
     LintReport,
+    MigrationSummary,
     ModuleResult,
     Report,
     SmokeRun,
@@ -127,8 +128,20 @@ def report_document(report: Report, fail_on: str) -> dict[str, Any]:
     smoke = {"smoke": smoke_document(report.smoke) if report.smoke else None}
     stale = {"stale": stale_document(report.stale) if report.stale else None}
     triage = {"triage": triage_document(report.triage) if report.triage else None}
+    mig = {"migrations": migrations_document(report.migrations) if report.migrations else None}
     doc = header(report.inventory.image) | _verdict_and_findings(report, fail_on)
-    return doc | smoke | stale | triage
+    return doc | smoke | stale | triage | mig
+
+
+def migrations_document(run: MigrationSummary) -> dict[str, Any]:
+    """The ``migrations`` section: the migration check's run, step by step (its findings
+    are in ``findings``); the dataclass's fields, name for name."""
+    doc = asdict(run)
+    return doc | {
+        "heads": list(run.heads),
+        "applied": list(run.applied),
+        "steps": [asdict(step) for step in run.steps],
+    }
 
 
 def stale_document(verdict: StaleVerdict) -> dict[str, Any]:

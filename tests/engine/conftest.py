@@ -340,3 +340,38 @@ def engine_connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(imagecheck.engine, "connect", counting)
     return opened
+
+
+Leftovers = Callable[[tuple[str, ...]], tuple[list[str], list[str]]]
+
+
+@pytest.fixture
+def migration_leftovers(client: Any, monkeypatch: pytest.MonkeyPatch) -> Leftovers:
+    """``leftovers(images) -> (containers, networks)`` a migration run of this test left in
+    the engine: containers labelled ``imagecheck.migrations`` created from ``images``, and networks
+    this process made that still exist. Other sessions share the engine and the label, so
+    a bare label filter would see their runs too."""
+    from imagecheck.app import LABEL as RUN_LABEL
+    from imagecheck.engine import Engine
+
+    made: list[str] = []
+    real = Engine.create_network
+
+    def create_network(self: Engine, name: str, labels: dict[str, str]) -> str:
+        made.append(name)
+        return real(self, name, labels)
+
+    monkeypatch.setattr(Engine, "create_network", create_network)
+
+    def _left(images: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        # what each container was created from, as given: the run starts the image by its
+        # id and the database by its tag. Not ImageID: every session's postgres_image is
+        # one id (the same build, cached) under its own tag.
+        given = {*images, *(client.images.get(image).id for image in images)}
+        # the low-level list: no inspect per container, which another session's removal races
+        found = client.api.containers(all=True, filters={"label": RUN_LABEL})
+        containers = [str(c["Id"]) for c in found if c.get("Image") in given]
+        networks = [n for n in made if client.networks.list(names=[n])]
+        return containers, networks
+
+    return _left
